@@ -1,0 +1,1 @@
+"""madvq flows that turn a configuration into files, and the ``madvq`` command."""

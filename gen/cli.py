@@ -1,0 +1,180 @@
+"""The ``madvq`` command.
+
+``madvq generate`` writes a core's Verilog and interface JSON, ``madvq simulate`` runs arrays
+of vectors through the cycle-accurate simulation and checks them against the golden model,
+``madvq demo`` does both on a built-in example. Bad input is reported as one line on stderr
+with exit status 2; a simulation that disagrees with the golden model exits with status 1.
+"""
+
+import argparse
+import sys
+import time
+
+from madvq.hdl.config import CoreConfig
+
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    # One line and status 2 for every usage error, instead of argparse's usage block.
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class Failure(Exception):
+    """The command ran but the hardware disagreed with the golden model (exit status 1)."""
+
+
+def _add_core_flags(parser, *, from_arrays=False):
+    g = parser.add_argument_group("core parameters")
+    implied = " (default: implied by the arrays)" if from_arrays else ""
+    g.add_argument("--dims", type=int, default=None if from_arrays else 16, metavar="N",
+                   help="vector length N" + (implied or " (default 16)"))
+    g.add_argument("--templates", type=int, default=None if from_arrays else 16, metavar="M",
+                   help="stored templates M" + (implied or " (default 16)"))
+    g.add_argument("--width", type=int, default=8, metavar="W",
+                   help="bits per value, 1..32 (default 8)")
+    g.add_argument("--signed", action="store_true",
+                   help="values are two's complement (default unsigned)")
+    g.add_argument("--templates-per-cycle", type=int, default=None, metavar="P",
+                   help="distance units, 1..M; one vector every ceil(M/P) cycles "
+                        "(default M: fully parallel)")
+    g.add_argument("--distances", action="store_true",
+                   help="results also carry all M distances")
+    g.add_argument("--storage", choices=("registers", "ram"), default="auto",
+                   help="codebook in registers or in block RAM (ram needs P < M; "
+                        "default registers)")
+
+
+def _config(args, dims=None, templates=None):
+    return CoreConfig(
+        dims=args.dims if args.dims is not None else dims,
+        templates=args.templates if args.templates is not None else templates,
+        width=args.width, signed=args.signed,
+        templates_per_cycle=args.templates_per_cycle,
+        distances=args.distances, storage=args.storage)
+
+
+def cmd_generate(args):
+    from madvq.gen.verilog import generate
+    cfg = _config(args)
+    path, json_path = generate(cfg, args.name, args.output)
+    print(f"wrote {path} and {json_path}: module {args.name or cfg.default_name}, "
+          f"latency {cfg.latency_cycles} cycles, one vector every {cfg.cycles_per_vector} "
+          f"cycle(s)")
+    return 0
+
+
+def cmd_simulate(args):
+    from madvq.gen.arrays import load_array, save_results
+    from madvq.sim import golden
+    from madvq.sim.run import MismatchError, simulate
+    from madvq.sim.stimulus import Batch
+
+    if args.output is not None and not args.output.lower().endswith(".npz"):
+        raise ValueError(f"output file must end in .npz, not '{args.output}'")
+    codebook = load_array(args.codebook, "codebook")
+    vectors = load_array(args.vectors, "vectors")
+    dims = vectors.shape[1]
+    if args.dims is not None and args.dims != dims:
+        raise ValueError(f"the vectors have {dims} values per row but --dims is {args.dims}")
+    if codebook.shape[1] != dims:
+        raise ValueError(f"the codebook has {codebook.shape[1]} values per row but the "
+                         f"vectors have {dims}; both must have dims columns")
+    if args.templates is not None and codebook.shape[0] > args.templates:
+        raise ValueError(f"the codebook has {codebook.shape[0]} templates (rows) but "
+                         f"--templates is {args.templates}")
+    cfg = _config(args, dims=dims, templates=codebook.shape[0])
+    codebook = golden.check_codebook(cfg, codebook)
+    vectors = golden.check_vectors(cfg, vectors)
+    active = len(codebook)
+    if args.active is not None:
+        if not 1 <= args.active <= len(codebook):
+            raise ValueError(f"--active must be from 1 to the number of templates in the "
+                             f"codebook ({len(codebook)}), not {args.active}")
+        active = args.active
+
+    batch = Batch.single(cfg, codebook, vectors, active)
+    start = time.perf_counter()
+    run = simulate(batch, backend=args.backend, vcd=args.vcd)
+    seconds = time.perf_counter() - start
+    k = len(vectors)
+    print(f"simulated {k} vectors of {cfg.default_name} on the {args.backend} backend: "
+          f"{run.cycles} cycles (latency {cfg.latency_cycles}, one vector every "
+          f"{cfg.cycles_per_vector} cycle(s)), {seconds:.2f} s, {k / seconds:,.0f} vectors/s")
+    if args.output is not None:
+        save_results(args.output, run.results)
+        print(f"wrote {args.output}")
+    if args.vcd is not None:
+        print(f"wrote {args.vcd}")
+    try:
+        run.check(batch)
+    except MismatchError as exc:
+        raise Failure(str(exc)) from None
+    print(f"all {k} results match the golden model")
+    return 0
+
+
+def cmd_demo(args):
+    from madvq.gen.demo import run_demo
+    if not run_demo(args.out):
+        raise Failure("the simulated core disagreed with the golden model")
+    return 0
+
+
+def build_parser():
+    parser = _Parser(prog="madvq", description="MAD vector-quantizer hardware generator")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("generate", help="write a core's Verilog and interface JSON")
+    _add_core_flags(p)
+    p.add_argument("--name", help="Verilog module name (default from the parameters, "
+                                  "e.g. madvq_16x16x8u_p16)")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="Verilog file (default build/<name>.v); the JSON goes beside it")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("simulate", help="classify vectors with the cycle-accurate simulation")
+    p.add_argument("--codebook", required=True, metavar="T",
+                   help="templates, .npy or .csv, m rows of N integers")
+    p.add_argument("--vectors", required=True, metavar="X",
+                   help="vectors, .npy or .csv, K rows of N integers")
+    _add_core_flags(p, from_arrays=True)
+    p.add_argument("--active", type=int, metavar="m",
+                   help="templates 0..m-1 compete (default: all rows of the codebook)")
+    from madvq.sim.run import BACKENDS
+    p.add_argument("--backend", choices=sorted(BACKENDS), default="amaranth",
+                   help="simulator (default amaranth)")
+    p.add_argument("--vcd", metavar="FILE", help="write a waveform")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help=".npz with arrays index, distance (and distances)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("demo", help="generate the default core and quantize an example "
+                                    "image through its simulation")
+    p.add_argument("--out", default="build", metavar="DIR",
+                   help="output folder (default build)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except Failure as exc:
+        print(f"madvq {args.command}: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"madvq {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"madvq {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

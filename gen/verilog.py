@@ -1,0 +1,148 @@
+"""Verilog export of a core and its interface description.
+
+``generate(config, name, path)`` writes ``path`` (Verilog-2005, one module per Amaranth
+component, no escaped identifiers, no attributes) and ``path`` with suffix ``.json`` (the
+interface: parameters, latency, cycles per vector, widths and every port with its role).
+The same configuration and name always give byte-identical files.
+"""
+
+import json
+import re
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth._toolchain.yosys import find_yosys
+
+from madvq.hdl.config import CoreConfig
+from madvq.hdl.ports import FlatMADCore, port_table
+
+
+__all__ = ["verilog_text", "interface", "generate", "VERILOG_KEYWORDS", "check_name"]
+
+
+# Verilog-2005 and SystemVerilog-2017 reserved words: no name we emit may be one of them.
+VERILOG_KEYWORDS = frozenset("""
+accept_on alias always always_comb always_ff always_latch and assert assign assume automatic
+before begin bind bins binsof bit break buf bufif0 bufif1 byte case casex casez cell chandle
+checker class clocking cmos config const constraint context continue cover covergroup
+coverpoint cross deassign default defparam design disable dist do edge else end endcase
+endchecker endclass endclocking endconfig endfunction endgenerate endgroup endinterface
+endmodule endpackage endprimitive endprogram endproperty endspecify endsequence endtable
+endtask enum event eventually expect export extends extern final first_match for force
+foreach forever fork forkjoin function generate genvar global highz0 highz1 if iff ifnone
+ignore_bins illegal_bins implements implies import incdir include initial inout input inside
+instance int integer interconnect interface intersect join join_any join_none large let
+liblist library local localparam logic longint macromodule matches medium modport module
+nand negedge nettype new nexttime nmos nor noshowcancelled not notif0 notif1 null or output
+package packed parameter pmos posedge primitive priority program property protected pull0
+pull1 pulldown pullup pulsestyle_ondetect pulsestyle_onevent pure rand randc randcase
+randsequence rcmos real realtime ref reg reject_on release repeat restrict return rnmos
+rpmos rtran rtranif0 rtranif1 s_always s_eventually s_nexttime s_until s_until_with
+scalared sequence shortint shortreal showcancelled signed small soft solve specify
+specparam static string strong strong0 strong1 struct super supply0 supply1 sync_accept_on
+sync_reject_on table tagged task this throughout time timeprecision timeunit tran tranif0
+tranif1 tri tri0 tri1 triand trior trireg type typedef union unique unique0 unsigned until
+until_with untyped use uwire var vectored virtual void wait wait_order wand weak weak0 weak1
+while wildcard wire with within wor xnor xor
+""".split())
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# An RTLIL public identifier: a backslash at the start of a token, up to the next blank.
+_RTLIL_ID = re.compile(r"(?<![^\s])\\(\S+)")
+
+
+def check_name(name):
+    """``name`` if it is usable as the module name; ``ValueError`` otherwise."""
+    if not isinstance(name, str) or not _PLAIN.match(name):
+        raise ValueError(f"module name must be a plain Verilog identifier (letters, digits, "
+                         f"underscores, not starting with a digit), not {name!r}")
+    if name in VERILOG_KEYWORDS:
+        raise ValueError(f"module name must not be a Verilog/SystemVerilog keyword, "
+                         f"not {name!r}")
+    return name
+
+
+def _plain_names(rtlil_text):
+    """Rename every identifier that would need escaping in Verilog (Amaranth's hierarchical
+    ``a.b`` names, ``x$3`` duplicates, ``v[0]`` view fields) to a plain one, keeping names
+    that are plain already and keeping all names distinct."""
+    names = dict.fromkeys(_RTLIL_ID.findall(rtlil_text))
+    taken = {n for n in names if _PLAIN.match(n) and n not in VERILOG_KEYWORDS}
+    mapping = {}
+    for name in names:
+        if name in taken:
+            continue
+        base = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "n"
+        if not _PLAIN.match(base) or base in VERILOG_KEYWORDS:
+            base = "n_" + base
+        new, k = base, 1
+        while new in taken:
+            k += 1
+            new = f"{base}_{k}"
+        taken.add(new)
+        mapping[name] = new
+    return _RTLIL_ID.sub(lambda m: "\\" + mapping.get(m.group(1), m.group(1)), rtlil_text)
+
+
+def verilog_text(config, name=None):
+    """The Verilog source of the core described by ``config`` as module ``name``."""
+    if not isinstance(config, CoreConfig):
+        raise TypeError(f"config must be a CoreConfig, not {config!r}")
+    name = check_name(config.default_name if name is None else name)
+    text = rtlil.convert(FlatMADCore(config), name=name, emit_src=False)
+    text = _plain_names(text)
+    yosys = find_yosys(lambda ver: ver >= (0, 40))
+    script = "\n".join([
+        f"read_rtlil <<rtlil\n{text}\nrtlil",
+        "proc -nomux -norom",
+        "memory_collect",
+        # Private names ($...) get short _N_ names; no attributes: clean for any tool.
+        "write_verilog -noattr -decimal",
+    ])
+    # Amaranth emits only processes that Verilog can express, and yosys still warns that
+    # not all of them might be: the same warning Amaranth's own exporter ignores.
+    verilog = yosys.run(["-q", "-"], script, ignore_warnings=True)
+    header = (f"// {name}: madvq MAD vector-quantizer core, generated by madvq.\n"
+              f"// Parameters: {json.dumps(config.to_dict(), sort_keys=True)}\n"
+              f"// Latency {config.latency_cycles} cycles, one vector every "
+              f"{config.cycles_per_vector} cycle(s). Interface: see the .json beside this file.\n")
+    # Drop yosys' own banner, which names its version, so output depends only on the inputs.
+    body = re.sub(r"\A/\*.*?\*/\n+", "", verilog, flags=re.S)
+    # write_verilog declares, per module, a dummy register that makes simulators run each
+    # combinational block at time zero; give it a plain name like everything else.
+    body = re.sub(r"\\\$auto\$verilog_backend\S*\s", "_time_zero_ ", body)
+    # List the top module's ports in the documented order rather than yosys' own.
+    order = ", ".join(port["name"] for port in port_table(config))
+    body = re.sub(rf"^module {name}\(.*?\);$", f"module {name}({order});", body,
+                  count=1, flags=re.M)
+    return header + "\n" + body
+
+
+def interface(config, name=None):
+    """The interface description written beside the Verilog."""
+    name = check_name(config.default_name if name is None else name)
+    return {
+        "module": name,
+        "parameters": config.to_dict(),
+        "latency_cycles": config.latency_cycles,
+        "cycles_per_vector": config.cycles_per_vector,
+        "distance_width": config.distance_width,
+        "index_width": config.index_width,
+        "value_range": [config.value_min, config.value_max],
+        "lane_bits": "lane i of vector_data and codebook_data sits at bits [i*width +: width]; "
+                     "result_distances holds template j at [j*distance_width +: distance_width]",
+        "ports": port_table(config),
+    }
+
+
+def generate(config, name=None, path=None):
+    """Write the Verilog and its ``.json`` interface; return both paths."""
+    name = check_name(config.default_name if name is None else name)
+    path = Path("build") / f"{name}.v" if path is None else Path(path)
+    json_path = path.with_suffix(".json")
+    text = verilog_text(config, name)
+    desc = json.dumps(interface(config, name), indent=2) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    json_path.write_text(desc)
+    return path, json_path

@@ -1,0 +1,8 @@
+"""madvq gateware: the configuration object and the Amaranth components of the core."""
+
+from .config import CoreConfig
+from .core import DistanceUnit, WinnerTree, Codebook, MADCore
+from .ports import FlatMADCore, port_table
+
+__all__ = ["CoreConfig", "DistanceUnit", "WinnerTree", "Codebook", "MADCore",
+           "FlatMADCore", "port_table"]

@@ -1,0 +1,222 @@
+"""The one description of a madvq core.
+
+:class:`CoreConfig` holds the user-facing parameters (vector length, number of templates,
+value width, signedness, templates compared per clock, whether all distances are reported,
+codebook storage) and derives everything the other layers need from them: port widths,
+value ranges, pipeline depths, latency and cycles per vector. The gateware, the golden
+model, the simulators and the generators all take this object; none of them re-derives
+a width or a latency on its own.
+
+The module imports nothing from Amaranth so that the golden model and the command line can
+use it cheaply.
+"""
+
+from dataclasses import dataclass
+
+
+__all__ = ["CoreConfig", "ceil_log2"]
+
+
+def ceil_log2(n):
+    """Smallest ``k`` with ``2**k >= n`` (0 for ``n <= 1``)."""
+    return (int(n) - 1).bit_length() if n > 1 else 0
+
+
+def _check_int(name, value, low, high=None, high_text=None):
+    # bool is an int subclass, but "templates=True" is always a mistake.
+    if not isinstance(value, int) or isinstance(value, bool):
+        if high is None:
+            raise TypeError(f"{name} must be a positive integer, not {value!r}")
+        raise TypeError(f"{name} must be an integer from {low} to {high_text or high}, "
+                        f"not {value!r}")
+    if value < low or (high is not None and value > high):
+        if high is None:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        raise ValueError(f"{name} must be an integer from {low} to {high_text or high}, "
+                         f"not {value!r}")
+
+
+STORAGES = ("auto", "registers", "ram")
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Parameters of one MAD vector-quantizer core, and what follows from them.
+
+    Parameters
+    ----------
+    dims : int
+        Vector length N (>= 1).
+    templates : int
+        Number of stored templates M (>= 1).
+    width : int
+        Bits per vector component W (1..32).
+    signed : bool
+        Components are two's complement (-2**(W-1)..2**(W-1)-1) rather than 0..2**W-1.
+    templates_per_cycle : int or None
+        Distance units P (1..M); ``None`` means M, one vector per clock. With P < M the
+        units are time-multiplexed over ``ceil(M/P)`` rounds per vector.
+    distances : bool
+        Results also carry all M distances.
+    storage : str
+        Where the codebook lives: ``"registers"`` (flip-flops; with P < M each distance unit
+        reads its templates from a rotating ring, so no read multiplexer is needed) or
+        ``"ram"`` (one synchronous-read memory per distance unit, for block RAM; needs P < M).
+        ``"auto"`` chooses registers.
+    """
+
+    dims: int = 16
+    templates: int = 16
+    width: int = 8
+    signed: bool = False
+    templates_per_cycle: int = None
+    distances: bool = False
+    storage: str = "auto"
+
+    def __post_init__(self):
+        _check_int("dims", self.dims, 1)
+        _check_int("templates", self.templates, 1)
+        _check_int("width", self.width, 1, 32)
+        if not isinstance(self.signed, bool):
+            raise TypeError(f"signed must be True or False, not {self.signed!r}")
+        if not isinstance(self.distances, bool):
+            raise TypeError(f"distances must be True or False, not {self.distances!r}")
+        if self.templates_per_cycle is None:
+            object.__setattr__(self, "templates_per_cycle", self.templates)
+        _check_int("templates_per_cycle", self.templates_per_cycle, 1, self.templates,
+                   f"templates ({self.templates})")
+        if self.storage not in STORAGES:
+            raise ValueError(f"storage must be one of {', '.join(map(repr, STORAGES))}, "
+                             f"not {self.storage!r}")
+        if self.storage == "ram" and self.rounds == 1:
+            raise ValueError("storage 'ram' needs templates_per_cycle < templates "
+                             "(a fully parallel core reads every template at once), "
+                             f"not templates_per_cycle={self.templates_per_cycle} with "
+                             f"templates={self.templates}")
+
+    # -- parameters as a plain dictionary (interface JSON, caches, reports) --
+
+    def to_dict(self):
+        return {
+            "dims": self.dims,
+            "templates": self.templates,
+            "width": self.width,
+            "signed": self.signed,
+            "templates_per_cycle": self.templates_per_cycle,
+            "distances": self.distances,
+            "storage": self.codebook_storage,
+        }
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**d)
+
+    @property
+    def default_name(self):
+        """Module name used when the user gives none, e.g. ``madvq_16x16x8u_p16``."""
+        sign = "s" if self.signed else "u"
+        name = f"madvq_{self.dims}x{self.templates}x{self.width}{sign}_p{self.templates_per_cycle}"
+        if self.distances:
+            name += "_all"
+        if self.codebook_storage == "ram":
+            name += "_ram"
+        return name
+
+    # -- values --
+
+    @property
+    def value_min(self):
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def value_max(self):
+        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    @property
+    def value_range_text(self):
+        kind = "signed" if self.signed else "unsigned"
+        return f"{self.value_min}..{self.value_max} ({kind} {self.width}-bit)"
+
+    # -- widths --
+
+    @property
+    def distance_width(self):
+        """Bits of one distance: W + ceil(log2 N); the sum never saturates."""
+        return self.width + ceil_log2(self.dims)
+
+    @property
+    def distance_max(self):
+        """Largest distance a vector can have from a template: N * (2**W - 1)."""
+        return self.dims * ((1 << self.width) - 1)
+
+    @property
+    def index_width(self):
+        """Bits of a template index (at least 1, so that M = 1 still has a port)."""
+        return max(1, ceil_log2(self.templates))
+
+    @property
+    def active_width(self):
+        """Bits of the active-template count, which ranges over 1..M."""
+        return max(1, self.templates.bit_length())
+
+    @property
+    def lane_width(self):
+        """Bits of a distance-unit number inside one round (at least 1)."""
+        return max(1, ceil_log2(self.templates_per_cycle))
+
+    @property
+    def codebook_storage(self):
+        return "registers" if self.storage == "auto" else self.storage
+
+    # -- timing --
+
+    @property
+    def rounds(self):
+        """Clock cycles a vector spends in the distance units: ceil(M / P)."""
+        return -(-self.templates // self.templates_per_cycle)
+
+    @property
+    def cycles_per_vector(self):
+        """Clock cycles between vectors at full throughput."""
+        return self.rounds
+
+    @property
+    def tree_levels(self):
+        """Registered adder-tree levels in a distance unit."""
+        return ceil_log2(self.dims)
+
+    @property
+    def distance_latency(self):
+        """Cycles from a vector and template entering a distance unit to its distance:
+        one registered absolute-difference stage plus the adder tree."""
+        return 1 + self.tree_levels
+
+    @property
+    def argmin_levels(self):
+        """Registered comparison levels of the P-way winner-take-all tree."""
+        return ceil_log2(self.templates_per_cycle)
+
+    @property
+    def accumulate_latency(self):
+        """The running minimum across rounds (only when P < M)."""
+        return 1 if self.rounds > 1 else 0
+
+    # SyncFIFOBuffered: an entry written in cycle t is readable in cycle t + 2.
+    RESULT_QUEUE_LATENCY = 2
+
+    @property
+    def latency_cycles(self):
+        """Cycles from the vector transfer to its result being valid, with the output
+        ready and no configuration write pending: input register (1), distance units,
+        winner-take-all tree, the remaining rounds and the running minimum (P < M),
+        and the result queue."""
+        extra_rounds = self.rounds - 1 if self.rounds > 1 else 0
+        return (1 + self.distance_latency + self.argmin_levels + extra_rounds
+                + self.accumulate_latency + self.RESULT_QUEUE_LATENCY)
+
+    @property
+    def result_queue_depth(self):
+        """Results the core can hold: enough credit to cover the whole pipeline, so that
+        vectors flow at full rate while the output is ready, and nothing is ever dropped
+        when it is not (vectors are only accepted while a result slot is free)."""
+        return -(-(self.latency_cycles + 1) // self.rounds) + 1

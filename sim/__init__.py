@@ -1,0 +1,1 @@
+"""madvq models and simulators: the bit-exact golden model and cycle-accurate simulation."""

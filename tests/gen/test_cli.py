@@ -1,0 +1,202 @@
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from madvq.gen import cli
+from madvq.hdl.config import CoreConfig
+from madvq.sim import golden
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err, command):
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"madvq {command}: error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_generate_default_path(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "generate", "--dims", "3", "--templates", "5", "--width", "4",
+                         "--templates-per-cycle", "2", "--signed", "--distances")
+    assert code == 0, err
+    assert (tmp_path / "build" / "madvq_3x5x4s_p2_all.v").is_file()
+    assert (tmp_path / "build" / "madvq_3x5x4s_p2_all.json").is_file()
+    assert "latency" in out
+
+
+def test_generate_name_and_output(capsys, tmp_path):
+    code, _, err = run(capsys, "generate", "--dims", "2", "--templates", "3", "--name", "vq",
+                       "-o", str(tmp_path / "out" / "vq.v"))
+    assert code == 0, err
+    assert "module vq(" in (tmp_path / "out" / "vq.v").read_text()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dims", "0"], r"dims must be a positive integer, not 0"),
+    (["--width", "40"], r"width must be an integer from 1 to 32, not 40"),
+    (["--templates", "4", "--templates-per-cycle", "5"],
+     r"templates_per_cycle must be an integer from 1 to templates \(4\), not 5"),
+    (["--storage", "ram"], r"storage 'ram' needs templates_per_cycle < templates"),
+    (["--name", "2fast"], r"module name must be a plain Verilog identifier"),
+    (["--name", "dist"], r"module name must not be a Verilog/SystemVerilog keyword"),
+])
+def test_generate_bad_parameters(capsys, tmp_path, flags, message):
+    code, _, err = run(capsys, "generate", "-o", str(tmp_path / "x.v"), *flags)
+    assert code == 2
+    assert re.search(message, one_error_line(err, "generate"))
+    assert not (tmp_path / "x.v").exists()
+
+
+def test_argparse_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["generate", "--dims", "many"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid int value: 'many'" in err
+
+
+@pytest.fixture
+def arrays(tmp_path):
+    rng = np.random.default_rng(11)
+    book = rng.integers(0, 256, (5, 4))
+    vectors = rng.integers(0, 256, (30, 4))
+    np.save(tmp_path / "book.npy", book)
+    np.savetxt(tmp_path / "vectors.csv", vectors, fmt="%d", delimiter=",")
+    return tmp_path, book, vectors
+
+
+def test_simulate(capsys, arrays):
+    tmp, book, vectors = arrays
+    code, out, err = run(capsys, "simulate", "--codebook", str(tmp / "book.npy"),
+                         "--vectors", str(tmp / "vectors.csv"), "--templates-per-cycle", "2",
+                         "--distances", "--active", "4", "-o", str(tmp / "out.npz"),
+                         "--vcd", str(tmp / "wave.vcd"))
+    assert code == 0, err
+    assert "30 vectors" in out and "cycles" in out and "vectors/s" in out
+    assert "all 30 results match the golden model" in out
+    cfg = CoreConfig(dims=4, templates=5, templates_per_cycle=2, distances=True)
+    want = golden.classify(cfg, book, vectors, active=4)
+    got = np.load(tmp / "out.npz")
+    assert sorted(got.files) == ["distance", "distances", "index"]
+    assert got["index"].tolist() == want.index.tolist()
+    assert got["distance"].tolist() == want.distance.tolist()
+    assert got["distances"].tolist() == want.distances.tolist()
+    assert got["index"].dtype.kind == "i"
+    assert "vector_valid" in (tmp / "wave.vcd").read_text()
+
+
+def test_simulate_reports_a_mismatch_with_status_1(capsys, arrays, monkeypatch):
+    tmp, _, _ = arrays
+    import madvq.sim.run as run_module
+    real = run_module.simulate
+
+    def broken(batch, **kw):
+        result = real(batch, **kw)
+        result.results.distance[3] += 1
+        return result
+    monkeypatch.setattr(run_module, "simulate", broken)
+    code, _, err = run(capsys, "simulate", "--codebook", str(tmp / "book.npy"),
+                       "--vectors", str(tmp / "vectors.csv"))
+    assert code == 1
+    assert "1 of 30 results differ from the golden model; first at vector 3" in err
+
+
+def write(tmp, name, text):
+    (tmp / name).write_text(text)
+    return str(tmp / name)
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda t: ("nothere.npy", "v.csv"), r"codebook file '.*nothere\.npy' not found"),
+    (lambda t: (write(t, "b.txt", "1,2\n"), "v.csv"), r"codebook file must end in \.npy or "
+                                                       r"\.csv"),
+    (lambda t: ("b.csv", write(t, "v2.csv", "1,2.5,3,4\n")),
+     r"vectors file .*line 1, column 2: '2\.5' is not an integer"),
+    (lambda t: ("b.csv", write(t, "v2.csv", "1,x,3,4\n")),
+     r"vectors file .*line 1, column 2: 'x' is not a number"),
+    (lambda t: ("b.csv", write(t, "v2.csv", "1,nan,3,4\n")),
+     r"vectors file .*line 1, column 2: 'nan' is not an integer"),
+    (lambda t: ("b.csv", write(t, "v2.csv", "1,2,3,4\n1,2,3\n")),
+     r"vectors file .*line 2 has 3 values, the first row has 4"),
+    (lambda t: ("b.csv", write(t, "v2.csv", "1,2,3,300\n")),
+     r"vectors has value 300 at \[0, 3\] outside 0\.\.255 \(unsigned 8-bit\)"),
+    (lambda t: ("b.csv", write(t, "v2.csv", "1,2,3,-1\n")),
+     r"vectors has value -1 at \[0, 3\] outside 0\.\.255"),
+    (lambda t: ("b.csv", write(t, "v2.csv", "1,2,3,99999999999999999999999\n")),
+     r"vectors has value 99999999999999999999999 at \[0, 3\] outside 0\.\.255"),
+    (lambda t: (write(t, "b2.csv", "1,2,3,4,5\n"), "v.csv"),
+     r"the codebook has 5 values per row but the vectors have 4"),
+    (lambda t: ("b.csv", write(t, "v2.csv", "\n# nothing\n")), r"vectors file .* holds no rows"),
+    (lambda t: ("b.csv", "v.csv", "--active", "4"),
+     r"--active must be from 1 to the number of templates in the codebook \(3\), not 4"),
+    (lambda t: ("b.csv", "v.csv", "--active", "0"), r"--active must be from 1"),
+    (lambda t: ("b.csv", "v.csv", "--templates", "2"),
+     r"the codebook has 3 templates \(rows\) but --templates is 2"),
+    (lambda t: ("b.csv", "v.csv", "--dims", "5"),
+     r"the vectors have 4 values per row but --dims is 5"),
+    (lambda t: ("b.csv", "v.csv", "--width", "3"),
+     r"codebook has value 8 at \[1, 3\] outside 0\.\.7 \(unsigned 3-bit\)"),
+    (lambda t: ("b.csv", "v.csv", "--templates-per-cycle", "4"),
+     r"templates_per_cycle must be an integer from 1 to templates \(3\), not 4"),
+    (lambda t: ("b.csv", "v.csv", "-o", "out.txt"), r"output file must end in \.npz"),
+])
+def test_simulate_bad_input(capsys, tmp_path, monkeypatch, setup, message):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "b.csv", "1,2,3,4\n5,6,7,8\n9,9,9,9\n")
+    write(tmp_path, "v.csv", "1,2,3,4\n")
+    np.save(tmp_path / "flat.npy", np.arange(4))
+    codebook, vectors, *rest = setup(tmp_path)
+    code, _, err = run(capsys, "simulate", "--codebook", codebook, "--vectors", vectors, *rest)
+    assert code == 2
+    assert re.search(message, one_error_line(err, "simulate"))
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.arange(4), r"must hold a 2-D array \(rows x dims\), not shape \(4,\)"),
+    (np.array([[1.0, np.nan, 2.0, 3.0]]), r"contains NaN or infinite values"),
+    (np.array([[1.5, 1.0, 2.0, 3.0]]), r"contains non-integer values"),
+    (np.array([["a", "b", "c", "d"]]), r"holds <U1 values; integers are allowed"),
+    (np.zeros((0, 4), int), r"holds an empty array of shape \(0, 4\)"),
+])
+def test_simulate_bad_npy(capsys, tmp_path, array, message):
+    np.save(tmp_path / "v.npy", array)
+    (tmp_path / "b.csv").write_text("1,2,3,4\n")
+    code, _, err = run(capsys, "simulate", "--codebook", str(tmp_path / "b.csv"),
+                       "--vectors", str(tmp_path / "v.npy"))
+    assert code == 2
+    assert re.search(message, one_error_line(err, "simulate"))
+
+
+def test_simulate_damaged_npy(capsys, tmp_path):
+    (tmp_path / "v.npy").write_bytes(b"\x93NUMPY garbage")
+    (tmp_path / "b.csv").write_text("1,2,3,4\n")
+    code, _, err = run(capsys, "simulate", "--codebook", str(tmp_path / "b.csv"),
+                       "--vectors", str(tmp_path / "v.npy"))
+    assert code == 2
+    assert "is not a readable .npy array" in one_error_line(err, "simulate")
+
+
+def test_demo(capsys, tmp_path):
+    code, out, err = run(capsys, "demo", "--out", str(tmp_path))
+    assert code == 0, err
+    assert "match the golden model" in out
+    assert (tmp_path / "madvq_16x16x8u_p16.v").is_file()
+    assert (tmp_path / "demo" / "quantized.pgm").read_bytes().startswith(b"P5\n64 64\n255\n")
+
+
+def test_installed_command(tmp_path):
+    """The console script exists and reports bad input without a traceback."""
+    proc = subprocess.run([sys.executable, "-m", "madvq.gen.cli", "generate", "--dims", "-3"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == "madvq generate: error: dims must be a positive integer, not -3\n"

@@ -1,0 +1,151 @@
+import pytest
+
+from madvq.hdl.config import CoreConfig, ceil_log2
+
+
+def test_defaults():
+    cfg = CoreConfig()
+    assert (cfg.dims, cfg.templates, cfg.width, cfg.signed) == (16, 16, 8, False)
+    assert cfg.templates_per_cycle == 16
+    assert cfg.distance_width == 12
+    assert cfg.index_width == 4
+    assert cfg.cycles_per_vector == 1
+    assert cfg.codebook_storage == "registers"
+
+
+@pytest.mark.parametrize("n, k", [(0, 0), (1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (16, 4),
+                                  (17, 5)])
+def test_ceil_log2(n, k):
+    assert ceil_log2(n) == k
+
+
+@pytest.mark.parametrize("dims, width, expected", [(1, 1, 1), (1, 8, 8), (3, 4, 6), (16, 8, 12),
+                                                   (17, 8, 13), (16, 32, 36)])
+def test_distance_width_holds_the_largest_distance(dims, width, expected):
+    cfg = CoreConfig(dims=dims, templates=2, width=width)
+    assert cfg.distance_width == expected
+    assert cfg.distance_max < 1 << cfg.distance_width
+    assert cfg.distance_max == dims * ((1 << width) - 1)
+
+
+@pytest.mark.parametrize("templates, per_cycle, rounds", [(1, 1, 1), (5, 1, 5), (5, 2, 3),
+                                                          (16, 3, 6), (16, 16, 1)])
+def test_rounds(templates, per_cycle, rounds):
+    cfg = CoreConfig(templates=templates, templates_per_cycle=per_cycle)
+    assert cfg.rounds == cfg.cycles_per_vector == rounds
+
+
+def test_value_ranges():
+    assert (CoreConfig(width=4).value_min, CoreConfig(width=4).value_max) == (0, 15)
+    cfg = CoreConfig(width=4, signed=True)
+    assert (cfg.value_min, cfg.value_max) == (-8, 7)
+    cfg = CoreConfig(width=1, signed=True)
+    assert (cfg.value_min, cfg.value_max) == (-1, 0)
+
+
+def test_latency_is_the_sum_of_the_stages():
+    # Input register, |x-t| register, 4 adder levels, 4 comparison levels, result queue (2).
+    assert CoreConfig().latency_cycles == 1 + 1 + 4 + 4 + 2
+    # P < M: 3 rounds, 1 comparison level, running minimum.
+    cfg = CoreConfig(dims=3, templates=5, templates_per_cycle=2)
+    assert cfg.latency_cycles == 1 + (1 + 2) + 1 + 2 + 1 + 2
+
+
+def test_round_trip_through_dict():
+    cfg = CoreConfig(dims=3, templates=5, width=4, signed=True, templates_per_cycle=2,
+                     distances=True, storage="ram")
+    assert CoreConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_default_name():
+    assert CoreConfig().default_name == "madvq_16x16x8u_p16"
+    cfg = CoreConfig(dims=3, templates=5, width=4, signed=True, templates_per_cycle=2,
+                     distances=True, storage="ram")
+    assert cfg.default_name == "madvq_3x5x4s_p2_all_ram"
+
+
+def test_dims_zero():
+    with pytest.raises(ValueError, match=r"^dims must be a positive integer, not 0$"):
+        CoreConfig(dims=0)
+
+
+def test_dims_not_int():
+    with pytest.raises(TypeError, match=r"^dims must be a positive integer, not 2\.5$"):
+        CoreConfig(dims=2.5)
+
+
+def test_dims_bool():
+    with pytest.raises(TypeError, match=r"^dims must be a positive integer, not True$"):
+        CoreConfig(dims=True)
+
+
+def test_templates_negative():
+    with pytest.raises(ValueError, match=r"^templates must be a positive integer, not -1$"):
+        CoreConfig(templates=-1)
+
+
+def test_templates_not_int():
+    with pytest.raises(TypeError, match=r"^templates must be a positive integer, not '4'$"):
+        CoreConfig(templates="4")
+
+
+def test_width_zero():
+    with pytest.raises(ValueError, match=r"^width must be an integer from 1 to 32, not 0$"):
+        CoreConfig(width=0)
+
+
+def test_width_too_large():
+    with pytest.raises(ValueError, match=r"^width must be an integer from 1 to 32, not 33$"):
+        CoreConfig(width=33)
+
+
+def test_width_not_int():
+    with pytest.raises(TypeError, match=r"^width must be an integer from 1 to 32, not None$"):
+        CoreConfig(width=None)
+
+
+def test_signed_not_bool():
+    with pytest.raises(TypeError, match=r"^signed must be True or False, not 1$"):
+        CoreConfig(signed=1)
+
+
+def test_distances_not_bool():
+    with pytest.raises(TypeError, match=r"^distances must be True or False, not 'yes'$"):
+        CoreConfig(distances="yes")
+
+
+def test_templates_per_cycle_zero():
+    with pytest.raises(ValueError, match=r"^templates_per_cycle must be an integer from 1 to "
+                                         r"templates \(16\), not 0$"):
+        CoreConfig(templates_per_cycle=0)
+
+
+def test_templates_per_cycle_above_templates():
+    with pytest.raises(ValueError, match=r"^templates_per_cycle must be an integer from 1 to "
+                                         r"templates \(5\), not 6$"):
+        CoreConfig(templates=5, templates_per_cycle=6)
+
+
+def test_templates_per_cycle_not_int():
+    with pytest.raises(TypeError, match=r"^templates_per_cycle must be an integer from 1 to "
+                                        r"templates \(16\), not 2\.0$"):
+        CoreConfig(templates_per_cycle=2.0)
+
+
+def test_storage_unknown():
+    with pytest.raises(ValueError, match=r"^storage must be one of 'auto', 'registers', "
+                                         r"'ram', not 'bram'$"):
+        CoreConfig(storage="bram")
+
+
+def test_storage_ram_needs_rounds():
+    with pytest.raises(ValueError, match=r"^storage 'ram' needs templates_per_cycle < "
+                                         r"templates .*not templates_per_cycle=16 with "
+                                         r"templates=16$"):
+        CoreConfig(storage="ram")
+
+
+def test_frozen():
+    cfg = CoreConfig()
+    with pytest.raises(AttributeError):
+        cfg.dims = 3

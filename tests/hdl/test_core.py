@@ -1,0 +1,341 @@
+# amaranth: UnusedElaboratable=no
+"""Cosimulation of the core against the golden model, and its cycle-level contract."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import ClockDomain, Module, Signal
+from amaranth.sim import Simulator
+
+from madvq.hdl.config import CoreConfig
+from madvq.hdl.core import MADCore, DistanceUnit
+from madvq.hdl.ports import FlatMADCore
+from madvq.sim import golden
+from madvq.sim.packing import pack_rows
+from madvq.sim.run import simulate
+from madvq.sim.stimulus import Batch, Segment, random_pattern
+from madvq.sim.streams import Port, flat_port, stream_get, stream_put
+
+
+def corner_vectors(cfg):
+    lo, hi = cfg.value_min, cfg.value_max
+    n = cfg.dims
+    alternating = np.array([[lo, hi][i % 2] for i in range(n)])
+    return np.array([np.full(n, lo), np.full(n, hi), np.zeros(n, np.int64),
+                     alternating, alternating[::-1].copy()])
+
+
+def scenario(cfg, seed, vectors=24, stalls=None):
+    """Four segments: a random codebook with corner-value vectors; a new active count alone,
+    arriving right behind a vector; templates rewritten while results are in flight, with
+    another active count; an all-equal codebook (an M-way tie)."""
+    rng = np.random.default_rng(seed)
+    lo, hi = cfg.value_min, cfg.value_max
+    M, N = cfg.templates, cfg.dims
+
+    def values(*shape):
+        return rng.integers(lo, hi + 1, shape, dtype=np.int64)
+
+    book = values(M, N)
+    book[0] = lo
+    if M > 1:
+        book[1] = hi
+    # The last vector matches the last template exactly: it must still win when the
+    # active count drops right behind it (the next segment).
+    first = np.concatenate([corner_vectors(cfg), book[:3], values(vectors, N), book[-1:]])
+
+    rewrite = rng.choice(M, size=max(1, M // 2), replace=False)
+    m = max(1, M - 2) if M > 2 else M
+    second = np.concatenate([values(vectors, N), book[:2]])
+
+    tie = values(1, N)
+    third = np.concatenate([tie, values(vectors // 2, N), corner_vectors(cfg)])
+
+    fewer = np.concatenate([values(vectors // 2, N), book[-1:]])
+    segments = [
+        Segment(first, np.arange(M), book, M),
+        # Only the active count changes: it lands while the last vector is mid-rounds.
+        Segment(fewer, active=1 + (M - 1) // 2),
+        Segment(second, rewrite, values(len(rewrite), N), m),
+        Segment(third, np.arange(M), np.repeat(tie, M, axis=0), None),
+    ]
+    patterns = {}
+    if stalls is not None:
+        patterns = dict(valid_pattern=random_pattern(rng, 37, stalls),
+                        ready_pattern=random_pattern(rng, 41, stalls))
+    return Batch(cfg, segments, **patterns)
+
+
+# (dims, templates, width, signed, templates_per_cycle, extra): every N in {1, 3, 16}, M in
+# {1, 5, 16}, W in {1, 4, 8, 12, 32}, both signs, P in {1, a divisor, a non-divisor, M},
+# both codebook storages, with and without all distances.
+CONFIGS = [
+    (1, 1, 1, False, 1, {}),
+    (1, 5, 4, True, 2, {}),
+    (1, 16, 8, False, 16, {}),
+    (1, 5, 4, False, 1, {"storage": "ram"}),
+    (3, 1, 12, True, 1, {}),
+    (3, 5, 1, False, 5, {}),
+    (3, 5, 8, True, 1, {}),
+    (3, 16, 4, False, 4, {}),
+    (3, 16, 12, True, 3, {}),
+    (3, 16, 4, False, 4, {"storage": "ram"}),
+    (3, 5, 4, False, 5, {"distances": True}),
+    (3, 16, 8, True, 3, {"distances": True, "storage": "ram"}),
+    (3, 5, 32, True, 2, {}),
+    (2, 3, 32, False, 3, {"distances": True}),
+    (16, 1, 4, True, 1, {}),
+    (16, 5, 12, False, 3, {}),
+    (16, 5, 1, True, 5, {}),
+    (16, 5, 8, True, 2, {"storage": "ram"}),
+    (16, 16, 8, False, 16, {}),
+    (16, 16, 8, True, 8, {}),
+    (16, 16, 1, False, 5, {}),
+    (16, 16, 12, True, 1, {}),
+    (16, 16, 8, False, 16, {"distances": True}),
+]
+
+
+def config_id(c):
+    n, m, w, s, p, extra = c
+    return f"{n}x{m}x{w}{'s' if s else 'u'}p{p}" + "".join(f"-{k}" for k in extra)
+
+
+@pytest.mark.parametrize("params", CONFIGS, ids=[config_id(c) for c in CONFIGS])
+@pytest.mark.parametrize("stalls", [None, 0.6], ids=["full-rate", "stalls"])
+def test_cosimulation(params, stalls):
+    n, m, w, s, p, extra = params
+    cfg = CoreConfig(dims=n, templates=m, width=w, signed=s, templates_per_cycle=p, **extra)
+    # The largest cores simulate slowly: fewer random vectors there.
+    vectors = 8 if n * m >= 256 else 24
+    batch = scenario(cfg, seed=n * 1000 + m * 10 + w, vectors=vectors, stalls=stalls)
+    run = simulate(batch)
+    expected = run.check(batch)
+    assert len(expected) == batch.vector_count
+    if stalls is None:
+        # Back-to-back vectors: the run is as long as the work, plus a few cycles per segment
+        # where configuration writes hold the vectors back.
+        work = sum(len(s.vectors) * cfg.cycles_per_vector for s in batch.segments)
+        writes = sum(len(s.write_index) + 1 for s in batch.segments)
+        assert run.cycles <= work + writes + 3 * cfg.rounds + cfg.latency_cycles + 3
+
+
+def test_ties_go_to_the_lowest_index():
+    cfg = CoreConfig(dims=4, templates=7, width=4, templates_per_cycle=3)
+    book = np.array([[0, 0, 0, 0], [2, 2, 2, 2], [1, 1, 1, 1], [2, 2, 2, 2],
+                     [3, 3, 1, 1], [2, 2, 2, 2], [1, 1, 1, 1]])
+    x = np.array([[2, 2, 2, 2], [1, 1, 1, 1], [1, 1, 2, 2], [3, 3, 3, 3]])
+    batch = Batch.single(cfg, book, x)
+    run = simulate(batch)
+    run.check(batch)
+    assert run.results.index.tolist() == [1, 2, 1, 1]
+
+
+def _bench(dut, testbenches, *, vcd=None):
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for tb, background in testbenches:
+        sim.add_testbench(tb, background=background)
+    sim.run()
+
+
+@pytest.mark.parametrize("params", [(16, 16, 8, 16), (3, 5, 4, 2), (3, 16, 4, 3), (1, 1, 1, 1)])
+def test_latency_and_throughput_match_the_config(params):
+    """The first result arrives exactly ``latency_cycles`` after its vector; then one result
+    every ``cycles_per_vector`` cycles."""
+    n, m, w, p = params
+    cfg = CoreConfig(dims=n, templates=m, width=w, templates_per_cycle=p)
+    dut = FlatMADCore(cfg)
+    top = Module()
+    top.submodules.dut = dut
+    cycle = Signal(32)
+    top.d.sync += cycle.eq(cycle + 1)
+    vector = flat_port(dut, "vector", ["data"])
+    result = flat_port(dut, "result", ["index", "distance"])
+    sent, got = [], []
+    count = 12
+
+    async def producer(ctx):
+        for k in range(count):
+            ctx.set(vector.data[0], k)
+            ctx.set(vector.valid, 1)
+            await ctx.tick().until(vector.ready)
+            sent.append(ctx.get(cycle) - 1)
+        ctx.set(vector.valid, 0)
+
+    async def consumer(ctx):
+        ctx.set(result.ready, 1)
+        while len(got) < count:
+            await ctx.tick().until(result.valid)
+            got.append(ctx.get(cycle) - 1)
+
+    _bench(top, [(producer, True), (consumer, False)])
+    assert got[0] - sent[0] == cfg.latency_cycles
+    assert np.diff(sent).tolist() == [cfg.cycles_per_vector] * (count - 1)
+    assert np.diff(got).tolist() == [cfg.cycles_per_vector] * (count - 1)
+
+
+def test_streams_hold_valid_and_data_until_taken():
+    """A protocol monitor on the result stream under random back-pressure: once valid, the
+    result stays valid and unchanged until ready; nothing is lost or duplicated."""
+    cfg = CoreConfig(dims=3, templates=5, width=4, templates_per_cycle=2)
+    dut = MADCore(cfg)
+    rng = np.random.default_rng(7)
+    book = rng.integers(0, 16, (5, 3))
+    vectors = rng.integers(0, 16, (40, 3))
+    expected = golden.classify(cfg, book, vectors)
+    got = []
+    violations = []
+    vector = Port(dut.vector.valid, dut.vector.ready, (dut.vector.payload,))
+    codebook = Port(dut.codebook.valid, dut.codebook.ready,
+                    (dut.codebook.payload.index, dut.codebook.payload.template))
+
+    async def producer(ctx):
+        for j, row in enumerate(book):
+            await stream_put(ctx, codebook, (j, row.tolist()))
+        for row in vectors:
+            await stream_put(ctx, vector, (row.tolist(),))
+
+    async def consumer(ctx):
+        held = None
+        while len(got) < len(vectors):
+            ready = bool(rng.random() < 0.3)
+            ctx.set(dut.result.ready, ready)
+            _, _, valid, payload = await ctx.tick().sample(dut.result.valid,
+                                                           dut.result.payload.as_value())
+            if held is not None and (not valid or payload != held):
+                violations.append(len(got))
+            if valid and ready:
+                got.append(payload)
+                held = None
+            elif valid:
+                held = payload
+
+    _bench(dut, [(producer, True), (consumer, False)])
+    assert violations == []
+    index = [p & 7 for p in got]
+    distance = [p >> 3 for p in got]
+    assert index == expected.index.tolist()
+    assert distance == expected.distance.tolist()
+
+
+@pytest.mark.parametrize("storage", ["registers", "ram"])
+def test_configuration_writes_go_before_a_simultaneous_vector(storage):
+    """A codebook write and an active count offered in the same cycle as a vector are
+    applied first: the vector sees them."""
+    cfg = CoreConfig(dims=2, templates=4, width=4, templates_per_cycle=2, storage=storage)
+    dut = FlatMADCore(cfg)
+    codebook = flat_port(dut, "codebook", ["index", "data"])
+    active = flat_port(dut, "active_templates", [""])
+    vector = flat_port(dut, "vector", ["data"])
+    result = flat_port(dut, "result", ["index", "distance"])
+    got = []
+    start = []
+
+    async def setup(ctx):
+        for j, word in enumerate(pack_rows(cfg, [[9, 9], [5, 5], [15, 15], [15, 15]])):
+            await stream_put(ctx, codebook, (j, word))
+        await stream_put(ctx, active, (2,))
+        start.append(True)
+        # Same cycle as the vector below: template 0 becomes [0, 0], templates 2, 3 compete.
+        await stream_put(ctx, codebook, (0, pack_rows(cfg, [[0, 0]])[0]))
+        await stream_put(ctx, codebook, (2, pack_rows(cfg, [[1, 1]])[0]))
+
+    async def setup_active(ctx):
+        while not start:
+            await ctx.tick()
+        await stream_put(ctx, active, (4,))
+
+    async def vectors(ctx):
+        while not start:
+            await ctx.tick()
+        await stream_put(ctx, vector, (pack_rows(cfg, [[1, 1]])[0],))
+        got.append(await stream_get(ctx, result))
+
+    _bench(dut, [(setup, True), (setup_active, True), (vectors, False)])
+    assert got == [(2, 0)]
+
+
+def test_out_of_range_writes_are_ignored():
+    """An active count outside 1..M and a template index >= M change nothing."""
+    cfg = CoreConfig(dims=2, templates=5, width=4, templates_per_cycle=2)
+    dut = FlatMADCore(cfg)
+    codebook = flat_port(dut, "codebook", ["index", "data"])
+    active = flat_port(dut, "active_templates", [""])
+    vector = flat_port(dut, "vector", ["data"])
+    result = flat_port(dut, "result", ["index", "distance"])
+    book = np.array([[9, 9], [5, 5], [1, 1], [0, 0], [15, 15]])
+    got = []
+
+    async def tb(ctx):
+        for j, word in enumerate(pack_rows(cfg, book)):
+            await stream_put(ctx, codebook, (j, word))
+        await stream_put(ctx, active, (3,))
+        for j in (5, 6, 7):              # beyond M: ignored
+            await stream_put(ctx, codebook, (j, pack_rows(cfg, [[0, 0]])[0]))
+        for m in (0, 6, 7):              # outside 1..M: ignored
+            await stream_put(ctx, active, (m,))
+        for x in ([0, 0], [15, 15]):
+            await stream_put(ctx, vector, (pack_rows(cfg, [x])[0],))
+            got.append(await stream_get(ctx, result))
+
+    _bench(dut, [(tb, False)])
+    # m is still 3: template 3 ([0,0]) and 4 ([15,15]) do not compete.
+    assert got == [(2, 2), (0, 12)]
+
+
+def test_codebook_survives_reset_and_active_count_returns_to_m():
+    cfg = CoreConfig(dims=2, templates=3, width=4)
+    dut = FlatMADCore(cfg)
+    top = Module()
+    top.domains.sync = sync = ClockDomain()
+    top.submodules.dut = dut
+    codebook = flat_port(dut, "codebook", ["index", "data"])
+    active = flat_port(dut, "active_templates", [""])
+    vector = flat_port(dut, "vector", ["data"])
+    result = flat_port(dut, "result", ["index", "distance"])
+    probe = pack_rows(cfg, [[0, 1]])[0]
+    got = []
+
+    async def bench(ctx):
+        for j, word in enumerate(pack_rows(cfg, [[8, 8], [4, 4], [0, 0]])):
+            await stream_put(ctx, codebook, (j, word))
+        await stream_put(ctx, active, (1,))
+        await stream_put(ctx, vector, (probe,))
+        got.append(await stream_get(ctx, result))
+        ctx.set(result.ready, 0)
+        await stream_put(ctx, vector, (probe,))      # in flight when the reset comes
+        await ctx.tick().repeat(2)
+        ctx.set(sync.rst, 1)
+        await ctx.tick()
+        ctx.set(sync.rst, 0)
+        await stream_put(ctx, vector, (probe,))
+        got.append(await stream_get(ctx, result))
+        await ctx.tick().repeat(cfg.latency_cycles + 2)
+        assert not ctx.get(result.valid)             # the vector caught by the reset is gone
+
+    _bench(top, [(bench, False)])
+    # Before the reset only template 0 competed; after it all three do and [0, 0] wins.
+    assert got == [(0, 15), (2, 1)]
+
+
+def test_distance_unit_alone():
+    """The distance unit on its own, fed a new pair every cycle."""
+    cfg = CoreConfig(dims=5, templates=1, width=6, signed=True)
+    dut = DistanceUnit(cfg)
+    rng = np.random.default_rng(3)
+    xs = rng.integers(-32, 32, (30, 5))
+    ts = rng.integers(-32, 32, (30, 5))
+    want = np.abs(xs - ts).sum(axis=1).tolist()
+    seen = []
+
+    async def tb(ctx):
+        for k in range(len(xs) + cfg.distance_latency):
+            if k < len(xs):
+                ctx.set(dut.vector, xs[k].tolist())
+                ctx.set(dut.template, ts[k].tolist())
+            await ctx.tick()
+            if k + 1 >= cfg.distance_latency:
+                seen.append(ctx.get(dut.distance))
+
+    _bench(dut, [(tb, False)])
+    assert seen[:len(want)] == want
