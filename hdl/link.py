@@ -111,10 +111,13 @@ class Link(wiring.Component):
         crc_rx = m.submodules.crc_rx = crc.Processor(CRC(8))
 
         # Frame state.
-        pos = Signal(16)                  # unescaped bytes of this frame so far (saturating)
+        # Counters are as wide as the longest valid frame needs, no wider: on an iCE40
+        # every bit of a comparison costs logic cells.
+        frame_max = link.max_payload + 6
+        pos = Signal(range(frame_max + 2))  # unescaped bytes of this frame (saturating)
         command = Signal(8)
         tag = Signal(8)
-        length = Signal(16)
+        length = Signal(range(link.max_payload + 1))
         escaped = Signal()
         problem = Signal(4)               # an ErrorCode, 0 while the frame looks fine
         args = Signal(64)                 # the first 8 payload bytes (not for classify)
@@ -125,7 +128,8 @@ class Link(wiring.Component):
         written = Signal(range(link.max_vectors + 1))    # their results in the ring
         idle = Signal(range(link.timeout_cycles + 1))
 
-        payload_pos = Signal(16)
+        low = Signal(8)                   # the length's first byte
+        payload_pos = Signal.like(pos)
         m.d.comb += payload_pos.eq(pos - 4)
         known = Signal()
         with m.Switch(command):
@@ -235,7 +239,7 @@ class Link(wiring.Component):
 
                 # -- one frame byte --
                 with m.If(dvalid):
-                    with m.If(pos != 0xFFFF):
+                    with m.If(pos != frame_max + 1):
                         m.d.sync += pos.eq(pos + 1)
                     with m.Switch(pos):
                         with m.Case(0):
@@ -244,10 +248,11 @@ class Link(wiring.Component):
                         with m.Case(1):
                             m.d.sync += tag.eq(dbyte)
                         with m.Case(2):
-                            m.d.sync += length[:8].eq(dbyte)
+                            m.d.sync += low.eq(dbyte)
                         with m.Case(3):
-                            m.d.sync += length[8:].eq(dbyte)
-                            full = Cat(length[:8], dbyte)
+                            full = Cat(low, dbyte)
+                            m.d.sync += length.eq(Mux(full > link.max_payload,
+                                                      link.max_payload, full))
                             expected_len = Signal(16)
                             with m.Switch(command):
                                 for c in Command:
@@ -260,16 +265,12 @@ class Link(wiring.Component):
                             with m.Elif(full > link.max_payload):
                                 fail(ErrorCode.OVERSIZED)
                             with m.Elif(command == Command.CLASSIFY):
-                                # A whole number of vectors, at least one, at most max_vectors.
+                                # At least one vector, at most max_vectors; that the
+                                # length is a whole number of vectors is checked at the end
+                                # (no payload byte is left in the vector buffer).
                                 with m.If((full == 0)
                                           | (full > link.max_vectors * link.vector_bytes)):
                                     fail(ErrorCode.BAD_LENGTH)
-                                with m.Else():
-                                    ok_len = Const(0)
-                                    for k in range(1, link.max_vectors + 1):
-                                        ok_len = ok_len | (full == k * link.vector_bytes)
-                                    with m.If(~ok_len):
-                                        fail(ErrorCode.BAD_LENGTH)
                             with m.Elif(full != expected_len):
                                 fail(ErrorCode.BAD_LENGTH)
                         with m.Default():
@@ -308,6 +309,8 @@ class Link(wiring.Component):
                         m.d.sync += problem.eq(ErrorCode.TRUNCATED)
                     with m.Elif(~crc_rx.match_detected):
                         m.d.sync += problem.eq(ErrorCode.CHECK)
+                    with m.Elif((command == Command.CLASSIFY) & (raw_count != 0)):
+                        m.d.sync += problem.eq(ErrorCode.BAD_LENGTH)
                     with m.Elif((command == Command.WRITE_TEMPLATE) & (args[:16] >= M)):
                         m.d.sync += problem.eq(ErrorCode.BAD_ARGUMENT)
                     with m.Elif((command == Command.SET_ACTIVE)
@@ -372,7 +375,8 @@ class Link(wiring.Component):
                 m.d.comb += [desc_in.tag.eq(tag), replies.w_en.eq(1)]
                 with m.If(replies.w_rdy):
                     m.d.sync += [self.error.eq(problem != 0), pos.eq(0), problem.eq(0),
-                                 escaped.eq(0), idle.eq(0), length.eq(0), command.eq(0)]
+                                 escaped.eq(0), idle.eq(0), length.eq(0), command.eq(0),
+                                 raw_count.eq(0)]
                     m.next = "RECEIVE"
 
         m.d.comb += [
@@ -399,8 +403,10 @@ class Link(wiring.Component):
         ]
 
         desc = Signal(desc_layout)
-        out_len = Signal(16)
-        index = Signal(16)                # byte of the unescaped frame being sent
+        longest = max(link.max_vectors * link.result_bytes, link.IDENTIFY_BYTES,
+                      link.SELFTEST_REPLY_BYTES, 2)
+        out_len = Signal(range(longest + 1))
+        index = Signal(range(longest + 7))    # byte of the unescaped frame being sent
         esc_sent = Signal()               # the ESC of an escaped byte is out
         frame_byte = Signal(8)
         result_sub = Signal(range(link.result_bytes))
@@ -420,7 +426,7 @@ class Link(wiring.Component):
                              _byte_aligned(self.selftest_cycles, 8),
                              self.selftest_sum1, self.selftest_sum2)
 
-        q = Signal(16)
+        q = Signal.like(index)
         m.d.comb += q.eq(index - 4)
         payload_byte = Signal(8)
         with m.Switch(desc.reply):
@@ -443,7 +449,7 @@ class Link(wiring.Component):
         with m.Elif(index == 2):
             m.d.comb += frame_byte.eq(out_len[:8])
         with m.Elif(index == 3):
-            m.d.comb += frame_byte.eq(out_len[8:])
+            m.d.comb += frame_byte.eq(out_len >> 8)
         with m.Elif(index < out_len + 4):
             m.d.comb += frame_byte.eq(payload_byte)
         with m.Elif(index == out_len + 4):
@@ -470,7 +476,8 @@ class Link(wiring.Component):
                         with m.Case(Command.IDENTIFY | REPLY_BIT):
                             m.d.sync += out_len.eq(len(identify))
                         with m.Case(Command.CLASSIFY | REPLY_BIT):
-                            m.d.sync += out_len.eq(d.arg * link.result_bytes)
+                            count = d.arg[:(link.max_vectors).bit_length()]
+                            m.d.sync += out_len.eq(count * link.result_bytes)
                         with m.Case(Command.SELFTEST | REPLY_BIT):
                             m.d.sync += out_len.eq(link.SELFTEST_REPLY_BYTES)
                         with m.Default():

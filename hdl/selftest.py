@@ -3,8 +3,10 @@ checksum of the results.
 
 The vectors come from one bit sequence ``s`` with ``s[t + 127] = s[t + 1] ^ s[t]``
 (characteristic polynomial x^127 + x + 1: irreducible, and 2^127 - 1 is prime, so the
-sequence has the maximal period 2^127 - 1 for any nonzero start). The 127 starting bits repeat
-the 32-bit seed: ``s[j] = seed[j % 32]`` for j < 127. Vector k is made of the N*W bits
+sequence has the maximal period 2^127 - 1 for any nonzero start). The 127 starting bits are
+the 32-bit seed repeated, XORed with a fixed constant (the first hexadecimal digits of pi) so
+that a seed with few bits set does not start a long run of zeros:
+``s[j] = seed[j % 32] ^ START[j]`` for j < 127. Vector k is made of the N*W bits
 ``s[k*N*W ...]``, value i of bits ``[i*W +: W]`` (least significant first, two's complement
 when signed). :mod:`madvq.sim.selftest` computes the same sequence with NumPy.
 
@@ -21,13 +23,14 @@ from .config import CoreConfig
 from .layouts import vector_layout, result_layout
 
 
-__all__ = ["LFSR_DEGREE", "LFSR_TAP", "SEED_BITS", "window_width", "initial_masks",
+__all__ = ["LFSR_DEGREE", "LFSR_TAP", "SEED_BITS", "START", "window_width", "initial_masks",
            "step_masks", "SelfTest"]
 
 
 LFSR_DEGREE = 127
 LFSR_TAP = 1
 SEED_BITS = 32
+START = 0x243F6A8885A308D313198A2E03707344 & ((1 << LFSR_DEGREE) - 1)
 CYCLE_BITS = 48
 
 
@@ -46,8 +49,10 @@ def _extend(masks, upto):
 
 
 def initial_masks(config):
-    """For each bit of the first window, the seed bits whose XOR it is (bit masks)."""
-    start = [1 << (j % SEED_BITS) for j in range(LFSR_DEGREE)]
+    """For each bit of the first window, the seed bits whose XOR it is (bit masks; bit
+    ``SEED_BITS`` stands for a constant 1)."""
+    start = [(1 << (j % SEED_BITS)) | ((START >> j & 1) << SEED_BITS)
+             for j in range(LFSR_DEGREE)]
     return _extend(start, window_width(config))
 
 
@@ -62,6 +67,8 @@ def step_masks(config):
 
 def _xor_of(source, mask):
     terms = [source[j] for j in range(len(source)) if mask >> j & 1]
+    if not terms:
+        return Const(0, 1)
     value = terms[0]
     for t in terms[1:]:
         value = value ^ t
@@ -102,7 +109,8 @@ class SelfTest(wiring.Component):
         m = Module()
         width = window_width(cfg)
         window = Signal(width, reset_less=True)
-        seed_next = Cat(*[_xor_of(self.start_seed, mk) for mk in initial_masks(cfg)])
+        seed_one = Cat(self.start_seed, Const(1, 1))
+        seed_next = Cat(*[_xor_of(seed_one, mk) for mk in initial_masks(cfg)])
         step_next = Cat(*[_xor_of(window, mk) for mk in step_masks(cfg)])
 
         to_send = Signal(32)

@@ -24,6 +24,9 @@ from madvq.host.transport import Transport
 __all__ = ["SimulatedBoard", "sim_link"]
 
 
+_BREAK = object()
+
+
 def sim_link(core=None, **kwargs):
     """A :class:`LinkConfig` that simulates quickly: 4 clock cycles per bit and a short
     timeout, for the core ``core`` (default: the default core)."""
@@ -45,8 +48,8 @@ class SimulatedBoard(Transport):
         self._to_board = deque()
         self._from_board = bytearray()
         self.line_errors = 0
-        self._period = 1 / self.link.clock_hz
-        self._cycle = 0
+        self._period_fs = round(1e15 / self.link.clock_hz)
+        self._period = self._period_fs / 1e15
 
         sim = Simulator(self.top)
         sim.add_clock(self._period)
@@ -61,9 +64,11 @@ class SimulatedBoard(Transport):
     @property
     def cycles(self):
         """Board clock cycles simulated so far."""
-        return round(self._time / self._period)
+        return self._fs // self._period_fs
 
-    _time = 0.0
+    # Time is kept in whole femtoseconds, as the simulator keeps it: sums of float seconds
+    # drift below the simulator's own clock.
+    _fs = 0
 
     async def _drive_rx(self, ctx):
         div = self.link.divisor
@@ -77,7 +82,11 @@ class SimulatedBoard(Transport):
                     await ctx.tick()
                 continue
             byte = self._to_board.popleft()
-            for bit in [0] + [(byte >> k) & 1 for k in range(8)] + [1]:
+            if byte is _BREAK:                       # the line held low for 2 byte times
+                bits = [0] * 20 + [1]
+            else:
+                bits = [0] + [(byte >> k) & 1 for k in range(8)] + [1]
+            for bit in bits:
                 ctx.set(rx, bit)
                 for _ in range(div):
                     await ctx.tick()
@@ -107,20 +116,25 @@ class SimulatedBoard(Transport):
     def write(self, data):
         self._to_board.extend(bytes(data))
 
+    def send_break(self):
+        """Hold the line low for two byte times: a byte with a framing error."""
+        self._to_board.append(_BREAK)
+
     def now(self):
-        return self._time
+        return self._fs / 1e15
 
     def run_for(self, seconds):
-        """Advance the board by ``seconds``."""
-        self._time += seconds
-        self._sim.run_until(self._time)
+        """Advance the board by ``seconds`` (whole clock cycles, at least one)."""
+        cycles = max(1, round(seconds / self._period))
+        self._fs += cycles * self._period_fs
+        self._sim.run_until(self._fs / 1e15)
 
     def read(self, timeout):
-        # Run a byte time at a time, and return as soon as something came.
+        # Run a few byte times at a time, and return as soon as something came.
         byte_time = 10 * self.link.divisor * self._period
-        end = self._time + timeout
-        while not self._from_board and self._time < end:
-            self.run_for(min(4 * byte_time, end - self._time))
+        end = self.now() + timeout
+        while not self._from_board and self.now() < end:
+            self.run_for(min(4 * byte_time, end - self.now()))
         data = bytes(self._from_board)
         self._from_board.clear()
         return data

@@ -7,7 +7,7 @@ sum to. Both work in chunks, so a million vectors take about a second.
 
 import numpy as np
 
-from madvq.hdl.selftest import LFSR_DEGREE, LFSR_TAP, SEED_BITS, window_width
+from madvq.hdl.selftest import LFSR_DEGREE, LFSR_TAP, SEED_BITS, START
 from . import golden
 
 
@@ -37,8 +37,8 @@ class _Bits:
 
     def __init__(self, seed):
         seed = check_seed(seed)
-        self.bits = np.array([(seed >> (j % SEED_BITS)) & 1 for j in range(LFSR_DEGREE)],
-                             dtype=np.uint8)
+        self.bits = np.array([((seed >> (j % SEED_BITS)) ^ (START >> j)) & 1
+                              for j in range(LFSR_DEGREE)], dtype=np.uint8)
         self.offset = 0            # sequence index of self.bits[0]
 
     def take(self, start, n):
