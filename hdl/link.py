@@ -111,13 +111,13 @@ class Link(wiring.Component):
         crc_rx = m.submodules.crc_rx = crc.Processor(CRC(8))
 
         # Frame state.
-        # Counters are as wide as the longest valid frame needs, no wider: on an iCE40
-        # every bit of a comparison costs logic cells.
-        frame_max = link.max_payload + 6
-        pos = Signal(range(frame_max + 2))  # unescaped bytes of this frame (saturating)
+        # No counter is compared with another in the byte path (that limited the clock on
+        # an iCE40): the header is counted up to 4, then the payload and check bytes down.
+        pos = Signal(range(5))            # header bytes of this frame so far (saturating)
+        remaining = Signal(range(link.max_payload + 3))   # payload + check bytes to come
+        payload_pos = Signal(range(9))    # payload bytes so far (saturating at 8)
         command = Signal(8)
         tag = Signal(8)
-        length = Signal(range(link.max_payload + 1))
         escaped = Signal()
         problem = Signal(4)               # an ErrorCode, 0 while the frame looks fine
         args = Signal(64)                 # the first 8 payload bytes (not for classify)
@@ -129,8 +129,6 @@ class Link(wiring.Component):
         idle = Signal(range(link.timeout_cycles + 1))
 
         low = Signal(8)                   # the length's first byte
-        payload_pos = Signal.like(pos)
-        m.d.comb += payload_pos.eq(pos - 4)
         known = Signal()
         with m.Switch(command):
             for c in Command:
@@ -239,7 +237,7 @@ class Link(wiring.Component):
 
                 # -- one frame byte --
                 with m.If(dvalid):
-                    with m.If(pos != frame_max + 1):
+                    with m.If(pos != 4):
                         m.d.sync += pos.eq(pos + 1)
                     with m.Switch(pos):
                         with m.Case(0):
@@ -251,8 +249,11 @@ class Link(wiring.Component):
                             m.d.sync += low.eq(dbyte)
                         with m.Case(3):
                             full = Cat(low, dbyte)
-                            m.d.sync += length.eq(Mux(full > link.max_payload,
-                                                      link.max_payload, full))
+                            m.d.sync += [
+                                remaining.eq(Mux(full > link.max_payload, link.max_payload,
+                                                 full) + 2),
+                                payload_pos.eq(0),
+                            ]
                             expected_len = Signal(16)
                             with m.Switch(command):
                                 for c in Command:
@@ -274,9 +275,13 @@ class Link(wiring.Component):
                             with m.Elif(full != expected_len):
                                 fail(ErrorCode.BAD_LENGTH)
                         with m.Default():
-                            with m.If(pos >= length + 4 + 2):
+                            with m.If(remaining == 0):
                                 fail(ErrorCode.OVERSIZED)
-                            with m.Elif((pos < length + 4) & (problem == 0)):
+                            with m.Else():
+                                m.d.sync += remaining.eq(remaining - 1)
+                                with m.If(payload_pos != 8):
+                                    m.d.sync += payload_pos.eq(payload_pos + 1)
+                            with m.If((remaining > 2) & (problem == 0)):
                                 # -- payload --
                                 with m.If(command == Command.CLASSIFY):
                                     m.d.comb += vector_bytes_to.eq(1)
@@ -305,7 +310,7 @@ class Link(wiring.Component):
             with m.State("FINISH"):
                 # The verdict on the frame, now that its last byte is in.
                 with m.If(problem == 0):
-                    with m.If(pos < length + 6):
+                    with m.If((pos != 4) | (remaining != 0)):
                         m.d.sync += problem.eq(ErrorCode.TRUNCATED)
                     with m.Elif(~crc_rx.match_detected):
                         m.d.sync += problem.eq(ErrorCode.CHECK)
@@ -375,7 +380,7 @@ class Link(wiring.Component):
                 m.d.comb += [desc_in.tag.eq(tag), replies.w_en.eq(1)]
                 with m.If(replies.w_rdy):
                     m.d.sync += [self.error.eq(problem != 0), pos.eq(0), problem.eq(0),
-                                 escaped.eq(0), idle.eq(0), length.eq(0), command.eq(0),
+                                 escaped.eq(0), idle.eq(0), remaining.eq(0), command.eq(0),
                                  raw_count.eq(0)]
                     m.next = "RECEIVE"
 
@@ -402,15 +407,25 @@ class Link(wiring.Component):
             self.tx.eq(uart_tx.tx),
         ]
 
+        # Two stages, so that no wide comparison sits in front of the FIFO write: the
+        # producer puts the next unescaped byte of the frame into ``pend`` (one byte per
+        # step, feeding the CRC), the escaper moves ``pend`` into the tx FIFO.
         desc = Signal(desc_layout)
         longest = max(link.max_vectors * link.result_bytes, link.IDENTIFY_BYTES,
                       link.SELFTEST_REPLY_BYTES, 2)
         out_len = Signal(range(longest + 1))
-        index = Signal(range(longest + 7))    # byte of the unescaped frame being sent
-        esc_sent = Signal()               # the ESC of an escaped byte is out
-        frame_byte = Signal(8)
+        left = Signal(range(longest + 1))      # payload bytes still to produce
+        q = Signal(range(longest + 1))         # payload byte being produced
+        hdr = Signal(range(4))                 # header byte being produced
         result_sub = Signal(range(link.result_bytes))
         result_sr = Signal(8 * link.result_bytes, reset_less=True)
+        pend = Signal(8)
+        pend_valid = Signal()
+        pend_last = Signal()                   # pend is the frame's last byte
+        closing = Signal()                     # pend is the closing END
+        esc_sent = Signal()                    # the ESC of an escaped byte is out
+        produce = Signal()                     # the producer moves on this cycle
+        produced = Signal(8)
 
         res = data.View(result_layout(cfg), ring_r.data)
         db = link.distance_bytes
@@ -425,9 +440,9 @@ class Link(wiring.Component):
         selftest_bytes = Cat(self.selftest_result_count,
                              _byte_aligned(self.selftest_cycles, 8),
                              self.selftest_sum1, self.selftest_sum2)
+        is_classify = Signal()
+        m.d.comb += is_classify.eq(desc.reply == (Command.CLASSIFY | REPLY_BIT))
 
-        q = Signal.like(index)
-        m.d.comb += q.eq(index - 4)
         payload_byte = Signal(8)
         with m.Switch(desc.reply):
             with m.Case(Command.IDENTIFY | REPLY_BIT):
@@ -442,36 +457,20 @@ class Link(wiring.Component):
             with m.Default():            # acknowledgements and errors: the 2-byte argument
                 m.d.comb += payload_byte.eq(Mux(q[0], desc.arg[8:], desc.arg[:8]))
 
-        with m.If(index == 0):
-            m.d.comb += frame_byte.eq(desc.reply)
-        with m.Elif(index == 1):
-            m.d.comb += frame_byte.eq(desc.tag)
-        with m.Elif(index == 2):
-            m.d.comb += frame_byte.eq(out_len[:8])
-        with m.Elif(index == 3):
-            m.d.comb += frame_byte.eq(out_len >> 8)
-        with m.Elif(index < out_len + 4):
-            m.d.comb += frame_byte.eq(payload_byte)
-        with m.Elif(index == out_len + 4):
-            m.d.comb += frame_byte.eq(crc_tx.crc[8:])
-        with m.Else():
-            m.d.comb += frame_byte.eq(crc_tx.crc[:8])
-
-        special = (frame_byte == END) | (frame_byte == ESC)
-        advance = Signal()
         m.d.comb += [
-            crc_tx.data.eq(frame_byte),
-            crc_tx.valid.eq(advance & (index < out_len + 4)),
-            crc_tx.start.eq(advance & (index == 0)),
+            crc_tx.data.eq(produced),
+            crc_tx.start.eq(0),
         ]
+        with m.If(produce):
+            m.d.sync += [pend.eq(produced), pend_valid.eq(1)]
 
         with m.FSM(name="builder"):
             with m.State("IDLE"):
-                m.d.comb += builder_idle.eq(~replies.r_rdy)
-                with m.If(replies.r_rdy):
+                m.d.comb += builder_idle.eq(~replies.r_rdy & ~pend_valid)
+                with m.If(replies.r_rdy & ~pend_valid):
                     d = data.View(desc_layout, replies.r_data)
                     m.d.comb += replies.r_en.eq(1)
-                    m.d.sync += [desc.eq(d), index.eq(0), esc_sent.eq(0), result_sub.eq(0)]
+                    m.d.sync += [desc.eq(d), hdr.eq(0), q.eq(0), result_sub.eq(0)]
                     with m.Switch(d.reply):
                         with m.Case(Command.IDENTIFY | REPLY_BIT):
                             m.d.sync += out_len.eq(len(identify))
@@ -484,25 +483,28 @@ class Link(wiring.Component):
                             m.d.sync += out_len.eq(2)
                     m.next = "START"
             with m.State("START"):
+                # The opening END goes straight to the FIFO (it is never escaped).
                 m.d.comb += [tx_fifo.w_data.eq(END), tx_fifo.w_en.eq(1)]
                 with m.If(tx_fifo.w_rdy):
-                    m.next = "BYTES"
-            with m.State("BYTES"):
-                m.d.comb += tx_fifo.w_en.eq(1)
-                with m.If(special & ~esc_sent):
-                    m.d.comb += tx_fifo.w_data.eq(ESC)
-                    with m.If(tx_fifo.w_rdy):
-                        m.d.sync += esc_sent.eq(1)
-                with m.Else():
-                    m.d.comb += [
-                        tx_fifo.w_data.eq(Mux(esc_sent, Mux(frame_byte == END, ESC_END, ESC_ESC),
-                                              frame_byte)),
-                        advance.eq(tx_fifo.w_rdy),
-                    ]
-                with m.If(advance):
-                    m.d.sync += [esc_sent.eq(0), index.eq(index + 1)]
-                    with m.If((desc.reply == (Command.CLASSIFY | REPLY_BIT))
-                              & (index >= 4) & (index < out_len + 4)):
+                    m.d.sync += left.eq(out_len)
+                    m.next = "HEADER"
+            with m.State("HEADER"):
+                m.d.comb += produced.eq(Array([desc.reply, desc.tag, out_len[:8],
+                                               out_len >> 8])[hdr])
+                with m.If(~pend_valid):
+                    m.d.comb += [produce.eq(1), crc_tx.valid.eq(1),
+                                 crc_tx.start.eq(hdr == 0)]
+                    m.d.sync += hdr.eq(hdr + 1)
+                    with m.If(hdr == 3):
+                        m.next = "PAYLOAD"
+            with m.State("PAYLOAD"):
+                m.d.comb += produced.eq(payload_byte)
+                with m.If(left == 0):
+                    m.next = "CHECK_HI"
+                with m.Elif(~pend_valid):
+                    m.d.comb += [produce.eq(1), crc_tx.valid.eq(1)]
+                    m.d.sync += [left.eq(left - 1), q.eq(q + 1)]
+                    with m.If(is_classify):
                         with m.If(result_sub == 0):
                             m.d.sync += [result_sr.eq(result_bytes_now >> 8),
                                          rd_ptr.eq(rd_ptr + 1)]
@@ -510,10 +512,35 @@ class Link(wiring.Component):
                             m.d.sync += result_sr.eq(result_sr >> 8)
                         m.d.sync += result_sub.eq(Mux(result_sub == link.result_bytes - 1, 0,
                                                       result_sub + 1))
-                    with m.If(index == out_len + 5):
-                        m.next = "FINISH"
-            with m.State("FINISH"):
-                m.d.comb += [tx_fifo.w_data.eq(END), tx_fifo.w_en.eq(1)]
-                with m.If(tx_fifo.w_rdy):
+            with m.State("CHECK_HI"):
+                m.d.comb += produced.eq(crc_tx.crc[8:])
+                with m.If(~pend_valid):
+                    m.d.comb += produce.eq(1)
+                    m.next = "CHECK_LO"
+            with m.State("CHECK_LO"):
+                m.d.comb += produced.eq(crc_tx.crc[:8])
+                with m.If(~pend_valid):
+                    m.d.comb += produce.eq(1)
+                    m.d.sync += pend_last.eq(1)
                     m.next = "IDLE"
+
+        # The escaper; after the frame's last byte it adds the closing END (unescaped).
+        special = (pend == END) | (pend == ESC)
+        with m.If(pend_valid & closing):
+            m.d.comb += [tx_fifo.w_data.eq(END), tx_fifo.w_en.eq(1)]
+            with m.If(tx_fifo.w_rdy):
+                m.d.sync += [closing.eq(0), pend_valid.eq(0)]
+        with m.Elif(pend_valid):
+            m.d.comb += tx_fifo.w_en.eq(1)
+            with m.If(special & ~esc_sent):
+                m.d.comb += tx_fifo.w_data.eq(ESC)
+                with m.If(tx_fifo.w_rdy):
+                    m.d.sync += esc_sent.eq(1)
+            with m.Else():
+                m.d.comb += tx_fifo.w_data.eq(
+                    Mux(esc_sent, Mux(pend == END, ESC_END, ESC_ESC), pend))
+                with m.If(tx_fifo.w_rdy):
+                    m.d.sync += [esc_sent.eq(0), pend_valid.eq(0)]
+                    with m.If(pend_last):
+                        m.d.sync += [pend_valid.eq(1), pend_last.eq(0), closing.eq(1)]
         return m
