@@ -186,10 +186,12 @@ class BoardBuild(Elaboratable):
         m = Module()
         spec = self.spec
         cd = m.domains.sync = ClockDomain("sync")
+        clk = Signal()
+        m.d.comb += cd.clk.eq(clk)
         locked = Signal()
         clk_name = platform.default_clk
         if self.pll is None:
-            m.d.comb += [cd.clk.eq(platform.request(clk_name, 0).i), locked.eq(1)]
+            m.d.comb += [clk.eq(platform.request(clk_name, 0).i), locked.eq(1)]
         elif spec.name == "icebreaker":
             pin = platform.request(clk_name, 0, dir="-")
             m.submodules.pll = Instance(
@@ -198,7 +200,7 @@ class BoardBuild(Elaboratable):
                 p_DIVR=self.pll["DIVR"], p_DIVF=self.pll["DIVF"], p_DIVQ=self.pll["DIVQ"],
                 p_FILTER_RANGE=self.pll["FILTER_RANGE"],
                 i_PACKAGEPIN=pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
-                o_PLLOUTGLOBAL=cd.clk, o_LOCK=locked)
+                o_PLLOUTGLOBAL=clk, o_LOCK=locked)
         else:
             clk_in = platform.request(clk_name, 0).i
             p = self.pll
@@ -213,13 +215,12 @@ class BoardBuild(Elaboratable):
                 p_CLKI_DIV=p["CLKI_DIV"], p_CLKOP_DIV=p["CLKOP_DIV"],
                 p_CLKOP_CPHASE=p["CLKOP_DIV"] - 1, p_CLKOP_FPHASE=0,
                 p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=p["CLKFB_DIV"],
-                i_RST=Const(0), i_STDBY=Const(0), i_CLKI=clk_in, i_CLKFB=cd.clk,
+                i_RST=Const(0), i_STDBY=Const(0), i_CLKI=clk_in, i_CLKFB=clk,
                 i_PHASESEL0=Const(0), i_PHASESEL1=Const(0), i_PHASEDIR=Const(0),
                 i_PHASESTEP=Const(0), i_PHASELOADREG=Const(0), i_PLLWAKESYNC=Const(0),
                 i_ENCLKOP=Const(0),
-                o_CLKOP=cd.clk, o_LOCK=locked)
+                o_CLKOP=clk, o_LOCK=locked)
         m.d.comb += cd.rst.eq(~locked)
-        platform.add_clock_constraint(cd.clk, self.link.clock_hz)
 
         top = m.submodules.board = self.top
         uart = platform.request("uart", 0)
@@ -310,9 +311,11 @@ class BuildFailure(ToolError):
     change."""
 
 
-def _constraints(spec, clock_hz):
-    text = (CONSTRAINTS_DIR / spec.constraints).read_text()
-    return text
+def constraints_text(spec, clock_hz):
+    """The constraints madvq adds to the board file (``constraints/<board>``), with the
+    core's clock filled in."""
+    path = CONSTRAINTS_DIR / spec.constraints
+    return path.read_text().replace("{clock_mhz}", f"{clock_hz / 1e6:.6g}")
 
 
 def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
@@ -329,7 +332,7 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
     overrides = {
         "nextpnr_opts": "--report report.json --timing-allow-fail",
         "add_constraints" if spec.name == "icebreaker" else "add_preferences":
-            _constraints(spec, link.clock_hz),
+            constraints_text(spec, link.clock_hz),
     }
     start = time.perf_counter()
     saved = dict(os.environ)
@@ -351,7 +354,14 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
         tail = _explain_failure(out, name, proc.stdout, spec, link)
         raise BuildFailure(tail)
     nextpnr = json.loads(report_path.read_text())
-    fmax = min((c["achieved"] for c in nextpnr.get("fmax", {}).values()), default=0.0) * 1e6
+    clocks = nextpnr.get("fmax", {})
+    fmax = min((c["achieved"] for c in clocks.values()), default=0.0) * 1e6
+    # The timing analysis must have used the built clock (the oscillator's constraint
+    # carried through the PLL): otherwise "met" would mean nothing.
+    constraint = min((c["constraint"] for c in clocks.values()), default=0.0) * 1e6
+    if abs(constraint - link.clock_hz) > 0.002 * link.clock_hz:
+        raise ToolError(f"nextpnr checked timing at {constraint / 1e6:.3f} MHz, not at the "
+                        f"built clock {link.clock_hz / 1e6:.3f} MHz (see {out / 'build.log'})")
     report = BuildReport(
         board=spec.name, device=spec.fpga, core=link.core, clock_hz=link.clock_hz,
         baud=link.baud, fmax_hz=fmax, utilization=nextpnr.get("utilization", {}),
