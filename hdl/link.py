@@ -180,7 +180,7 @@ class Link(wiring.Component):
         builder_idle = Signal()
 
         # ---------------------------------------------------------------- parser
-        take = Signal()                   # pop one byte from the rx FIFO this cycle
+        take = Signal()                   # the parser takes the pending event
         dbyte = Signal(8)                 # the unescaped byte it carries
         dvalid = Signal()                 # ... when it is a frame byte
         ended = Signal()                  # ... when it ends the frame (END or timeout)
@@ -192,47 +192,59 @@ class Link(wiring.Component):
             crc_rx.start.eq(dvalid & (pos == 0)),
         ]
 
+        # Stage one: undo the escaping, one rx FIFO byte into one registered event (a data
+        # byte, the end of a frame, or damage), so that the parser starts from a register.
+        ev_valid = Signal()
+        ev_byte = Signal(8)
+        ev_data = Signal()
+        ev_end = Signal()
+        ev_error = Signal()
+        pop = Signal()
+        m.d.comb += [pop.eq(rx_fifo.r_rdy & ~ev_valid), rx_fifo.r_en.eq(pop)]
+        with m.If(pop):
+            m.d.sync += [ev_byte.eq(rx_byte.data), ev_error.eq(rx_byte.error),
+                         ev_data.eq(0), ev_end.eq(0)]
+            with m.If(rx_byte.data == END):
+                m.d.sync += [ev_valid.eq(1), ev_end.eq(1), escaped.eq(0),
+                             ev_error.eq(rx_byte.error | escaped)]
+            with m.Elif(escaped):
+                m.d.sync += [
+                    ev_valid.eq(1), ev_data.eq(1), escaped.eq(0),
+                    ev_byte.eq(Mux(rx_byte.data == ESC_END, END, ESC)),
+                    ev_error.eq(rx_byte.error | ((rx_byte.data != ESC_END)
+                                                 & (rx_byte.data != ESC_ESC))),
+                ]
+            with m.Elif(rx_byte.data == ESC):
+                # No event, unless the byte itself was damaged.
+                m.d.sync += [escaped.eq(1), ev_valid.eq(rx_byte.error)]
+            with m.Else():
+                m.d.sync += [ev_valid.eq(1), ev_data.eq(1)]
+
         with m.FSM(name="parser"):
             with m.State("RECEIVE"):
                 m.d.comb += [
-                    take.eq(rx_fifo.r_rdy & ~vec_pending),
+                    take.eq(ev_valid & ~vec_pending),
                     timed_out.eq((pos != 0) & (idle == link.timeout_cycles)),
-                    rx_fifo.r_en.eq(take),
                 ]
                 # The timeout runs only while the frame waits for the line, not while
                 # bytes wait for the core.
-                with m.If(take | (pos == 0) | rx_fifo.r_rdy):
+                with m.If(take | (pos == 0) | ev_valid | rx_fifo.r_rdy):
                     m.d.sync += idle.eq(0)
                 with m.Elif(idle != link.timeout_cycles):
                     m.d.sync += idle.eq(idle + 1)
 
-                # -- undo the escaping --
                 with m.If(take):
-                    with m.If(rx_byte.error):
+                    m.d.sync += ev_valid.eq(0)
+                    m.d.comb += [dvalid.eq(ev_data), dbyte.eq(ev_byte), ended.eq(ev_end)]
+                    with m.If(ev_error):
                         fail(ErrorCode.LINE)
-                    with m.If(rx_byte.data == END):
-                        m.d.comb += ended.eq(1)
-                        with m.If(escaped):
-                            fail(ErrorCode.LINE)
-                        m.d.sync += escaped.eq(0)
-                    with m.Elif(escaped):
-                        m.d.sync += escaped.eq(0)
-                        m.d.comb += [
-                            dvalid.eq(1),
-                            dbyte.eq(Mux(rx_byte.data == ESC_END, END, ESC)),
-                        ]
-                        with m.If((rx_byte.data != ESC_END) & (rx_byte.data != ESC_ESC)):
-                            fail(ErrorCode.LINE)
-                    with m.Elif(rx_byte.data == ESC):
-                        m.d.sync += escaped.eq(1)
-                    with m.Else():
-                        m.d.comb += [dvalid.eq(1), dbyte.eq(rx_byte.data)]
-                    with m.If(rx_byte.error & (pos == 0) & ~dvalid):
-                        # A damaged byte outside any frame starts a (damaged) frame, so
-                        # that the loss is reported.
-                        m.d.sync += pos.eq(1)
+                        with m.If((pos == 0) & ~ev_data):
+                            # Damage outside any frame starts a (damaged) frame, so that
+                            # the loss is reported.
+                            m.d.sync += pos.eq(1)
                 with m.Elif(timed_out):
                     m.d.comb += ended.eq(1)
+                    m.d.sync += escaped.eq(0)
                     fail(ErrorCode.TIMEOUT)
 
                 # -- one frame byte --
@@ -380,7 +392,7 @@ class Link(wiring.Component):
                 m.d.comb += [desc_in.tag.eq(tag), replies.w_en.eq(1)]
                 with m.If(replies.w_rdy):
                     m.d.sync += [self.error.eq(problem != 0), pos.eq(0), problem.eq(0),
-                                 escaped.eq(0), idle.eq(0), remaining.eq(0), command.eq(0),
+                                 idle.eq(0), remaining.eq(0), command.eq(0),
                                  raw_count.eq(0)]
                     m.next = "RECEIVE"
 
