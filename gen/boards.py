@@ -12,6 +12,7 @@ to fit and meet timing; ``benchmarks/bench_boards.py`` re-measures them.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -388,16 +389,22 @@ def _last_error(output):
     return lines[-1] if lines else (output.strip().splitlines() or ["no output"])[-1]
 
 
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
+
+
 def _explain_failure(out, name, output, spec, link):
+    """One line on why nextpnr stopped: the resources the design needs beyond the device,
+    and what to change; else the tool's last error."""
     log = out / f"{name}.tim"
     text = log.read_text() if log.is_file() else output
     cfg = link.core
-    for line in text.splitlines():
-        if "Unable to place cell" in line or "Failed to" in line and "place" in line \
-                or "too many" in line.lower() or "uses" in line and "available" in line:
-            return (f"{cfg.default_name} does not fit the {spec.fpga}: {line.strip()}; use "
-                    f"fewer --templates-per-cycle (now {cfg.templates_per_cycle}) or "
-                    f"--storage ram")
+    over = [(k, int(u), int(a)) for k, u, a in _UTILISATION.findall(text) if int(u) > int(a)]
+    if over:
+        figures = ", ".join(f"{k} {u}/{a} ({100 * u // a}%)" for k, u, a in over)
+        hint = (f"fewer --templates-per-cycle (now {cfg.templates_per_cycle})"
+                + ("" if cfg.codebook_storage == "ram" or cfg.rounds == 1
+                   else " or --storage ram"))
+        return f"{cfg.default_name} does not fit the {spec.fpga}: needs {figures}; use {hint}"
     return (f"the {spec.name} build of {cfg.default_name} failed (see {out / 'build.log'}): "
             f"{_last_error(text)}")
 

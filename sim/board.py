@@ -99,8 +99,10 @@ class SimulatedBoard(Transport):
                 await ctx.tick()
 
         while True:
-            while ctx.get(tx):
-                await ctx.tick()
+            if ctx.get(tx):
+                # Sleep until the start bit: the line changes right after a clock edge,
+                # so this wakes at the edge, as ticking until it would.
+                await ctx.changed(tx)
             await ticks(div // 2)                   # the middle of the start bit
             value = 0
             for k in range(8):

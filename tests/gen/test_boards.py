@@ -141,3 +141,19 @@ def test_ulx3s_build(capsys, tmp_path):
     assert code == 0, err
     report = check_build(tmp_path, out, "ulx3s", "bit")
     assert report["device"] == "LFE5U-25F-6BG381C"
+
+
+def test_does_not_fit_message(tmp_path):
+    from madvq.hdl.config import CoreConfig
+    from madvq.hdl.protocol import LinkConfig
+    (tmp_path / "madvq.tim").write_text(
+        "Info: Device utilisation:\n"
+        "Info: \t         ICESTORM_LC:    6647/   5280   125%\n"
+        "Info: \t        ICESTORM_RAM:       3/     30    10%\n"
+        "ERROR: Failed to expand region (0, 0) |_> (25, 31) of 6647 ICESTORM_LCs\n")
+    link = LinkConfig(core=CoreConfig(templates_per_cycle=4))
+    line = boards._explain_failure(tmp_path, "madvq", "", boards.board_spec("icebreaker"),
+                                   link)
+    assert line == ("madvq_16x16x8u_p4 does not fit the iCE40UP5K-SG48: needs ICESTORM_LC "
+                    "6647/5280 (125%); use fewer --templates-per-cycle (now 4) or "
+                    "--storage ram")
