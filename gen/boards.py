@@ -13,9 +13,7 @@ to fit and meet timing; ``benchmarks/bench_boards.py`` re-measures them.
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,6 @@ from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal, Co
 
 from madvq.hdl.board import BoardTop
 from madvq.hdl.config import CoreConfig
-from madvq.hdl.protocol import LinkConfig
 from .tools import ToolError, find_tool
 
 
@@ -78,11 +75,17 @@ def board_spec(board, device=None):
 
 # The default core and clock of each board: the fastest 16x16x8 configuration that fits
 # beside the link and meets timing, chosen by building the candidates
-# (benchmarks/bench_boards.py prints the figures).
+# (benchmarks/bench_boards.py --candidates prints the figures):
+# * iCEBreaker: a fully parallel core needs ~9,000 logic cells of the UP5K's 5,280. With
+#   the codebook in block RAM, each distance unit reads a 128-bit template from 8 EBRs, so
+#   3 units (24 of the 30 EBRs, 27 with the link's buffers) is the most that fits: 6 cycles
+#   per vector, ~4,200 cells. 4 units would need 32 EBRs, or 2,048 flip-flops of codebook
+#   in registers (6,600 cells). Fmax measured 27-29 MHz: 24 MHz from the PLL.
+# * ULX3S: the fully parallel core fits every ECP5 but the 12F (~12,100 LUTs with the
+#   link); Fmax measured ~109 MHz: 100 MHz from the PLL.
 DEFAULTS = {
-    "icebreaker": dict(core=dict(templates_per_cycle=4, storage="registers"),
-                       clock_mhz=12.0),
-    "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers"), clock_mhz=25.0),
+    "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=24.0),
+    "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers"), clock_mhz=100.0),
 }
 
 

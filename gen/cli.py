@@ -216,7 +216,6 @@ def cmd_classify(args):
 
     _check_output(args.output)
     cfg, codebook, vectors, active = _load_problem(args)
-    start = time.perf_counter()
     try:
         with _open_board(args, cfg if args.port == "sim" else None) as board:
             if args.port != "sim":

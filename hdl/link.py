@@ -8,19 +8,25 @@ See :mod:`madvq.hdl.protocol` for the frames. Data path::
                                              |                  |
     tx <- UARTTransmitter <- tx FIFO <- reply builder <---------+
 
-* The parser takes at most one byte per cycle from the rx FIFO, undoes the escaping, checks
-  the header as it arrives and feeds every byte to a CRC checker. A template write or an
-  active count is held in a buffer and handed to the core only after the frame's check has
-  passed. Classify vectors go to the core as soon as each is complete; their results are
-  written to the result ring but only *committed* (made visible to the reply builder) when
-  the frame has checked; otherwise they are dropped. So nothing a damaged frame carries
-  reaches the codebook or the host.
+* A first stage undoes the escaping: one rx FIFO byte into one registered event (a data
+  byte, the end of a frame, or damage). The parser takes at most one event per cycle,
+  checks the header as it arrives (counting the header up and the payload down, so that no
+  counter is compared with another) and feeds every byte to a CRC checker. A template write
+  or an active count is held in a buffer and handed to the core only after the frame's
+  check has passed. Classify vectors go to the core as soon as each is complete; their
+  results are written to the result ring but only *committed* (made visible to the reply
+  builder) when the frame has checked; otherwise they are dropped. So nothing a damaged
+  frame carries reaches the codebook or the host.
 * At the end of each frame (an END byte, or the idle timeout in the middle of a frame), the
   parser waits for the frame's results, commits or drops them, performs the command and
   queues exactly one reply descriptor: replies leave in request order.
 * The reply builder turns a descriptor into a frame (header, payload from constants,
-  arguments, the self-test's registers or the result ring; CRC), escapes it and queues the
-  bytes for the transmitter.
+  arguments, the self-test's registers or the result ring; CRC) one byte into a register,
+  then escapes it and queues the bytes for the transmitter.
+
+Throughput: the link keeps up with the line at any divisor >= 4 (at least two cycles per
+byte on each side, against 40 per byte on the line); the core sees a vector as soon as its
+last byte has been parsed.
 
 The parser only stalls while the core is not ready for a complete vector, and while a
 self-test runs; the rx FIFO absorbs the bytes meanwhile. A host that keeps at most
