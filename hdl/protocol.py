@@ -199,9 +199,10 @@ class LinkConfig:
 
     @property
     def result_queue_depth(self):
-        """Results the board can hold: two full classify requests, so that one is being
-        answered while the next is classified."""
-        return 1 << (2 * self.max_vectors - 1).bit_length()
+        """Results the board can hold: four full classify requests, so that a host can keep
+        four in flight and the line stays busy across a USB serial adapter's latency (a
+        millisecond or more, several requests' worth at 1 Mbaud)."""
+        return 1 << (4 * self.max_vectors - 1).bit_length()
 
     @property
     def max_payload(self):
