@@ -118,7 +118,9 @@ class UARTTransmitter(wiring.Component):
         bits = Signal(10, init=0x3FF)            # stop, data, start: shifted out LSB first
         left = Signal(range(11))
 
-        m.d.comb += [self.tx.eq(bits[0]), self.send.ready.eq(left == 0)]
+        # Ready in the last cycle of a stop bit too, so that bytes follow back to back.
+        m.d.comb += [self.tx.eq(bits[0]),
+                     self.send.ready.eq((left == 0) | ((left == 1) & (timer == 0)))]
         with m.If(self.send.valid & self.send.ready):
             m.d.sync += [bits.eq(Cat(Const(0, 1), self.send.p, Const(1, 1))),
                          left.eq(10), timer.eq(div - 1)]
