@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal, Const
+from amaranth.lib import io
 
 from madvq.hdl.board import BoardTop
 from madvq.hdl.config import CoreConfig
@@ -184,7 +185,6 @@ class BoardBuild(Elaboratable):
         self.spec = spec
         self.link = link
         self.pll = pll
-        self.top = BoardTop(link)
 
     def elaborate(self, platform):
         m = Module()
@@ -194,8 +194,19 @@ class BoardBuild(Elaboratable):
         m.d.comb += cd.clk.eq(clk)
         locked = Signal()
         clk_name = platform.default_clk
+        def buffer(direction, name, number):
+            port = platform.request(name, number, dir="-")
+            buf = io.Buffer(direction, port)
+            m.submodules[f"{name}_{number}"] = buf
+            return buf
+
+        def pin_buffer(direction, resource, name):
+            buf = io.Buffer(direction, getattr(resource, name))
+            m.submodules[f"uart_{name}"] = buf
+            return buf
+
         if self.pll is None:
-            m.d.comb += [clk.eq(platform.request(clk_name, 0).i), locked.eq(1)]
+            m.d.comb += [clk.eq(buffer("i", clk_name, 0).i), locked.eq(1)]
         elif spec.name == "icebreaker":
             pin = platform.request(clk_name, 0, dir="-")
             m.submodules.pll = Instance(
@@ -206,7 +217,7 @@ class BoardBuild(Elaboratable):
                 i_PACKAGEPIN=pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
                 o_PLLOUTGLOBAL=clk, o_LOCK=locked)
         else:
-            clk_in = platform.request(clk_name, 0).i
+            clk_in = buffer("i", clk_name, 0).i
             p = self.pll
             m.submodules.pll = Instance(
                 "EHXPLLL",
@@ -226,21 +237,22 @@ class BoardBuild(Elaboratable):
                 o_CLKOP=clk, o_LOCK=locked)
         m.d.comb += cd.rst.eq(~locked)
 
-        top = m.submodules.board = self.top
-        uart = platform.request("uart", 0)
-        m.d.comb += [top.rx.eq(uart.rx.i), uart.tx.o.eq(top.tx)]
+        top = m.submodules.board = BoardTop(self.link)
+        uart = platform.request("uart", 0, dir="-")
+        m.d.comb += [top.rx.eq(pin_buffer("i", uart, "rx").i),
+                     pin_buffer("o", uart, "tx").o.eq(top.tx)]
 
         if spec.name == "icebreaker":
             platform.add_resources(platform.break_off_pmod)
             # The break-off board's five LEDs show the winner; the red LED an error, the
             # green one a running self-test.
-            leds = [platform.request("led", k).o for k in range(2, 7)]
-            m.d.comb += [platform.request("led_r", 0).o.eq(top.error),
-                         platform.request("led_g", 0).o.eq(top.selftest)]
+            leds = [buffer("o", "led", k).o for k in range(2, 7)]
+            m.d.comb += [buffer("o", "led_r", 0).o.eq(top.error),
+                         buffer("o", "led_g", 0).o.eq(top.selftest)]
         else:
-            leds = [platform.request("led", k).o for k in range(6)]
-            m.d.comb += [platform.request("led", 6).o.eq(top.selftest),
-                         platform.request("led", 7).o.eq(top.error)]
+            leds = [buffer("o", "led", k).o for k in range(6)]
+            m.d.comb += [buffer("o", "led", 6).o.eq(top.selftest),
+                         buffer("o", "led", 7).o.eq(top.error)]
         for k, led in enumerate(leds):
             if k < len(top.winner):
                 m.d.comb += led.eq(top.winner[k])

@@ -266,6 +266,17 @@ def cmd_selftest(args):
     return 0
 
 
+def _add_problem_flags(p):
+    """The arrays to classify and the core flags they leave open."""
+    p.add_argument("--codebook", required=True, metavar="T",
+                   help="templates, .npy or .csv, m rows of N integers")
+    p.add_argument("--vectors", required=True, metavar="X",
+                   help="vectors, .npy or .csv, K rows of N integers")
+    _add_core_flags(p, from_arrays=True)
+    p.add_argument("--active", type=int, metavar="m",
+                   help="templates 0..m-1 compete (default: all rows of the codebook)")
+
+
 def _add_port_flags(p):
     p.add_argument("--port", required=True,
                    help="serial device of the board (e.g. /dev/ttyUSB1), or 'sim' for the "
@@ -289,13 +300,7 @@ def build_parser():
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("simulate", help="classify vectors with the cycle-accurate simulation")
-    p.add_argument("--codebook", required=True, metavar="T",
-                   help="templates, .npy or .csv, m rows of N integers")
-    p.add_argument("--vectors", required=True, metavar="X",
-                   help="vectors, .npy or .csv, K rows of N integers")
-    _add_core_flags(p, from_arrays=True)
-    p.add_argument("--active", type=int, metavar="m",
-                   help="templates 0..m-1 compete (default: all rows of the codebook)")
+    _add_problem_flags(p)
     from madvq.sim.run import BACKENDS
     p.add_argument("--backend", choices=sorted(BACKENDS), default="amaranth",
                    help="simulator (default amaranth)")
@@ -337,13 +342,7 @@ def build_parser():
     p = sub.add_parser("classify", help="classify vectors on a board (or the simulated "
                                         "board)")
     _add_port_flags(p)
-    p.add_argument("--codebook", required=True, metavar="T",
-                   help="templates, .npy or .csv, m rows of N integers")
-    p.add_argument("--vectors", required=True, metavar="X",
-                   help="vectors, .npy or .csv, K rows of N integers")
-    _add_core_flags(p, from_arrays=True)
-    p.add_argument("--active", type=int, metavar="m",
-                   help="templates 0..m-1 compete (default: all rows of the codebook)")
+    _add_problem_flags(p)
     p.add_argument("-o", "--output", metavar="OUT",
                    help=".npz with arrays index, distance (and distances)")
     p.set_defaults(func=cmd_classify)

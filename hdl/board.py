@@ -71,22 +71,18 @@ class BoardTop(wiring.Component):
             link.selftest_sum1.eq(test.sum1),
             link.selftest_sum2.eq(test.sum2),
         ]
+        def own_core(user):
+            # ``user`` drives the core's vectors and takes its results.
+            return [
+                core.vector.valid.eq(user.vector.valid),
+                core.vector.payload.eq(user.vector.payload),
+                user.vector.ready.eq(core.vector.ready),
+                user.result.valid.eq(core.result.valid),
+                user.result.payload.eq(core.result.payload),
+                core.result.ready.eq(user.result.ready),
+            ]
         with m.If(test.busy):
-            m.d.comb += [
-                core.vector.valid.eq(test.vector.valid),
-                core.vector.payload.eq(test.vector.payload),
-                test.vector.ready.eq(core.vector.ready),
-                test.result.valid.eq(core.result.valid),
-                test.result.payload.eq(core.result.payload),
-                core.result.ready.eq(test.result.ready),
-            ]
+            m.d.comb += own_core(test)
         with m.Else():
-            m.d.comb += [
-                core.vector.valid.eq(link.vector.valid),
-                core.vector.payload.eq(link.vector.payload),
-                link.vector.ready.eq(core.vector.ready),
-                link.result.valid.eq(core.result.valid),
-                link.result.payload.eq(core.result.payload),
-                core.result.ready.eq(link.result.ready),
-            ]
+            m.d.comb += own_core(link)
         return m
