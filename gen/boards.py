@@ -390,7 +390,7 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
         raise BuildFailure(
             f"{link.core.default_name} misses timing on the {spec.name}: Fmax "
             f"{fmax / 1e6:.1f} MHz < {link.clock_hz / 1e6:g} MHz clock; use --clock "
-            f"{_round_down_mhz(fmax)} or fewer --templates-per-cycle "
+            f"{_round_down_mhz(fmax)} or lower "
             f"(full report: {out / 'madvq-report.json'})")
     return report
 

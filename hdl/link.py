@@ -451,7 +451,11 @@ class Link(wiring.Component):
                   _byte_aligned(res.distance, db)]
         if cfg.distances:
             fields += [_byte_aligned(res.distances[j], db) for j in range(M)]
-        result_bytes_now = Cat(*fields)
+        # The ring's output is registered once more before use: a block RAM's read is slow
+        # (about 6 ns on an ECP5). ``rd_ptr`` moves at least four cycles before the next
+        # result's first byte is produced (two per byte, two bytes or more per result).
+        result_bytes_now = Signal(8 * link.result_bytes, reset_less=True)
+        m.d.sync += result_bytes_now.eq(Cat(*fields))
         m.d.comb += ring_r.addr.eq(rd_ptr[:ptr_bits - 1])
 
         identify = list(link.identify_payload())
