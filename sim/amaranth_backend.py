@@ -35,6 +35,9 @@ class AmaranthBackend:
         waveform of cycles ``vcd_start`` .. ``vcd_start + vcd_cycles - 1`` (to the end of the
         run when ``vcd_cycles`` is None)."""
         cfg = self.config
+        if vcd is not None:
+            # Before any testbench exists: an unwritable path is a plain OSError.
+            open(vcd, "w").close()
         dut = FlatMADCore(cfg)
         top = Module()
         top.submodules.dut = dut

@@ -226,26 +226,33 @@ class VerilatedModel:
 
 
 _LIBRARY = "libmodel.so"
+_PROGRAM = "model"
 _MANIFEST = "manifest.json"
 
 
-def _valid_entry(folder, key):
+def _ldflags(executable):
+    return LDFLAGS[1:] if executable else LDFLAGS
+
+
+def _valid_entry(folder, key, output=None):
     try:
         manifest = json.loads((folder / _MANIFEST).read_text())
         return (manifest.get("key") == key
-                and manifest.get("sha256") == _sha256_file(folder / _LIBRARY))
+                and manifest.get("sha256") == _sha256_file(folder / (output or _LIBRARY)))
     except (OSError, ValueError, AttributeError):
         return False
 
 
 def build_model(verilog, top, harness, *, verilator_args=(), cache_dir=None, jobs=None,
-                log=None):
+                log=None, executable=False):
     """Verilate ``verilog`` (one text, or a list of texts) with top module ``top`` and compile
     it with the C++ ``harness`` into a shared library; return a :class:`VerilatedModel`.
 
     An existing valid cache entry is returned at once. ``verilator_args`` are extra Verilator
-    options (part of the key). ``jobs``: parallel compile jobs (default: the CPU count, at
-    most 4). ``log(message)`` is called once before a compile starts (for a progress note).
+    options (part of the key). ``executable=True`` links a program instead (the harness then
+    has a ``main``; ``library`` is the program's path and ``load`` is not for it).
+    ``jobs``: parallel compile jobs (default: the CPU count, at most 4). ``log(message)`` is
+    called once before a compile starts (for a progress note).
     """
     tools = find_tools()
     texts = [verilog] if isinstance(verilog, str) else list(verilog)
@@ -254,29 +261,31 @@ def build_model(verilog, top, harness, *, verilator_args=(), cache_dir=None, job
     args = [*VERILATOR_ARGS, *verilator_args]
     key_parts = {
         "format": _BUILD_FORMAT, "verilog": texts, "top": top, "harness": harness,
-        "verilator_args": args, "make": MAKE_OPT, "cflags": CFLAGS, "ldflags": LDFLAGS,
+        "verilator_args": args, "make": MAKE_OPT, "cflags": CFLAGS,
+        "ldflags": _ldflags(executable),
         "tools": {k: v for k, v in identity.items() if k != "probe"},
     }
     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()
     models = root / "verilator"
     folder = models / key[:40]
-    if _valid_entry(folder, key):
-        return VerilatedModel(key, folder, folder / _LIBRARY, built=False)
+    output = _PROGRAM if executable else _LIBRARY
+    if _valid_entry(folder, key, output):
+        return VerilatedModel(key, folder, folder / output, built=False)
 
     if log is not None:
         log(f"compiling the Verilator model of {top} (once; cached in {models})")
     models.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".build-{key[:12]}-", dir=models))
     try:
-        _compile(tools, work, texts, top, harness, args, jobs, identity)
-        manifest = {"key": key, "top": top, "sha256": _sha256_file(work / _LIBRARY),
+        _compile(tools, work, texts, top, harness, args, jobs, identity, output)
+        manifest = {"key": key, "top": top, "sha256": _sha256_file(work / output),
                     "verilator": identity["verilator"], "cxx": identity["cxx"],
                     "verilator_args": args, "make": MAKE_OPT}
         (work / _MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        _install(work, folder, lambda f: _valid_entry(f, key))
+        _install(work, folder, lambda f: _valid_entry(f, key, output))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return VerilatedModel(key, folder, folder / _LIBRARY, built=True)
+    return VerilatedModel(key, folder, folder / output, built=True)
 
 
 def _runtime_objects(obj):
@@ -299,7 +308,7 @@ def _valid_runtime(folder, key):
         return False
 
 
-def _compile(tools, work, texts, top, harness, args, jobs, identity):
+def _compile(tools, work, texts, top, harness, args, jobs, identity, output):
     sources = []
     for n, text in enumerate(texts):
         name = f"source{n}.v"
@@ -307,8 +316,9 @@ def _compile(tools, work, texts, top, harness, args, jobs, identity):
         sources.append(name)
     (work / "harness.cpp").write_text(harness)
     _run([*tools["verilator"], "--cc", *sources, "--top-module", top,
-          "--prefix", MODEL_CLASS, "-Mdir", "obj", "--exe", "harness.cpp", "-o", _LIBRARY,
-          *args, "-CFLAGS", " ".join(CFLAGS), "-LDFLAGS", " ".join(LDFLAGS)],
+          "--prefix", MODEL_CLASS, "-Mdir", "obj", "--exe", "harness.cpp", "-o", output,
+          *args, "-CFLAGS", " ".join(CFLAGS),
+          "-LDFLAGS", " ".join(_ldflags(output == _PROGRAM))],
          work, "verilator")
     obj = work / "obj"
     make = [tools["make"], "-f", f"{MODEL_CLASS}.mk",
@@ -332,7 +342,7 @@ def _compile(tools, work, texts, top, harness, args, jobs, identity):
 
     jobs = jobs or min(os.cpu_count() or 1, 4)
     _run([*make, "-s", f"-j{jobs}"], obj, "compiling the verilated model")
-    os.replace(obj / _LIBRARY, work / _LIBRARY)
+    os.replace(obj / output, work / output)
 
     if not reused:
         keep = Path(tempfile.mkdtemp(prefix=".runtime-", dir=work.parent))

@@ -4,6 +4,7 @@ corrupted entries, concurrent builds) and the messages for missing tools."""
 import ctypes
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -56,7 +57,7 @@ def test_any_top_and_harness():
 
 
 def test_a_verilog_error_is_reported():
-    with pytest.raises(BuildError, match=r"(?s)verilator failed.*counter"):
+    with pytest.raises(BuildError, match=r"(?s)verilator failed.*syntax error"):
         build_model(COUNTER.replace("endmodule", ""), "counter", COUNTER_HARNESS)
 
 
@@ -181,8 +182,8 @@ def path_with(tmp_path, *tools):
 ])
 def test_missing_build_tools(monkeypatch, tmp_path, present, missing, hint):
     monkeypatch.setenv("PATH", path_with(tmp_path, *present))
-    with pytest.raises(MissingToolError, match=rf"^{missing} not found, which the Verilator "
-                                               rf"backend needs; install it with: {hint}"):
+    with pytest.raises(MissingToolError, match=re.escape(
+            f"{missing} not found, which the Verilator backend needs; install it with: {hint}")):
         find_tools()
 
 
