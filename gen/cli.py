@@ -4,8 +4,9 @@
 of vectors through the cycle-accurate simulation and checks them against the golden model,
 ``madvq demo`` does both on a built-in example. ``madvq build`` makes a board's bitstream,
 ``madvq program`` loads it, ``madvq classify`` and ``madvq selftest`` talk to the board (or to
-the simulated board, ``--port sim``). Bad input is reported as one line on stderr
-with exit status 2; a simulation that disagrees with the golden model exits with status 1.
+the simulated board, ``--port sim``). Bad input (and a missing tool) is reported as one line on
+stderr with exit status 2; a simulation that disagrees with the golden model, hangs or cannot
+be compiled, a board that answers wrongly or a build that does not fit exits with status 1.
 """
 
 import argparse
@@ -16,6 +17,12 @@ from madvq.hdl.config import CoreConfig
 
 
 __all__ = ["main"]
+
+
+# A waveform window long enough to follow many vectors through the pipeline, short enough
+# that --vcd on a million-vector run writes megabytes, not gigabytes: with every internal
+# signal, the 16x16x8 core's waveform takes about 13 kB per cycle.
+DEFAULT_VCD_CYCLES = 1_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,25 +111,44 @@ def _check_output(path):
 
 def cmd_simulate(args):
     from madvq.gen.arrays import save_results
-    from madvq.sim.run import MismatchError, simulate
+    from madvq.sim.run import MismatchError, SimulationError, resolve_backend, simulate
     from madvq.sim.stimulus import Batch
+    from madvq.sim.verilated import BuildError
 
     _check_output(args.output)
+    if args.vcd is None and (args.vcd_start is not None or args.vcd_cycles is not None):
+        raise ValueError("--vcd-start and --vcd-cycles set the window of a waveform: they "
+                         "need --vcd FILE")
+    vcd_start = 0 if args.vcd_start is None else args.vcd_start
+    vcd_cycles = DEFAULT_VCD_CYCLES if args.vcd_cycles is None else args.vcd_cycles
+    if vcd_start < 0:
+        raise ValueError(f"--vcd-start must be a cycle number >= 0, not {vcd_start}")
+    if vcd_cycles < 1:
+        raise ValueError(f"--vcd-cycles must be at least 1, not {vcd_cycles}")
     cfg, codebook, vectors, active = _load_problem(args)
 
     batch = Batch.single(cfg, codebook, vectors, active)
+    backend = resolve_backend(args.backend)
+    options = {"log": lambda note: print(note, flush=True)} if backend == "verilator" else {}
     start = time.perf_counter()
-    run = simulate(batch, backend=args.backend, vcd=args.vcd)
+    try:
+        run = simulate(batch, backend=backend, vcd=args.vcd, vcd_start=vcd_start,
+                       vcd_cycles=vcd_cycles, **options)
+    except (BuildError, SimulationError) as exc:
+        raise Failure(str(exc)) from None
     seconds = time.perf_counter() - start
     k = len(vectors)
-    print(f"simulated {k} vectors of {cfg.default_name} on the {args.backend} backend: "
+    print(f"simulated {k} vectors of {cfg.default_name} on the {backend} backend: "
           f"{run.cycles} cycles (latency {cfg.latency_cycles}, one vector every "
           f"{cfg.cycles_per_vector} cycle(s)), {seconds:.2f} s, {k / seconds:,.0f} vectors/s")
     if args.output is not None:
         save_results(args.output, run.results)
         print(f"wrote {args.output}")
     if args.vcd is not None:
-        print(f"wrote {args.vcd}")
+        last = min(vcd_start + vcd_cycles, run.cycles) - 1
+        span = (f"cycles {vcd_start}..{last}" if last >= vcd_start
+                else f"no cycles: the run took {run.cycles}")
+        print(f"wrote {args.vcd} ({span})")
     try:
         run.check(batch)
     except MismatchError as exc:
@@ -301,10 +327,16 @@ def build_parser():
 
     p = sub.add_parser("simulate", help="classify vectors with the cycle-accurate simulation")
     _add_problem_flags(p)
-    from madvq.sim.run import BACKENDS
-    p.add_argument("--backend", choices=sorted(BACKENDS), default="amaranth",
-                   help="simulator (default amaranth)")
-    p.add_argument("--vcd", metavar="FILE", help="write a waveform")
+    from madvq.sim.run import BACKEND_CHOICES
+    p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                   help="simulator: verilator (the exported Verilog, compiled once per "
+                        "core), amaranth (Python), or auto: verilator when installed, else "
+                        "amaranth (default auto)")
+    p.add_argument("--vcd", metavar="FILE", help="write a waveform of a window of cycles")
+    p.add_argument("--vcd-start", type=int, metavar="C",
+                   help="first clock cycle in the waveform (default 0)")
+    p.add_argument("--vcd-cycles", type=int, metavar="N",
+                   help=f"cycles in the waveform (default {DEFAULT_VCD_CYCLES:,})")
     p.add_argument("-o", "--output", metavar="OUT",
                    help=".npz with arrays index, distance (and distances)")
     p.set_defaults(func=cmd_simulate)

@@ -14,9 +14,14 @@ from .packing import pack_rows, unpack_distances
 from .golden import Results
 from .run import RunResult, SimulationError, cycle_budget
 from .streams import flat_port, stream_put, stream_get
+from .vcd import VCDWindow
 
 
 __all__ = ["AmaranthBackend"]
+
+
+# The simulated clock: 10 ns, first rising edge at 5 ns (Amaranth's default phase).
+PERIOD_FS = 10_000_000
 
 
 class AmaranthBackend:
@@ -25,8 +30,14 @@ class AmaranthBackend:
     def __init__(self, config):
         self.config = config
 
-    def run(self, batch, *, vcd=None):
+    def run(self, batch, *, vcd=None, vcd_start=0, vcd_cycles=None):
+        """Run ``batch``; return a :class:`~madvq.sim.run.RunResult`. With ``vcd``, write the
+        waveform of cycles ``vcd_start`` .. ``vcd_start + vcd_cycles - 1`` (to the end of the
+        run when ``vcd_cycles`` is None)."""
         cfg = self.config
+        if vcd is not None:
+            # Before any testbench exists: an unwritable path is a plain OSError.
+            open(vcd, "w").close()
         dut = FlatMADCore(cfg)
         top = Module()
         top.submodules.dut = dut
@@ -81,14 +92,19 @@ class AmaranthBackend:
             done_cycles.append(ctx.get(cycle))
 
         sim = Simulator(top)
-        sim.add_clock(1e-8)
+        sim.add_clock(1e-8)          # PERIOD_FS
         sim.add_testbench(producer, background=True)
         sim.add_testbench(consumer)
         if vcd is not None:
-            with sim.write_vcd(str(vcd)):
-                sim.run()
-        else:
-            sim.run()
+            # Amaranth can only record from time zero: the window is cut while it is
+            # written, and recording stops (the simulation goes on) once it is past.
+            stop = None if vcd_cycles is None else (vcd_start + vcd_cycles) * PERIOD_FS
+            with open(vcd, "w") as out:
+                window = VCDWindow(out, vcd_start * PERIOD_FS, stop)
+                with sim.write_vcd(window):
+                    while sim.advance() and not window.finished:
+                        pass
+        sim.run()
 
         index = [int(w[0]) for w in words]
         distance = [int(w[1]) for w in words]

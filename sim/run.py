@@ -4,6 +4,16 @@
 cycle-accurate simulator of the core and returns a :class:`RunResult`: the results as NumPy
 arrays and the number of clock cycles the run took. Checking against the golden model is the
 caller's choice (``RunResult.check``), so that a benchmark can leave it out.
+
+Backends: ``"amaranth"`` (Amaranth's Python simulator of the core's gateware, always available)
+and ``"verilator"`` (the exported Verilog, verilated and compiled once per configuration;
+about a thousand times faster, needs the ``verilator`` extra, ``g++`` and ``make``). Both give
+the same results and the same cycle counts. ``"auto"`` picks Verilator when its tools are
+installed and Amaranth otherwise.
+
+Waveforms: ``vcd=FILE`` writes a VCD of the clock cycles ``vcd_start`` ..
+``vcd_start + vcd_cycles - 1`` (``vcd_cycles=None``: to the end of the run); signals carry the
+Verilog port names.
 """
 
 from dataclasses import dataclass
@@ -11,8 +21,8 @@ from dataclasses import dataclass
 from .golden import Results
 
 
-__all__ = ["RunResult", "SimulationError", "MismatchError", "BACKENDS", "get_backend",
-           "simulate", "cycle_budget"]
+__all__ = ["RunResult", "SimulationError", "MismatchError", "BACKENDS", "BACKEND_CHOICES",
+           "get_backend", "resolve_backend", "simulate", "cycle_budget", "check_vcd_window"]
 
 
 class SimulationError(Exception):
@@ -58,20 +68,53 @@ def cycle_budget(batch):
     return int(1000 + 4 * slow * work)
 
 
-def _amaranth(config):
+def check_vcd_window(vcd_start, vcd_cycles):
+    """``ValueError`` unless ``vcd_start`` is an integer >= 0 and ``vcd_cycles`` is None or
+    an integer >= 1."""
+    if not isinstance(vcd_start, int) or isinstance(vcd_start, bool) or vcd_start < 0:
+        raise ValueError(f"the VCD window start must be a cycle number >= 0, not {vcd_start!r}")
+    if vcd_cycles is not None and (not isinstance(vcd_cycles, int)
+                                   or isinstance(vcd_cycles, bool) or vcd_cycles < 1):
+        raise ValueError(f"the VCD window must be at least 1 cycle long, not {vcd_cycles!r}")
+
+
+def _amaranth(config, **options):
     from .amaranth_backend import AmaranthBackend
     return AmaranthBackend(config)
 
 
-BACKENDS = {"amaranth": _amaranth}
+def _verilator(config, **options):
+    from .verilator_backend import VerilatorBackend
+    return VerilatorBackend(config, **options)
 
 
-def get_backend(name, config):
+BACKENDS = {"amaranth": _amaranth, "verilator": _verilator}
+BACKEND_CHOICES = ("auto", *sorted(BACKENDS))
+
+
+def resolve_backend(name):
+    """The backend ``name`` stands for: ``"auto"`` is ``"verilator"`` when Verilator, g++
+    and make are installed, else ``"amaranth"``."""
+    if name == "auto":
+        from .verilated import MissingToolError, find_tools
+        try:
+            find_tools()
+        except MissingToolError:
+            return "amaranth"
+        return "verilator"
     if name not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(sorted(BACKENDS))}, not {name!r}")
-    return BACKENDS[name](config)
+        raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, not {name!r}")
+    return name
 
 
-def simulate(batch, *, backend="amaranth", vcd=None):
+def get_backend(name, config, **options):
+    """A backend object for ``config``; ``options`` go to the Verilator backend
+    (``cache_dir``, ``log``) and are ignored by the Amaranth one."""
+    return BACKENDS[resolve_backend(name)](config, **options)
+
+
+def simulate(batch, *, backend="amaranth", vcd=None, vcd_start=0, vcd_cycles=None, **options):
     """Run ``batch`` on the named backend; return a :class:`RunResult`."""
-    return get_backend(backend, batch.config).run(batch, vcd=vcd)
+    check_vcd_window(vcd_start, vcd_cycles)
+    return get_backend(backend, batch.config, **options).run(
+        batch, vcd=vcd, vcd_start=vcd_start, vcd_cycles=vcd_cycles)

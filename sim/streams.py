@@ -38,7 +38,11 @@ async def stream_put(ctx, port, values, *, may_start=None):
     for signal, value in zip(port.data, values):
         ctx.set(signal, value)
     ctx.set(port.valid, 1)
-    await ctx.tick().until(port.ready)
+    # The same as `await ctx.tick().until(port.ready)`, written out: a simulation abandoned
+    # while this waits (a reported hang) then closes the coroutine cleanly, where `until`
+    # raises "aclose(): asynchronous generator is already running" at garbage collection.
+    while not (await ctx.tick().sample(port.ready))[-1]:
+        pass
     ctx.set(port.valid, 0)
 
 

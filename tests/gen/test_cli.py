@@ -1,4 +1,6 @@
+import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -106,9 +108,81 @@ def test_simulate_reports_a_mismatch_with_status_1(capsys, arrays, monkeypatch):
         return result
     monkeypatch.setattr(run_module, "simulate", broken)
     code, _, err = run(capsys, "simulate", "--codebook", str(tmp / "book.npy"),
-                       "--vectors", str(tmp / "vectors.csv"))
+                       "--vectors", str(tmp / "vectors.csv"), "--backend", "amaranth")
     assert code == 1
     assert "1 of 30 results differ from the golden model; first at vector 3" in err
+
+
+@pytest.mark.parametrize("backend", ["amaranth", "verilator"])
+def test_simulate_backends_and_waveform_window(capsys, arrays, backend):
+    tmp, book, vectors = arrays
+    vcd = tmp / f"{backend}.vcd"
+    code, out, err = run(capsys, "simulate", "--codebook", str(tmp / "book.npy"),
+                         "--vectors", str(tmp / "vectors.csv"), "--templates-per-cycle", "2",
+                         "--distances", "--backend", backend, "--vcd", str(vcd),
+                         "--vcd-start", "20", "--vcd-cycles", "15")
+    assert code == 0, err
+    assert f"on the {backend} backend" in out
+    assert re.search(r"simulated 30 vectors of madvq_4x5x8u_p2_all on the \w+ backend: "
+                     r"(\d+) cycles", out)
+    assert f"wrote {vcd} (cycles 20..34)" in out
+    times = [int(line[1:]) for line in vcd.read_text().splitlines() if line.startswith("#")]
+    # 10 ns per cycle, in the file's own time unit (fs for Amaranth, ps for Verilator).
+    unit = 10_000_000 if backend == "amaranth" else 10_000
+    assert min(times) == 20 * unit and max(times) < 35 * unit
+
+
+def test_simulate_backends_agree_on_cycles(capsys, arrays):
+    tmp, _, _ = arrays
+    cycles = []
+    for backend in ("amaranth", "verilator"):
+        code, out, err = run(capsys, "simulate", "--codebook", str(tmp / "book.npy"),
+                             "--vectors", str(tmp / "vectors.csv"), "--templates-per-cycle",
+                             "2", "--distances", "--backend", backend)
+        assert code == 0, err
+        cycles.append(re.search(r"backend: (\d+) cycles", out).group(1))
+    assert cycles[0] == cycles[1]
+
+
+def test_auto_backend_without_verilator_uses_amaranth(capsys, arrays, monkeypatch):
+    tmp, _, _ = arrays
+    from madvq.sim import verilated
+    monkeypatch.setattr(verilated.shutil, "which", lambda name: None)
+    code, out, err = run(capsys, "simulate", "--codebook", str(tmp / "book.npy"),
+                         "--vectors", str(tmp / "vectors.csv"))
+    assert code == 0, err
+    assert "on the amaranth backend" in out
+
+
+def test_missing_tool_is_one_line(capsys, arrays, monkeypatch):
+    tmp, _, _ = arrays
+    from madvq.sim import verilated
+    real = verilated.shutil.which
+    monkeypatch.setattr(verilated.shutil, "which",
+                        lambda name: None if name == "make" else real(name))
+    code, _, err = run(capsys, "simulate", "--codebook", str(tmp / "book.npy"),
+                       "--vectors", str(tmp / "vectors.csv"), "--backend", "verilator")
+    assert code == 2
+    assert one_error_line(err, "simulate") == (
+        "madvq simulate: error: make not found, which the Verilator backend needs; install "
+        "it with: apt-get install make")
+
+
+def test_missing_tool_from_the_installed_command(arrays, tmp_path):
+    """The console script, with a PATH that has no C++ compiler: one line, status 2."""
+    tmp, _, _ = arrays
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for tool in ("perl", "make"):
+        os.symlink(shutil.which(tool), folder / tool)
+    env = dict(os.environ, PATH=str(folder))
+    proc = subprocess.run([sys.executable, "-m", "madvq.gen.cli", "simulate", "--codebook",
+                           str(tmp / "book.npy"), "--vectors", str(tmp / "vectors.csv"),
+                           "--backend", "verilator"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr == ("madvq simulate: error: g++ not found, which the Verilator backend "
+                           "needs; install it with: apt-get install g++ (or your system's C++ "
+                           "compiler package)\n")
 
 
 def write(tmp, name, text):
@@ -149,6 +223,14 @@ def write(tmp, name, text):
     (lambda t: ("b.csv", "v.csv", "--templates-per-cycle", "4"),
      r"templates_per_cycle must be an integer from 1 to templates \(3\), not 4"),
     (lambda t: ("b.csv", "v.csv", "-o", "out.txt"), r"output file must end in \.npz"),
+    (lambda t: ("b.csv", "v.csv", "--vcd-start", "5"),
+     r"--vcd-start and --vcd-cycles set the window of a waveform: they need --vcd FILE"),
+    (lambda t: ("b.csv", "v.csv", "--vcd", "w.vcd", "--vcd-start", "-1"),
+     r"--vcd-start must be a cycle number >= 0, not -1"),
+    (lambda t: ("b.csv", "v.csv", "--vcd", "w.vcd", "--vcd-cycles", "0"),
+     r"--vcd-cycles must be at least 1, not 0"),
+    (lambda t: ("b.csv", "v.csv", "--vcd", "no/such/dir/w.vcd"),
+     r"No such file or directory: 'no/such/dir/w\.vcd'"),
 ])
 def test_simulate_bad_input(capsys, tmp_path, monkeypatch, setup, message):
     monkeypatch.chdir(tmp_path)

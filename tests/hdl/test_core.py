@@ -12,92 +12,9 @@ from madvq.hdl.ports import FlatMADCore
 from madvq.sim import golden
 from madvq.sim.packing import pack_rows
 from madvq.sim.run import simulate
-from madvq.sim.stimulus import Batch, Segment, random_pattern
+from madvq.sim.stimulus import Batch
 from madvq.sim.streams import Port, flat_port, stream_get, stream_put
-
-
-def corner_vectors(cfg):
-    lo, hi = cfg.value_min, cfg.value_max
-    n = cfg.dims
-    alternating = np.array([[lo, hi][i % 2] for i in range(n)])
-    return np.array([np.full(n, lo), np.full(n, hi), np.zeros(n, np.int64),
-                     alternating, alternating[::-1].copy()])
-
-
-def scenario(cfg, seed, vectors=24, stalls=None):
-    """Four segments: a random codebook with corner-value vectors; a new active count alone,
-    arriving right behind a vector; templates rewritten while results are in flight, with
-    another active count; an all-equal codebook (an M-way tie)."""
-    rng = np.random.default_rng(seed)
-    lo, hi = cfg.value_min, cfg.value_max
-    M, N = cfg.templates, cfg.dims
-
-    def values(*shape):
-        return rng.integers(lo, hi + 1, shape, dtype=np.int64)
-
-    book = values(M, N)
-    book[0] = lo
-    if M > 1:
-        book[1] = hi
-    # The last vector matches the last template exactly: it must still win when the
-    # active count drops right behind it (the next segment).
-    first = np.concatenate([corner_vectors(cfg), book[:3], values(vectors, N), book[-1:]])
-
-    rewrite = rng.choice(M, size=max(1, M // 2), replace=False)
-    m = max(1, M - 2) if M > 2 else M
-    second = np.concatenate([values(vectors, N), book[:2]])
-
-    tie = values(1, N)
-    third = np.concatenate([tie, values(vectors // 2, N), corner_vectors(cfg)])
-
-    fewer = np.concatenate([values(vectors // 2, N), book[-1:]])
-    segments = [
-        Segment(first, np.arange(M), book, M),
-        # Only the active count changes: it lands while the last vector is mid-rounds.
-        Segment(fewer, active=1 + (M - 1) // 2),
-        Segment(second, rewrite, values(len(rewrite), N), m),
-        Segment(third, np.arange(M), np.repeat(tie, M, axis=0), None),
-    ]
-    patterns = {}
-    if stalls is not None:
-        patterns = dict(valid_pattern=random_pattern(rng, 37, stalls),
-                        ready_pattern=random_pattern(rng, 41, stalls))
-    return Batch(cfg, segments, **patterns)
-
-
-# (dims, templates, width, signed, templates_per_cycle, extra): every N in {1, 3, 16}, M in
-# {1, 5, 16}, W in {1, 4, 8, 12, 32}, both signs, P in {1, a divisor, a non-divisor, M},
-# both codebook storages, with and without all distances.
-CONFIGS = [
-    (1, 1, 1, False, 1, {}),
-    (1, 5, 4, True, 2, {}),
-    (1, 16, 8, False, 16, {}),
-    (1, 5, 4, False, 1, {"storage": "ram"}),
-    (3, 1, 12, True, 1, {}),
-    (3, 5, 1, False, 5, {}),
-    (3, 5, 8, True, 1, {}),
-    (3, 16, 4, False, 4, {}),
-    (3, 16, 12, True, 3, {}),
-    (3, 16, 4, False, 4, {"storage": "ram"}),
-    (3, 5, 4, False, 5, {"distances": True}),
-    (3, 16, 8, True, 3, {"distances": True, "storage": "ram"}),
-    (3, 5, 32, True, 2, {}),
-    (2, 3, 32, False, 3, {"distances": True}),
-    (16, 1, 4, True, 1, {}),
-    (16, 5, 12, False, 3, {}),
-    (16, 5, 1, True, 5, {}),
-    (16, 5, 8, True, 2, {"storage": "ram"}),
-    (16, 16, 8, False, 16, {}),
-    (16, 16, 8, True, 8, {}),
-    (16, 16, 1, False, 5, {}),
-    (16, 16, 12, True, 1, {}),
-    (16, 16, 8, False, 16, {"distances": True}),
-]
-
-
-def config_id(c):
-    n, m, w, s, p, extra = c
-    return f"{n}x{m}x{w}{'s' if s else 'u'}p{p}" + "".join(f"-{k}" for k in extra)
+from scenarios import CONFIGS, config_id, scenario
 
 
 @pytest.mark.parametrize("params", CONFIGS, ids=[config_id(c) for c in CONFIGS])
