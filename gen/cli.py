@@ -167,7 +167,8 @@ def cmd_demo(args):
 def _board_failure(exc):
     from madvq.gen.tools import ToolError
     from madvq.host import BoardError
-    if isinstance(exc, (ToolError, BoardError)):
+    from madvq.sim.verilated import BuildError
+    if isinstance(exc, (ToolError, BoardError, BuildError)):
         return Failure(" ".join(str(exc).split()))
     return exc
 
@@ -226,9 +227,14 @@ def cmd_program(args):
 def _open_board(args, cfg=None):
     """The driver for ``--port``: the simulated board of ``cfg``, or a serial port."""
     from madvq.host import Board, open_transport
-    from madvq.sim.board import sim_link
-    link = sim_link(cfg) if args.port == "sim" else None
-    transport = open_transport(args.port, args.baud, link=link)
+    from madvq.sim.board import board_link
+    from madvq.sim.run import resolve_backend
+    link, backend = None, None
+    if args.port == "sim":
+        backend = resolve_backend(args.backend)
+        link = board_link(cfg, backend, args.baud)
+    transport = open_transport(args.port, args.baud, link=link, backend=backend or "auto",
+                               log=lambda note: print(note, flush=True))
     try:
         return Board(transport, timeout=args.timeout)
     except Exception:
@@ -274,7 +280,10 @@ def cmd_classify(args):
 
 
 def cmd_selftest(args):
+    from madvq.sim import selftest as model
     cfg = _config(args)
+    model.check_count(args.count)
+    model.check_seed(args.seed)
     try:
         with _open_board(args, cfg) as board:
             result = board.selftest(args.count, args.seed)
@@ -307,6 +316,11 @@ def _add_port_flags(p):
     p.add_argument("--port", required=True,
                    help="serial device of the board (e.g. /dev/ttyUSB1), or 'sim' for the "
                         "simulated board")
+    from madvq.sim.run import BACKEND_CHOICES
+    p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                   help="simulator of --port sim: verilator (24 MHz board clock, real baud "
+                        "rate), amaranth (Python; 4 clock cycles per bit), or auto: "
+                        "verilator when installed (default auto)")
     p.add_argument("--baud", type=int, default=1_000_000,
                    help="serial bit rate the bitstream was built for (default 1000000)")
     p.add_argument("--timeout", type=float, default=2.0, metavar="S",

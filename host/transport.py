@@ -85,12 +85,13 @@ class SerialTransport(Transport):
         self._port.close()
 
 
-def open_transport(port, baud=None, *, link=None):
+def open_transport(port, baud=None, *, link=None, backend="auto", log=None):
     """``port`` ``"sim"`` gives the simulated board of ``link`` (a
-    :class:`~madvq.hdl.protocol.LinkConfig`); anything else is a serial device."""
+    :class:`~madvq.hdl.protocol.LinkConfig`) on simulator ``backend`` (``"verilator"``,
+    ``"amaranth"`` or ``"auto"``); anything else is a serial device."""
     if port == "sim":
-        from madvq.sim.board import SimulatedBoard
-        return SimulatedBoard(link)
+        from madvq.sim.board import simulated_board
+        return simulated_board(link, backend=backend, log=log)
     if baud is None:
         raise ValueError("a serial port needs a baud rate")
     return SerialTransport(port, baud)

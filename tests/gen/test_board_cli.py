@@ -32,6 +32,7 @@ def test_classify_on_the_simulated_board(capsys, arrays):
                          "--width", "4", "--active", "2", "-o", str(out_file))
     assert code == 0, err
     assert "classified 12 vectors on the simulated board" in out
+    assert "at 1000000 baud" in out
     assert "all 12 results match the golden model" in out
     cfg = CoreConfig(dims=3, templates=3, width=4)
     want = golden.classify(cfg, book, x, 2)
@@ -41,8 +42,9 @@ def test_classify_on_the_simulated_board(capsys, arrays):
 
 
 def test_selftest_on_the_simulated_board(capsys):
-    code, out, err = run(capsys, "selftest", "--port", "sim", "--dims", "2", "--templates",
-                         "2", "--width", "4", "--count", "50", "--seed", "77")
+    code, out, err = run(capsys, "selftest", "--port", "sim", "--backend", "amaranth",
+                         "--dims", "2", "--templates", "2", "--width", "4", "--count", "50",
+                         "--seed", "77")
     assert code == 0, err
     assert "self-test of madvq_2x2x4u_p2: 50 vectors in" in out
     assert "the checksum matches the golden model" in out
@@ -50,9 +52,9 @@ def test_selftest_on_the_simulated_board(capsys):
 
 def test_classify_bad_input(capsys, arrays):
     tmp_path, _, _ = arrays
-    code, _, err = run(capsys, "classify", "--port", "sim", "--codebook",
-                       str(tmp_path / "t.csv"), "--vectors", str(tmp_path / "x.npy"),
-                       "--width", "3")
+    code, _, err = run(capsys, "classify", "--port", "sim", "--backend", "amaranth",
+                       "--codebook", str(tmp_path / "t.csv"), "--vectors",
+                       str(tmp_path / "x.npy"), "--width", "3")
     assert code == 2
     assert len(err.splitlines()) == 1 and "outside 0..7 (unsigned 3-bit)" in err
 

@@ -10,7 +10,7 @@ from madvq.hdl.protocol import (Command, ErrorCode, ERROR_REPLY, REPLY_BIT, END,
                                 FrameDecoder, encode_frame, escape)
 from madvq.host import Board, ErrorReply
 from madvq.sim import golden
-from madvq.sim.board import SimulatedBoard, sim_link
+from madvq.sim.board import simulated_board, sim_link
 
 
 CFG = CoreConfig(dims=4, templates=4, width=8, distances=True, templates_per_cycle=2)
@@ -54,9 +54,11 @@ class Raw:
         return f
 
 
-@pytest.fixture(scope="module")
-def rig():
-    transport = SimulatedBoard(sim_link(CFG, max_vectors=4, timeout_bytes=16))
+@pytest.fixture(scope="module", params=["amaranth", "verilator"])
+def rig(request):
+    # The same cases on both simulators of the board.
+    transport = simulated_board(sim_link(CFG, max_vectors=4, timeout_bytes=16),
+                                backend=request.param)
     board = Board(transport)
     rng = np.random.default_rng(5)
     book = rng.integers(0, 256, (4, 4))

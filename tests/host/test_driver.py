@@ -9,16 +9,20 @@ from madvq.hdl.protocol import LinkConfig, encode_frame, escape
 from madvq.host import Board, LinkError, LinkTimeout, Transport
 from madvq.sim import golden
 from madvq.sim import selftest as model
-from madvq.sim.board import SimulatedBoard, sim_link
+from madvq.gen.boards import default_config
+from madvq.hdl.protocol import Command
+from madvq.sim.board import SimulatedBoard, VerilatedBoard, sim_link
 
 
-@pytest.mark.parametrize("cfg", [
-    CoreConfig(dims=4, templates=6, width=5, signed=True, templates_per_cycle=2,
-               storage="ram"),
-    CoreConfig(dims=3, templates=3, width=12, distances=True),
-], ids=["signed-ram-P2", "12bit-distances"])
-def test_codebook_classify_and_selftest(cfg):
-    board = Board(SimulatedBoard(sim_link(cfg, max_vectors=5)))
+@pytest.mark.parametrize("cfg, backend", [
+    (CoreConfig(dims=4, templates=6, width=5, signed=True, templates_per_cycle=2,
+                storage="ram"), "amaranth"),
+    (CoreConfig(dims=3, templates=3, width=12, distances=True), "amaranth"),
+    (CoreConfig(dims=3, templates=3, width=12, distances=True), "verilator"),
+], ids=["signed-ram-P2", "12bit-distances", "12bit-distances-verilator"])
+def test_codebook_classify_and_selftest(cfg, backend):
+    link = sim_link(cfg, max_vectors=5)
+    board = Board(SimulatedBoard(link) if backend == "amaranth" else VerilatedBoard(link))
     assert board.config.to_dict() == cfg.to_dict()
     rng = np.random.default_rng(cfg.templates)
     lo, hi = cfg.value_min, cfg.value_max + 1
@@ -108,3 +112,34 @@ def test_bad_input_is_rejected_before_sending():
         board.write_template(2, [0, 0])
     with pytest.raises(ValueError, match="self-test seed must be an integer from 1"):
         board.selftest(10, seed=0)
+
+
+def test_default_icebreaker_board_keeps_the_line_busy():
+    """The iCEBreaker's default core at its clock and baud rate, on Verilator: bit-exact,
+    and the pipelined requests keep the host-to-board line busy (the board's time is within
+    5% of the time the request bytes take on the line)."""
+    cfg, mhz = default_config("icebreaker")
+    link = LinkConfig(core=cfg, clock_hz=round(mhz * 1e6), baud=1_000_000)
+    sim = VerilatedBoard(link)
+    board = Board(sim)
+    rng = np.random.default_rng(7)
+    book = rng.integers(0, 256, (16, 16))
+    board.load_codebook(book)
+    vectors = rng.integers(0, 256, (8 * link.max_vectors, 16))
+    start = sim.now()
+    got = board.classify(vectors)
+    seconds = sim.now() - start
+    want = golden.classify(cfg, book, vectors)
+    np.testing.assert_array_equal(got.index, want.index)
+    np.testing.assert_array_equal(got.distance, want.distance)
+
+    on_line = sum(len(escape(encode_frame(Command.CLASSIFY, 0, b"".join(
+        link.encode_values(row) for row in vectors[k:k + link.max_vectors]))))
+        for k in range(0, len(vectors), link.max_vectors)) * 10 / link.baud
+    last_reply = (link.max_vectors * link.result_bytes + 10) * 10 / link.baud
+    assert seconds <= 1.05 * (on_line + last_reply), (seconds, on_line)
+
+    result = board.selftest(20_000, seed=0xBEEF)
+    assert result.ok
+    assert result.cycles == 20_000 * cfg.cycles_per_vector + cfg.latency_cycles - \
+        (cfg.cycles_per_vector - 1)
