@@ -6,8 +6,8 @@ analog original's 333,000 per second) and the full build time. Then the serial l
 vectors per second, measured on the simulated board (board time, UART bit level), and the
 self-test's cycle count on the simulated board.
 
-Usage: python benchmarks/bench_boards.py [--board icebreaker|ulx3s|none] [--link-vectors K]
-       [--candidates] [--clock MHZ]
+Usage: python benchmarks/bench_boards.py [--board icebreaker|ulx3s|none] [--device D]
+       [--candidates] [--clock MHZ] [--link-vectors K] [--backend verilator|amaranth]
 Without --candidates only the board's default configuration is built.
 """
 
@@ -22,8 +22,9 @@ import numpy as np
 from madvq.gen import boards
 from madvq.hdl.config import CoreConfig
 from madvq.hdl.protocol import LinkConfig
+from madvq.hdl.protocol import Command, encode_frame, escape
 from madvq.host import Board
-from madvq.sim.board import SimulatedBoard
+from madvq.sim.board import SimulatedBoard, VerilatedBoard
 
 
 ANALOG = 333_000
@@ -41,7 +42,8 @@ def build(board, core, clock_mhz, device):
     spec = boards.board_spec(board, device)
     pll, hz = boards.board_clock(spec, clock_mhz)
     link = LinkConfig(core=core, clock_hz=hz)
-    out = tempfile.mkdtemp(prefix=f"madvq-bench-{board}-", dir=os.getcwd())
+    os.makedirs("build", exist_ok=True)
+    out = tempfile.mkdtemp(prefix=f"bench-{board}-", dir="build")
     try:
         r = boards.build_board(board, link, device=spec.device, out_dir=out, pll=pll)
         print(r.summary())
@@ -49,24 +51,30 @@ def build(board, core, clock_mhz, device):
         print(f"{board} {core.default_name} at {clock_mhz:g} MHz: {exc}")
 
 
-def link_speed(core, clock_hz, baud, k):
+def link_speed(core, clock_hz, baud, k, backend):
     """Vectors per second over the serial link, in board time, on the simulated board."""
-    sim = SimulatedBoard(LinkConfig(core=core, clock_hz=clock_hz, baud=baud))
+    link = LinkConfig(core=core, clock_hz=clock_hz, baud=baud)
+    sim = VerilatedBoard(link) if backend == "verilator" else SimulatedBoard(link)
     board = Board(sim)
     rng = np.random.default_rng(0)
     board.load_codebook(rng.integers(0, 256, (core.templates, core.dims)))
     vectors = rng.integers(0, 256, (k, core.dims))
-    t0, wall = sim.now(), time.perf_counter()
+    t0, c0, wall = sim.now(), sim.cycles, time.perf_counter()
     board.classify(vectors)
     seconds, wall = sim.now() - t0, time.perf_counter() - wall
-    print(f"link: {k} vectors of {core.default_name} at {baud} baud ({clock_hz / 1e6:g} MHz "
-          f"board clock): {seconds * 1e3:.1f} ms of board time, {k / seconds:,.0f} vectors/s "
-          f"({k / seconds / ANALOG:.3f}x the analog original); simulated in {wall:.0f} s, "
-          f"{sim.cycles / wall:,.0f} cycles/s")
-    t0 = time.perf_counter()
-    result = board.selftest(2000, seed=0x5EED)
+    # What the request bytes alone take on the line: the ceiling of a full pipeline.
+    line = sum(len(escape(encode_frame(Command.CLASSIFY, 0, b"".join(
+        link.encode_values(r) for r in vectors[j:j + link.max_vectors]))))
+        for j in range(0, k, link.max_vectors)) * 10 / baud
+    print(f"link ({backend}): {k} vectors of {core.default_name} at {baud} baud "
+          f"({clock_hz / 1e6:g} MHz board clock): {seconds * 1e3:.1f} ms of board time, "
+          f"{k / seconds:,.0f} vectors/s ({k / seconds / ANALOG:.3f}x the analog original); "
+          f"the request bytes alone take {line * 1e3:.1f} ms ({line / seconds:.1%} of it); "
+          f"simulated at {(sim.cycles - c0) / wall:,.0f} cycles/s")
+    result = board.selftest(100_000 if backend == "verilator" else 2000, seed=0x5EED)
     print(f"self-test on the simulated board: {result.count} vectors in {result.cycles} "
-          f"cycles ({result.cycles_per_vector:.3f} per vector), checksum "
+          f"cycles ({result.cycles_per_vector:.3f} per vector, "
+          f"{result.vectors_per_second:,.0f} vectors/s at {clock_hz / 1e6:g} MHz), checksum "
           f"{'matches' if result.ok else 'DIFFERS FROM'} the golden model")
 
 
@@ -76,7 +84,9 @@ def main():
     parser.add_argument("--device", default=None)
     parser.add_argument("--candidates", action="store_true")
     parser.add_argument("--clock", type=float, default=None)
-    parser.add_argument("--link-vectors", type=int, default=64)
+    parser.add_argument("--link-vectors", type=int, default=2048)
+    parser.add_argument("--backend", default="verilator", choices=("verilator", "amaranth"),
+                        help="simulator of the board for the link figures")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.2f}")
@@ -90,7 +100,7 @@ def main():
             build(args.board, core, mhz, args.device)
     if args.link_vectors:
         core, mhz = boards.default_config("icebreaker")
-        link_speed(core, round(mhz * 1e6), 1_000_000, args.link_vectors)
+        link_speed(core, round(mhz * 1e6), 1_000_000, args.link_vectors, args.backend)
 
 
 if __name__ == "__main__":
