@@ -234,7 +234,7 @@ class Link(wiring.Component):
                 ]
                 # The timeout runs only while the frame waits for the line, not while
                 # bytes wait for the core.
-                with m.If(take | (pos == 0) | ev_valid | rx_fifo.r_rdy):
+                with m.If(take | (pos == 0) | ev_valid | rx_fifo.r_rdy | vec_pending):
                     m.d.sync += idle.eq(0)
                 with m.Elif(idle != link.timeout_cycles):
                     m.d.sync += idle.eq(idle + 1)
@@ -349,7 +349,7 @@ class Link(wiring.Component):
 
             with m.State("SETTLE"):
                 # Wait until every vector this frame sent has its result in the ring.
-                with m.If(written == sent):
+                with m.If((written == sent) & ~vec_pending):
                     with m.If(problem != 0):
                         m.d.sync += wr_ptr.eq(commit_ptr)
                         m.next = "REPLY"
