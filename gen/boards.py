@@ -82,8 +82,9 @@ def board_spec(board, device=None):
 #   3 units (24 of the 30 EBRs, 27 with the link's buffers) is the most that fits: 6 cycles
 #   per vector, ~4,200 cells. 4 units would need 32 EBRs, or 2,048 flip-flops of codebook
 #   in registers (6,600 cells). Fmax measured 27-29 MHz: 24 MHz from the PLL.
-# * ULX3S: the fully parallel core fits every ECP5 but the 12F (~12,100 LUTs with the
-#   link); Fmax measured ~109 MHz: 100 MHz from the PLL.
+# * ULX3S: the fully parallel core (~12,000 LUT4 with the link) fits every ULX3S (nextpnr
+#   gives the 12F the 25F's 24,288 LUT4s: one die); Fmax measured 102-110 MHz: 100 MHz
+#   from the PLL.
 DEFAULTS = {
     "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=24.0),
     "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers"), clock_mhz=100.0),
