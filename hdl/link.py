@@ -130,6 +130,8 @@ class Link(wiring.Component):
         raw = Signal(8 * link.vector_bytes, reset_less=True)   # one vector or template
         raw_count = Signal(range(link.vector_bytes + 1))
         vec_pending = Signal()
+        write_valid = Signal()            # a checked template write is offered to the core
+        active_valid = Signal()           # a checked active count is offered to the core
         sent = Signal(range(link.max_vectors + 1))       # vectors of this frame in the core
         written = Signal(range(link.max_vectors + 1))    # their results in the ring
         idle = Signal(range(link.timeout_cycles + 1))
@@ -357,22 +359,26 @@ class Link(wiring.Component):
                         m.d.sync += commit_ptr.eq(wr_ptr)
                         m.next = "REPLY"
                     with m.Elif(command == Command.WRITE_TEMPLATE):
+                        m.d.sync += write_valid.eq(1)
                         m.next = "WRITE"
                     with m.Elif(command == Command.SET_ACTIVE):
+                        m.d.sync += active_valid.eq(1)
                         m.next = "ACTIVE"
                     with m.Elif(command == Command.SELFTEST):
                         m.next = "SELFTEST"
                     with m.Else():
                         m.next = "REPLY"
 
+            # The valid signals come straight from registers: the core's vector ready
+            # depends on them combinationally, and a decoded state would lengthen that path.
             with m.State("WRITE"):
-                m.d.comb += self.codebook.valid.eq(1)
                 with m.If(self.codebook.ready):
+                    m.d.sync += write_valid.eq(0)
                     m.next = "REPLY"
 
             with m.State("ACTIVE"):
-                m.d.comb += self.active.valid.eq(1)
                 with m.If(self.active.ready):
+                    m.d.sync += active_valid.eq(0)
                     m.next = "REPLY"
 
             with m.State("SELFTEST"):
@@ -403,6 +409,8 @@ class Link(wiring.Component):
                     m.next = "RECEIVE"
 
         m.d.comb += [
+            self.codebook.valid.eq(write_valid),
+            self.active.valid.eq(active_valid),
             self.vector.valid.eq(vec_pending),
             self.vector.payload.eq(raw_vector),
             self.codebook.payload.index.eq(args[:16]),
