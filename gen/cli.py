@@ -2,9 +2,11 @@
 
 ``madvq generate`` writes a core's Verilog and interface JSON, ``madvq simulate`` runs arrays
 of vectors through the cycle-accurate simulation and checks them against the golden model,
-``madvq demo`` does both on a built-in example. Bad input (and a missing simulator tool) is
-reported as one line on stderr with exit status 2; a simulation that disagrees with the golden
-model, hangs or cannot be compiled exits with status 1.
+``madvq demo`` does both on a built-in example. ``madvq build`` makes a board's bitstream,
+``madvq program`` loads it, ``madvq classify`` and ``madvq selftest`` talk to the board (or to
+the simulated board, ``--port sim``). Bad input (and a missing tool) is reported as one line on
+stderr with exit status 2; a simulation that disagrees with the golden model, hangs or cannot
+be compiled, a board that answers wrongly or a build that does not fit exits with status 1.
 """
 
 import argparse
@@ -73,24 +75,12 @@ def cmd_generate(args):
     return 0
 
 
-def cmd_simulate(args):
-    from madvq.gen.arrays import load_array, save_results
+def _load_problem(args):
+    """The codebook, vectors and core that ``--codebook``/``--vectors`` and the core flags
+    describe: ``(config, codebook, vectors, active)``, every input checked."""
+    from madvq.gen.arrays import load_array
     from madvq.sim import golden
-    from madvq.sim.run import MismatchError, SimulationError, resolve_backend, simulate
-    from madvq.sim.stimulus import Batch
-    from madvq.sim.verilated import BuildError
 
-    if args.output is not None and not args.output.lower().endswith(".npz"):
-        raise ValueError(f"output file must end in .npz, not '{args.output}'")
-    if args.vcd is None and (args.vcd_start is not None or args.vcd_cycles is not None):
-        raise ValueError("--vcd-start and --vcd-cycles set the window of a waveform: they "
-                         "need --vcd FILE")
-    vcd_start = 0 if args.vcd_start is None else args.vcd_start
-    vcd_cycles = DEFAULT_VCD_CYCLES if args.vcd_cycles is None else args.vcd_cycles
-    if vcd_start < 0:
-        raise ValueError(f"--vcd-start must be a cycle number >= 0, not {vcd_start}")
-    if vcd_cycles < 1:
-        raise ValueError(f"--vcd-cycles must be at least 1, not {vcd_cycles}")
     codebook = load_array(args.codebook, "codebook")
     vectors = load_array(args.vectors, "vectors")
     dims = vectors.shape[1]
@@ -111,6 +101,31 @@ def cmd_simulate(args):
             raise ValueError(f"--active must be from 1 to the number of templates in the "
                              f"codebook ({len(codebook)}), not {args.active}")
         active = args.active
+    return cfg, codebook, vectors, active
+
+
+def _check_output(path):
+    if path is not None and not path.lower().endswith(".npz"):
+        raise ValueError(f"output file must end in .npz, not '{path}'")
+
+
+def cmd_simulate(args):
+    from madvq.gen.arrays import save_results
+    from madvq.sim.run import MismatchError, SimulationError, resolve_backend, simulate
+    from madvq.sim.stimulus import Batch
+    from madvq.sim.verilated import BuildError
+
+    _check_output(args.output)
+    if args.vcd is None and (args.vcd_start is not None or args.vcd_cycles is not None):
+        raise ValueError("--vcd-start and --vcd-cycles set the window of a waveform: they "
+                         "need --vcd FILE")
+    vcd_start = 0 if args.vcd_start is None else args.vcd_start
+    vcd_cycles = DEFAULT_VCD_CYCLES if args.vcd_cycles is None else args.vcd_cycles
+    if vcd_start < 0:
+        raise ValueError(f"--vcd-start must be a cycle number >= 0, not {vcd_start}")
+    if vcd_cycles < 1:
+        raise ValueError(f"--vcd-cycles must be at least 1, not {vcd_cycles}")
+    cfg, codebook, vectors, active = _load_problem(args)
 
     batch = Batch.single(cfg, codebook, vectors, active)
     backend = resolve_backend(args.backend)
@@ -149,6 +164,169 @@ def cmd_demo(args):
     return 0
 
 
+def _board_failure(exc):
+    from madvq.gen.tools import ToolError
+    from madvq.host import BoardError
+    from madvq.sim.verilated import BuildError
+    if isinstance(exc, (ToolError, BoardError, BuildError)):
+        return Failure(" ".join(str(exc).split()))
+    return exc
+
+
+def cmd_build(args):
+    from madvq.gen import boards
+    from madvq.hdl.protocol import LinkConfig
+
+    spec = boards.board_spec(args.board, args.device)
+    default_core, default_mhz = boards.default_config(spec.name)
+    core_flags = any(getattr(args, k) is not None for k in
+                     ("dims", "templates", "templates_per_cycle")) \
+        or args.width != 8 or args.signed or args.distances or args.storage != "auto"
+    cfg = _config(args, dims=16, templates=16) if core_flags else default_core
+    clock_mhz = args.clock if args.clock is not None else default_mhz
+    if not clock_mhz > 0:
+        raise ValueError(f"--clock must be a positive frequency in MHz, not {clock_mhz:g}")
+    pll, clock_hz = boards.board_clock(spec, clock_mhz)
+    link = LinkConfig(core=cfg, clock_hz=clock_hz, baud=args.baud,
+                      max_vectors=args.max_vectors)
+    out = args.output or f"build/{spec.name}"
+    print(f"building {cfg.default_name} for the {spec.name} ({spec.fpga}) at "
+          f"{clock_hz / 1e6:g} MHz" + (" (PLL)" if pll else "") + f" into {out}/ ...",
+          flush=True)
+    try:
+        report = boards.build_board(spec.name, link, device=spec.device, out_dir=out, pll=pll)
+    except Exception as exc:
+        raise _board_failure(exc) from None
+    print(report.summary())
+    print(f"wrote {report.bitstream} and {out}/madvq-report.json")
+    if args.program:
+        _program(spec.name, report.bitstream, args.flash, dry_run=False)
+    return 0
+
+
+def _program(board, bitstream, flash, dry_run):
+    from madvq.gen import boards
+    if dry_run:
+        print(" ".join(boards.program_command(board, bitstream, flash=flash)))
+        return
+    boards.program(board, bitstream, flash=flash)
+    print(f"programmed the {board} with {bitstream}")
+
+
+def cmd_program(args):
+    from madvq.gen import boards
+    spec = boards.board_spec(args.board)
+    bitstream = args.bitstream or f"build/{spec.name}/madvq.{spec.bitstream}"
+    try:
+        _program(spec.name, bitstream, args.flash, args.dry_run)
+    except Exception as exc:
+        raise _board_failure(exc) from None
+    return 0
+
+
+def _open_board(args, cfg=None):
+    """The driver for ``--port``: the simulated board of ``cfg``, or a serial port."""
+    from madvq.host import Board, open_transport
+    from madvq.sim.board import board_link
+    from madvq.sim.run import resolve_backend
+    link, backend = None, None
+    if args.port == "sim":
+        backend = resolve_backend(args.backend)
+        link = board_link(cfg, backend, args.baud)
+    transport = open_transport(args.port, args.baud, link=link, backend=backend or "auto",
+                               log=lambda note: print(note, flush=True))
+    try:
+        return Board(transport, timeout=args.timeout)
+    except Exception:
+        transport.close()
+        raise
+
+
+def cmd_classify(args):
+    from madvq.gen.arrays import save_results
+    from madvq.sim import golden
+
+    _check_output(args.output)
+    cfg, codebook, vectors, active = _load_problem(args)
+    try:
+        with _open_board(args, cfg if args.port == "sim" else None) as board:
+            if args.port != "sim":
+                # The board says what it is; the arrays must suit it.
+                cfg = board.config
+                codebook = golden.check_codebook(cfg, codebook)
+                vectors = golden.check_vectors(cfg, vectors)
+            board.load_codebook(codebook, active)
+            t0, c0 = time.perf_counter(), board.transport.now()
+            results = board.classify(vectors)
+            seconds, board_seconds = time.perf_counter() - t0, board.transport.now() - c0
+            expected = golden.classify(cfg, board.stored_codebook(), vectors, active)
+    except Exception as exc:
+        raise _board_failure(exc) from None
+    k = len(vectors)
+    where = "the simulated board" if args.port == "sim" else args.port
+    print(f"classified {k} vectors on {where} ({cfg.default_name}): "
+          f"{board_seconds:.4f} s of link time, {k / board_seconds:,.0f} vectors/s over the "
+          f"link at {board.link.baud} baud" +
+          (f" ({seconds:.1f} s of simulation)" if args.port == "sim" else ""))
+    if args.output is not None:
+        save_results(args.output, results)
+        print(f"wrote {args.output}")
+    bad = results.mismatches(expected)
+    if len(bad):
+        raise Failure(f"{len(bad)} of {k} results differ from the golden model; first at "
+                      f"vector {int(bad[0])}")
+    print(f"all {k} results match the golden model")
+    return 0
+
+
+def cmd_selftest(args):
+    from madvq.sim import selftest as model
+    cfg = _config(args)
+    model.check_count(args.count)
+    model.check_seed(args.seed)
+    try:
+        with _open_board(args, cfg) as board:
+            result = board.selftest(args.count, args.seed)
+    except Exception as exc:
+        raise _board_failure(exc) from None
+    c = board.config
+    print(f"self-test of {c.default_name}: {result.count} vectors in {result.cycles} cycles "
+          f"({result.cycles_per_vector:.3f} per vector), {result.vectors_per_second:,.0f} "
+          f"vectors/s at {board.link.clock_hz / 1e6:g} MHz; checksum "
+          f"{result.sums[0]:08x} {result.sums[1]:08x}")
+    if not result.ok:
+        raise Failure(f"the self-test checksum differs from the golden model's "
+                      f"{result.expected[0]:08x} {result.expected[1]:08x}")
+    print("the checksum matches the golden model")
+    return 0
+
+
+def _add_problem_flags(p):
+    """The arrays to classify and the core flags they leave open."""
+    p.add_argument("--codebook", required=True, metavar="T",
+                   help="templates, .npy or .csv, m rows of N integers")
+    p.add_argument("--vectors", required=True, metavar="X",
+                   help="vectors, .npy or .csv, K rows of N integers")
+    _add_core_flags(p, from_arrays=True)
+    p.add_argument("--active", type=int, metavar="m",
+                   help="templates 0..m-1 compete (default: all rows of the codebook)")
+
+
+def _add_port_flags(p):
+    p.add_argument("--port", required=True,
+                   help="serial device of the board (e.g. /dev/ttyUSB1), or 'sim' for the "
+                        "simulated board")
+    from madvq.sim.run import BACKEND_CHOICES
+    p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                   help="simulator of --port sim: verilator (24 MHz board clock, real baud "
+                        "rate), amaranth (Python; 4 clock cycles per bit), or auto: "
+                        "verilator when installed (default auto)")
+    p.add_argument("--baud", type=int, default=1_000_000,
+                   help="serial bit rate the bitstream was built for (default 1000000)")
+    p.add_argument("--timeout", type=float, default=2.0, metavar="S",
+                   help="seconds to wait for a reply beyond the transfer time (default 2)")
+
+
 def build_parser():
     parser = _Parser(prog="madvq", description="MAD vector-quantizer hardware generator")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -162,13 +340,7 @@ def build_parser():
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("simulate", help="classify vectors with the cycle-accurate simulation")
-    p.add_argument("--codebook", required=True, metavar="T",
-                   help="templates, .npy or .csv, m rows of N integers")
-    p.add_argument("--vectors", required=True, metavar="X",
-                   help="vectors, .npy or .csv, K rows of N integers")
-    _add_core_flags(p, from_arrays=True)
-    p.add_argument("--active", type=int, metavar="m",
-                   help="templates 0..m-1 compete (default: all rows of the codebook)")
+    _add_problem_flags(p)
     from madvq.sim.run import BACKEND_CHOICES
     p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
                    help="simulator: verilator (the exported Verilog, compiled once per "
@@ -182,6 +354,51 @@ def build_parser():
     p.add_argument("-o", "--output", metavar="OUT",
                    help=".npz with arrays index, distance (and distances)")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("build", help="build a bitstream for a board")
+    p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
+    p.add_argument("--device", help="ULX3S FPGA size: 12F, 25F, 45F or 85F (default 85F)")
+    _add_core_flags(p)
+    for action in p._actions:
+        if action.dest in ("dims", "templates", "width"):
+            action.default = None if action.dest != "width" else 8
+    p.add_argument("--clock", type=float, metavar="MHZ",
+                   help="core clock; a PLL makes it when it differs from the board's "
+                        "oscillator (default: the board's tested clock)")
+    p.add_argument("--baud", type=int, default=1_000_000,
+                   help="serial bit rate (default 1000000)")
+    p.add_argument("--max-vectors", type=int, default=32, metavar="K",
+                   help="vectors per classify request (default 32)")
+    p.add_argument("-o", "--output", metavar="DIR", help="output folder (default build/BOARD)")
+    p.add_argument("--program", action="store_true", help="load the bitstream when built")
+    p.add_argument("--flash", action="store_true",
+                   help="with --program: write the SPI flash instead of the FPGA's memory")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("program", help="load a bitstream into a board (openFPGALoader)")
+    p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
+    p.add_argument("bitstream", nargs="?",
+                   help="bitstream (default build/BOARD/madvq.bin or .bit)")
+    p.add_argument("--flash", action="store_true",
+                   help="write the SPI flash instead of the FPGA's memory")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the command that would run, and run nothing")
+    p.set_defaults(func=cmd_program)
+
+    p = sub.add_parser("classify", help="classify vectors on a board (or the simulated "
+                                        "board)")
+    _add_port_flags(p)
+    _add_problem_flags(p)
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help=".npz with arrays index, distance (and distances)")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("selftest", help="run the on-chip self-test and check its checksum")
+    _add_port_flags(p)
+    _add_core_flags(p)
+    p.add_argument("--count", type=int, default=1 << 20, help="vectors (default 1048576)")
+    p.add_argument("--seed", type=int, default=0x5EED, help="LFSR seed, nonzero")
+    p.set_defaults(func=cmd_selftest)
 
     p = sub.add_parser("demo", help="generate the default core and quantize an example "
                                     "image through its simulation")

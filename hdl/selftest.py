@@ -1,0 +1,152 @@
+"""On-chip self-test: LFSR vectors through the core at full clock, with a cycle count and a
+checksum of the results.
+
+The vectors come from one bit sequence ``s`` with ``s[t + 127] = s[t + 1] ^ s[t]``
+(characteristic polynomial x^127 + x + 1: irreducible, and 2^127 - 1 is prime, so the
+sequence has the maximal period 2^127 - 1 for any nonzero start). The 127 starting bits are
+the 32-bit seed repeated, XORed with a fixed constant (the first hexadecimal digits of pi) so
+that a seed with few bits set does not start a long run of zeros:
+``s[j] = seed[j % 32] ^ START[j]`` for j < 127. Vector k is made of the N*W bits
+``s[k*N*W ...]``, value i of bits ``[i*W +: W]`` (least significant first, two's complement
+when signed). :mod:`madvq.sim.selftest` computes the same sequence with NumPy.
+
+The checksum is Fletcher-like and so depends on the order of the results: with
+``word_k = ((index_k << D) | distance_k) mod 2^32``, ``sum1 = sum(word) mod 2^32`` and
+``sum2 = sum over k of (word_0 + ... + word_k) mod 2^32``.
+"""
+
+from amaranth.hdl import Module, Signal, Cat, Const
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import CoreConfig
+from .layouts import vector_layout, result_layout
+
+
+__all__ = ["LFSR_DEGREE", "LFSR_TAP", "SEED_BITS", "START", "window_width", "initial_masks",
+           "step_masks", "SelfTest"]
+
+
+LFSR_DEGREE = 127
+LFSR_TAP = 1
+SEED_BITS = 32
+START = 0x243F6A8885A308D313198A2E03707344 & ((1 << LFSR_DEGREE) - 1)
+CYCLE_BITS = 48
+
+
+def window_width(config):
+    """Bits of the generator's state: one vector, and at least the LFSR's degree."""
+    return max(LFSR_DEGREE, config.dims * config.width)
+
+
+def _extend(masks, upto):
+    # s[t] = s[t - 127 + 1] ^ s[t - 127], as masks over whatever basis masks[0:127] use.
+    masks = list(masks)
+    while len(masks) < upto:
+        t = len(masks)
+        masks.append(masks[t - LFSR_DEGREE + LFSR_TAP] ^ masks[t - LFSR_DEGREE])
+    return masks
+
+
+def initial_masks(config):
+    """For each bit of the first window, the seed bits whose XOR it is (bit masks; bit
+    ``SEED_BITS`` stands for a constant 1)."""
+    start = [(1 << (j % SEED_BITS)) | ((START >> j & 1) << SEED_BITS)
+             for j in range(LFSR_DEGREE)]
+    return _extend(start, window_width(config))
+
+
+def step_masks(config):
+    """For each bit of the next window (one vector further on), the bits of the current
+    window whose XOR it is (bit masks)."""
+    width = window_width(config)
+    step = config.dims * config.width
+    seq = _extend([1 << j for j in range(width)], step + width)
+    return seq[step:step + width]
+
+
+def _xor_of(source, mask):
+    terms = [source[j] for j in range(len(source)) if mask >> j & 1]
+    if not terms:
+        return Const(0, 1)
+    value = terms[0]
+    for t in terms[1:]:
+        value = value ^ t
+    return value
+
+
+class SelfTest(wiring.Component):
+    """Runs ``count`` LFSR vectors through a core and sums its results.
+
+    A ``start`` pulse (while not ``busy``) latches ``count`` (>= 1) and ``seed`` (nonzero)
+    and raises ``busy``. Then ``vector`` offers a new vector in every cycle in which the
+    previous one was taken (the core's full rate) and ``result`` is always ready. ``busy``
+    falls when the last result has been summed; then ``count``, ``cycles`` (from the first
+    cycle a vector was offered to the cycle the last result was taken, both counted),
+    ``sum1`` and ``sum2`` (see the module docstring) hold until the next ``start``.
+    The sums are pipelined (two cycles) so they never limit the clock.
+    """
+
+    def __init__(self, config):
+        if not isinstance(config, CoreConfig):
+            raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        self._config = config
+        super().__init__({
+            "start": In(1),
+            "start_count": In(32),
+            "start_seed": In(SEED_BITS),
+            "vector": Out(stream.Signature(vector_layout(config))),
+            "result": In(stream.Signature(result_layout(config))),
+            "busy": Out(1),
+            "count": Out(32),
+            "cycles": Out(CYCLE_BITS),
+            "sum1": Out(32),
+            "sum2": Out(32),
+        })
+
+    def elaborate(self, platform):
+        cfg = self._config
+        m = Module()
+        width = window_width(cfg)
+        window = Signal(width, reset_less=True)
+        seed_one = Cat(self.start_seed, Const(1, 1))
+        seed_next = Cat(*[_xor_of(seed_one, mk) for mk in initial_masks(cfg)])
+        step_next = Cat(*[_xor_of(window, mk) for mk in step_masks(cfg)])
+
+        to_send = Signal(32)
+        to_sum = Signal(32)
+        # Checksum pipeline: the word, then sum1, then sum2.
+        word = Signal(32, reset_less=True)
+        word_valid = Signal()
+        sum1_valid = Signal()
+
+        m.d.comb += [
+            self.vector.valid.eq(to_send != 0),
+            self.vector.payload.eq(window[:cfg.dims * cfg.width]),
+            self.result.ready.eq(1),
+        ]
+
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [
+                window.eq(seed_next), to_send.eq(self.start_count),
+                to_sum.eq(self.start_count), self.count.eq(self.start_count),
+                self.busy.eq(1), self.cycles.eq(0), self.sum1.eq(0), self.sum2.eq(0),
+            ]
+        with m.If(self.vector.valid & self.vector.ready):
+            m.d.sync += [window.eq(step_next), to_send.eq(to_send - 1)]
+
+        got = self.result.valid & (to_sum != 0)
+        with m.If(got):
+            m.d.sync += to_sum.eq(to_sum - 1)
+        with m.If(self.busy & (to_sum != 0)):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        full_word = Cat(self.result.p.distance, self.result.p.index)
+        m.d.sync += [word.eq(full_word[:32]), word_valid.eq(got), sum1_valid.eq(word_valid)]
+        with m.If(word_valid):
+            m.d.sync += self.sum1.eq(self.sum1 + word)
+        with m.If(sum1_valid):
+            m.d.sync += self.sum2.eq(self.sum2 + self.sum1)
+        with m.If(self.busy & (to_sum == 0) & ~word_valid & ~sum1_valid):
+            m.d.sync += self.busy.eq(0)
+        return m

