@@ -10,6 +10,7 @@ The per-board defaults (:data:`DEFAULTS`) are the fastest 16x16x8 configurations
 to fit and meet timing; ``benchmarks/bench_boards.py`` re-measures them.
 """
 
+import importlib.resources
 import json
 import os
 import re
@@ -31,7 +32,8 @@ __all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config",
            "BuildReport", "program_command", "program", "CONSTRAINTS_DIR"]
 
 
-CONSTRAINTS_DIR = Path(__file__).resolve().parent.parent / "constraints"
+# constraints/ in the source tree, installed as the data package madvq.constraints.
+CONSTRAINTS_DIR = importlib.resources.files("madvq.constraints")
 ULX3S_DEVICES = ("12F", "25F", "45F", "85F")
 
 
