@@ -25,6 +25,8 @@ from amaranth.lib.wiring import In, Out
 
 from .config import CoreConfig
 from .layouts import vector_layout, codebook_layout, result_layout
+from .carry import Adder, Half, build_chains, register_copy
+from .ecp5 import CHAIN_HALVES, sign_tracking_distance
 
 
 __all__ = ["DistanceUnit", "WinnerTree", "Codebook", "MADCore"]
@@ -76,6 +78,9 @@ class DistanceUnit(wiring.Component):
         W = cfg.width
         value_max = (1 << W) - 1
         m = Module()
+        if cfg.arithmetic == "ecp5":
+            sign_tracking_distance(m, cfg, self.vector, self.template, self.distance)
+            return m
 
         # A node is (registered sum, leaves below it, registered carry bits not yet added).
         nodes = []
@@ -124,6 +129,17 @@ class DistanceUnit(wiring.Component):
         return m
 
 
+def _right_wins(va, da, vb, db):
+    """An adder whose last half's sum says that candidate b beats candidate a: the keys
+    (not valid, distance) compare a > b, the carry out of ``key_a + ~key_b``."""
+    halves = [Half(a=da[j], b=db[j], propagate=lambda x, y, c: x ^ y ^ 1,
+                   generate=lambda x, y: x) for j in range(len(da))]
+    # The keys' top bits are the complemented valid flags: only the generate changes.
+    halves.append(Half(a=va, b=vb, propagate=lambda x, y, c: x ^ y ^ 1,
+                       generate=lambda x, y: 1 - x))
+    return Adder(halves + [Half()], 0)
+
+
 def candidate_layout(config):
     return data.StructLayout({"valid": 1, "distance": unsigned(config.distance_width)})
 
@@ -140,8 +156,10 @@ class WinnerTree(wiring.Component):
     """Winner-take-all over P candidates: the valid candidate with the smallest distance,
     ties to the lowest lane (as ``numpy.argmin``).
 
-    Latency ``config.argmin_levels`` cycles (one registered comparison level per halving;
-    zero when P = 1); accepts new candidates every cycle, no handshake.
+    Latency ``config.winner_latency`` cycles: one registered comparison level per halving
+    (zero when P = 1), two cycles each with ``ecp5`` arithmetic, whose comparisons are carry
+    chains registered before their multiplexers; accepts new candidates every cycle, no
+    handshake.
     """
 
     def __init__(self, config):
@@ -158,6 +176,12 @@ class WinnerTree(wiring.Component):
         m = Module()
         nodes = [(c.valid, c.distance, Const(p, cfg.lane_width))
                  for p, c in enumerate(self.candidates)]
+        if cfg.arithmetic == "ecp5" and len(nodes) > 1:
+            # The candidates come from distance units spread over the chip: one register
+            # stage lets the placer split those long wires.
+            nodes = [(_delay(m, v, 1, f"cand{p}_valid"), _delay(m, d, 1, f"cand{p}_distance"),
+                      lane) for p, (v, d, lane) in enumerate(nodes)]
+        comparators = []
         level = 0
         while len(nodes) > 1:
             level += 1
@@ -165,14 +189,28 @@ class WinnerTree(wiring.Component):
             nodes = []
             for k, pair in enumerate(pairs):
                 out = Signal(winner_layout(cfg), name=f"win{level}_{k}")
-                if len(pair) == 1:
+                if len(pair) == 1:     # odd node out: delayed to stay aligned
                     valid, dist, lane = pair[0]
+                    if cfg.arithmetic == "ecp5":
+                        valid, dist, lane = (_delay(m, x, 1, f"win{level}_{k}_{n}")
+                                             for x, n in ((valid, "v"), (dist, "d"),
+                                                          (lane, "l")))
                     m.d.sync += [out.valid.eq(valid), out.distance.eq(dist), out.lane.eq(lane)]
                 else:
                     (va, da, la), (vb, db, lb) = pair
                     # The right (higher) lane wins only if strictly nearer: ties go left.
+                    # As keys (not valid, distance): the right wins if the left key is larger.
                     right = Signal(name=f"win{level}_{k}_right")
-                    m.d.comb += right.eq(vb & (~va | (db < da)))
+                    if cfg.arithmetic == "ecp5":
+                        # The comparison is registered straight out of its carry chain, and
+                        # the candidates wait beside it: a level takes two cycles.
+                        comparators.append((_right_wins(va, da, vb, db), right))
+                        va, da, la, vb, db, lb = (
+                            _delay(m, x, 1, f"win{level}_{k}_{n}")
+                            for x, n in ((va, "va"), (da, "da"), (la, "la"),
+                                         (vb, "vb"), (db, "db"), (lb, "lb")))
+                    else:
+                        m.d.comb += right.eq(vb & (~va | (db < da)))
                     m.d.sync += [
                         out.valid.eq(va | vb),
                         out.distance.eq(Mux(right, db, da)),
@@ -180,6 +218,11 @@ class WinnerTree(wiring.Component):
                     ]
                 nodes.append((out.valid, out.distance, out.lane))
         assert level == cfg.argmin_levels
+        if comparators:
+            # One chain per comparison: its inputs come from across the chip already.
+            build_chains(m, "cmp", [adder for adder, _ in comparators], max_halves=3)
+            for adder, right in comparators:
+                m.d.sync += right.eq(adder.halves[-1].sum)
         valid, dist, lane = nodes[0]
         m.d.comb += [self.winner.valid.eq(valid), self.winner.distance.eq(dist),
                      self.winner.lane.eq(lane)]
@@ -199,8 +242,13 @@ class Codebook(wiring.Component):
       ``r`` is issued one cycle early (``next_round``).
 
     A write (``write_en``) must not arrive while a vector is between its first and its last
-    round; the core's sequencer guarantees this. A write to an index >= M is ignored.
+    round; the core's sequencer guarantees this. A write to an index >= M is ignored. It
+    shows in ``templates`` the next cycle, except with registers and P = M, where it is
+    registered and then copied beside each template first: three cycles later.
     """
+
+    # With P = M, one copy of the template being written serves this many templates.
+    LANES_PER_WRITE_COPY = 4
 
     def __init__(self, config):
         _check_config(config)
@@ -219,7 +267,32 @@ class Codebook(wiring.Component):
         P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
         m = Module()
 
-        if cfg.codebook_storage == "registers":
+        if cfg.codebook_storage == "registers" and C == 1:
+            # Every template has its own register beside its distance unit. A write is
+            # decoded into one enable per template as it is registered; then the enables,
+            # and copies of the template for each group of templates, are registered beside
+            # the templates: it lands two cycles after it is presented, and no decoder or
+            # enable has to reach across the chip.
+            hits = Signal(M, name="write_hit")
+            for p in range(M):
+                m.d.comb += hits[p].eq(self.write_en & (self.write.index == p))
+            hits = _delay(m, hits, 1, "write_hit", reset=True)
+            template = _delay(m, self.write.template.as_value(), 1, "write_template")
+            copies = {}
+            for p in range(P):
+                group = p // self.LANES_PER_WRITE_COPY
+                if group not in copies:
+                    copies[group] = register_copy(m, template, f"write_copy{group}", platform)
+                slot = Signal(vector_layout(cfg), name=f"lane{p}_slot0", reset_less=True)
+                data = vector_layout(cfg)(copies[group])
+                for i in range(cfg.dims):
+                    # One enable per value: the template's bits sit beside the leaves of
+                    # the distance unit that reads them, spread over the unit.
+                    hit = register_copy(m, hits[p], f"lane{p}_hit{i}", platform)
+                    with m.If(hit):
+                        m.d.sync += slot[i].eq(data[i])
+                m.d.comb += self.templates[p].eq(slot)
+        elif cfg.codebook_storage == "registers":
             for p in range(P):
                 ring = [Signal(vector_layout(cfg), name=f"lane{p}_slot{k}", reset_less=True)
                         for k in range(C)]
@@ -297,17 +370,24 @@ class MADCore(wiring.Component):
         P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
         m = Module()
 
-        # -- configuration state --
-        active = Signal(range(M + 1), init=M)
+        # -- configuration state: the active count m as a mask of the templates that compete
+        # (decoded when written, so the datapath only selects bits of it) --
+        active = Signal(M, init=(1 << M) - 1)
         m.d.comb += self.active.ready.eq(1)
-        with m.If(self.active.valid & (self.active.p >= 1) & (self.active.p <= M)):
-            m.d.sync += active.eq(self.active.p)
+        with m.If(self.active.valid):
+            with m.Switch(self.active.p):
+                for count in range(1, M + 1):
+                    with m.Case(count):
+                        m.d.sync += active.eq((1 << count) - 1)
 
         # -- credit: results in flight or queued --
         depth = cfg.result_queue_depth
         queue = m.submodules.queue = fifo.SyncFIFOBuffered(
             width=result_layout(cfg).size, depth=depth)
         outstanding = Signal(range(depth + 1))
+        # No credit left: kept as a register beside the count so that ``ready`` does not
+        # wait for a comparison.
+        full = Signal()
         delivered = self.result.valid & self.result.ready
 
         # -- sequencer: the input register and its rounds --
@@ -316,36 +396,60 @@ class MADCore(wiring.Component):
         base = Signal(cfg.index_width)           # index of lane 0's template this round
         last = Signal()
         m.d.comb += last.eq(busy & (rnd == C - 1))
-        vec = Signal(vector_layout(cfg), reset_less=True)
-        vec_active = Signal(range(M + 1), reset_less=True)
+        # The input register is free, or in its last round: it may take the next vector.
+        free = Signal()
+        m.d.comb += free.eq(~busy | last)
+        vec = Signal(vector_layout(cfg), name="vec", reset_less=True)
+        # Lane p's template competes in this round: the active mask, shifted by P per round.
+        vec_active = Signal(M, reset_less=True)
 
         config_pending = self.codebook.valid | self.active.valid
         m.d.comb += [
-            self.vector.ready.eq((~busy | last) & (outstanding < depth) & ~config_pending),
-            self.codebook.ready.eq(~busy | last),
+            self.vector.ready.eq(free & ~full & ~config_pending),
+            self.codebook.ready.eq(free),
         ]
         accept = self.vector.valid & self.vector.ready
 
-        with m.If(accept):
-            m.d.sync += [busy.eq(1), rnd.eq(0), base.eq(0),
-                         vec.eq(self.vector.p), vec_active.eq(active)]
-        with m.Elif(last):
-            m.d.sync += busy.eq(0)
-        with m.Elif(busy):
-            m.d.sync += [rnd.eq(rnd + 1), base.eq(base + P)]
+        # The input register loads whenever it is free, whether a vector transfers or not
+        # (``busy`` says which): its enable does not wait for the handshake, and with one
+        # round per vector it needs none at all.
+        write_en = self.codebook.valid & self.codebook.ready
+        write = self.codebook.p
+        if C == 1:
+            # One vector per clock drives all M distance units: the vector goes through a
+            # staging register into one copy of the input register per unit, each placed
+            # beside its unit, instead of one register reaching across the whole chip. A
+            # codebook write takes two cycles more (see Codebook), so each vector still sees
+            # the codebook as it stood when it transferred.
+            staged = Signal(vector_layout(cfg), name="vector_staged", reset_less=True)
+            staged_valid = Signal()
+            m.d.sync += [staged.eq(self.vector.p), staged_valid.eq(accept),
+                         busy.eq(staged_valid), vec_active.eq(active)]
+            vecs = [vector_layout(cfg)(register_copy(m, staged.as_value(), f"vec{p}",
+                                                     platform))
+                    for p in range(P)]
+        else:
+            m.d.sync += busy.eq(accept | (busy & ~last))
+            with m.If(free):
+                m.d.sync += [rnd.eq(0), base.eq(0), vec.eq(self.vector.p),
+                             vec_active.eq(active)]
+            with m.Else():
+                m.d.sync += [rnd.eq(rnd + 1), base.eq(base + P),
+                             vec_active.eq(vec_active >> P)]
+            vecs = [vec] * P
 
         with m.If(accept & ~delivered):
-            m.d.sync += outstanding.eq(outstanding + 1)
+            m.d.sync += [outstanding.eq(outstanding + 1), full.eq(outstanding == depth - 1)]
         with m.Elif(delivered & ~accept):
-            m.d.sync += outstanding.eq(outstanding - 1)
+            m.d.sync += [outstanding.eq(outstanding - 1), full.eq(0)]
 
         # -- codebook --
         book = m.submodules.codebook = Codebook(cfg)
         m.d.comb += [
-            book.write_en.eq(self.codebook.valid & self.codebook.ready),
-            book.write.eq(self.codebook.p),
+            book.write_en.eq(write_en),
+            book.write.eq(write),
             book.turn.eq(busy),
-            book.next_round.eq(Mux(accept, 0, rnd + 1)),
+            book.next_round.eq(Mux(free, 0, rnd + 1)),
         ]
 
         # -- distance units, with the round's bookkeeping travelling alongside --
@@ -356,13 +460,12 @@ class MADCore(wiring.Component):
         })
         ctl = Signal(ctl_layout)
         m.d.comb += [ctl.first.eq(rnd == 0), ctl.last.eq(rnd == C - 1), ctl.base.eq(base)]
-        for p in range(P):
-            m.d.comb += ctl.active[p].eq(base + p < vec_active)
+        m.d.comb += ctl.active.eq(vec_active[:P])
 
         lanes = []
         for p in range(P):
             unit = m.submodules[f"unit{p}"] = DistanceUnit(cfg)
-            m.d.comb += [unit.vector.eq(vec), unit.template.eq(book.templates[p])]
+            m.d.comb += [unit.vector.eq(vecs[p]), unit.template.eq(book.templates[p])]
             lanes.append(unit.distance)
         # Only the valid bits are reset; the rest of the bookkeeping is data they qualify.
         ctl_lanes = _delay(m, ctl, cfg.distance_latency, "ctl")
@@ -372,11 +475,11 @@ class MADCore(wiring.Component):
         for p in range(P):
             m.d.comb += [tree.candidates[p].valid.eq(ctl_valid & ctl_lanes.active[p]),
                          tree.candidates[p].distance.eq(lanes[p])]
-        ctl_win = _delay(m, ctl_lanes, cfg.argmin_levels, "ctl_win")
-        win_valid = _delay(m, ctl_valid, cfg.argmin_levels, "win_valid", reset=True)
+        ctl_win = _delay(m, ctl_lanes, cfg.winner_latency, "ctl_win")
+        win_valid = _delay(m, ctl_valid, cfg.winner_latency, "win_valid", reset=True)
         winner = tree.winner
         if cfg.distances:
-            round_distances = [_delay(m, d, cfg.argmin_levels, f"lane{p}_distance")
+            round_distances = [_delay(m, d, cfg.winner_latency, f"lane{p}_distance")
                                for p, d in enumerate(lanes)]
 
         # -- the result of each vector --
