@@ -194,7 +194,8 @@ def cmd_report(args):
         raise ValueError(f"arithmetic 'ecp5' needs an ECP5 device, not {args.device!r}")
     out = Path(args.output)
     point = Point(cfg, args.device, args.clock, args.seed)
-    record, = sweep([point], cache_dir=out / "cache", work_dir=out / "work",
+    cache = Path(args.cache) if args.cache else out / "cache"
+    record, = sweep([point], cache_dir=cache, work_dir=out / "work",
                     executor=_local_executor("thread", 1), progress=False)
     paths = write_outputs([record], out, command=" ".join(["madvq", *sys.argv[1:]]),
                           plots=False, stem=f"{cfg.default_name}_{args.device}")
@@ -282,6 +283,8 @@ def build_parser():
     p.add_argument("--seed", type=int, default=1, help="placement seed (default 1)")
     p.add_argument("-o", "--output", default="build/report", metavar="DIR",
                    help="output folder (default build/report)")
+    p.add_argument("--cache", metavar="DIR",
+                   help="cache of finished runs (default DIR/cache; madvq sweep's works)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sweep", help="report a grid of configurations on several FPGAs: "

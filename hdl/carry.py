@@ -108,7 +108,10 @@ class CCU2C(wiring.Component):
 
 
 def _bit(value):
-    """A 1-bit operand: an Amaranth value, or the constants 0/1."""
+    """A 1-bit operand: an Amaranth value, the constants 0/1, or a :class:`Half` laid out
+    earlier (its sum)."""
+    if isinstance(value, Half):
+        return value.sum
     if isinstance(value, int):
         if value not in (0, 1):
             raise ValueError(f"a constant input of a half must be 0 or 1, not {value!r}")
@@ -124,7 +127,8 @@ class Half:
     """One LUT4 + carry bit: ``propagate(a, b, c)`` and ``generate(a, b)`` are Python
     functions of the input bits, tabulated into the cell's ``INIT``. ``propagate=None`` means
     P = 0: the half's sum is its incoming carry, and its generate starts the next carry (the
-    chain builder sets it). ``sum`` is created by :func:`build_chains`."""
+    chain builder sets it). An input may be another half laid out before this one, meaning
+    its sum. ``sum`` is created by :func:`build_chains`."""
     a: object = 0
     b: object = 0
     c: object = 0
@@ -190,6 +194,15 @@ def build_chains(m, name, adders, *, max_halves):
         current.extend(adder.halves)
     if current:
         chains.append(current)
+
+    laid_out = set()
+    for halves in chains:
+        for h in halves:
+            for value in (h.a, h.b, h.c):
+                if isinstance(value, Half) and id(value) not in laid_out:
+                    raise ValueError("a half's input can only be the sum of a half laid out "
+                                     "before it")
+            laid_out.add(id(h))
 
     for n, halves in enumerate(chains):
         if len(halves) % 2:
