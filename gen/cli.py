@@ -45,6 +45,9 @@ def _add_core_flags(parser, *, from_arrays=False):
     g.add_argument("--storage", choices=("registers", "ram"), default="auto",
                    help="codebook in registers or in block RAM (ram needs P < M; "
                         "default registers)")
+    g.add_argument("--ram-lanes", type=int, metavar="K",
+                   help="with --storage ram: distance units whose templates are in block RAM, "
+                        "1..P (default P); the others use registers")
     g.add_argument("--arithmetic", choices=("generic", "ecp5"), default="generic",
                    help="distance units in plain HDL arithmetic, or laid out in ECP5 carry "
                         "cells (default generic)")
@@ -56,7 +59,8 @@ def _config(args, dims=None, templates=None):
         templates=args.templates if args.templates is not None else templates,
         width=args.width, signed=args.signed,
         templates_per_cycle=args.templates_per_cycle,
-        distances=args.distances, storage=args.storage, arithmetic=args.arithmetic)
+        distances=args.distances, storage=args.storage, arithmetic=args.arithmetic,
+        ram_lanes=args.ram_lanes)
 
 
 def cmd_generate(args):
@@ -150,6 +154,16 @@ def _p_list(text):
                 f"expected comma-separated integers or 'all', not {text!r}") from None
         if values[-1] < 1:
             raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
+    return values
+
+
+def _storage_list(text):
+    values = text.split(",")
+    for v in values:
+        if v not in ("auto", "registers", "ram") and not (v.startswith("ram")
+                                                         and v[3:].isdigit() and int(v[3:])):
+            raise argparse.ArgumentTypeError(
+                f"{v!r} is not one of auto, registers, ram, ramK (K >= 1)")
     return values
 
 
@@ -297,8 +311,8 @@ def build_parser():
                    help="numbers, or 'all' for P = M (default all); values above M are "
                         "skipped")
     g.add_argument("--signed", action="store_true", help="signed values")
-    g.add_argument("--storage", type=_choice_list(("auto", "registers", "ram")),
-                   default=["auto"], metavar="S,...")
+    g.add_argument("--storage", type=_storage_list, default=["auto"], metavar="S,...",
+                   help="auto, registers, ram, or ramK: K units in block RAM (default auto)")
     g.add_argument("--arithmetic", type=_choice_list(("auto", "generic", "ecp5")),
                    default=["auto"], metavar="A,...",
                    help="auto (default): ecp5 on ECP5 devices, generic elsewhere")

@@ -53,6 +53,13 @@ class Point:
         return f"{self.config.default_name}@{self.device}"
 
 
+def _storage(text):
+    """``"ram3"``: storage ``ram`` with 3 units reading from RAM; anything else as it is."""
+    if isinstance(text, str) and text.startswith("ram") and text[3:].isdigit():
+        return "ram", int(text[3:])
+    return text, None
+
+
 def grid(dims, templates, widths, *, templates_per_cycle=("all",), devices=tuple(DEVICES),
          signed=(False,), storages=("auto",), arithmetics=("auto",), clock_mhz=None, seed=1):
     """Every combination of the given parameter values as :class:`Point` s.
@@ -60,7 +67,8 @@ def grid(dims, templates, widths, *, templates_per_cycle=("all",), devices=tuple
     ``templates_per_cycle`` holds numbers or ``"all"`` (= M); a value above M is skipped.
     ``arithmetics`` holds names or ``"auto"``: ``ecp5`` on ECP5 devices, ``generic``
     elsewhere; ``ecp5`` arithmetic is only placed on ECP5 devices. ``storages`` holds
-    ``"auto"``, ``"registers"`` or ``"ram"`` (``ram`` is skipped where P = M)."""
+    ``"auto"``, ``"registers"``, ``"ram"`` or ``"ram<K>"`` (K units in RAM, the others in
+    registers); ``ram`` is skipped where P = M, ``ram<K>`` where K > P."""
     points = []
     for dev_name in devices:
         dev = device(dev_name)
@@ -76,7 +84,8 @@ def grid(dims, templates, widths, *, templates_per_cycle=("all",), devices=tuple
                             if p > m:
                                 continue
                             for storage in storages:
-                                if storage == "ram" and p == m:
+                                storage, ram_lanes = _storage(storage)
+                                if storage == "ram" and (p == m or (ram_lanes or 0) > p):
                                     continue
                                 for arith in arithmetics:
                                     if arith == "auto":
@@ -85,7 +94,7 @@ def grid(dims, templates, widths, *, templates_per_cycle=("all",), devices=tuple
                                         continue
                                     cfg = CoreConfig(dims=n, templates=m, width=w, signed=s,
                                                      templates_per_cycle=p, storage=storage,
-                                                     arithmetic=arith)
+                                                     arithmetic=arith, ram_lanes=ram_lanes)
                                     points.append(Point(cfg, dev_name, clock_mhz, seed))
     # The same point can arise twice (e.g. storage "auto" and "registers").
     return list(dict.fromkeys(points))
@@ -250,6 +259,12 @@ def _config_label(r):
     return label
 
 
+def _storage_label(r):
+    if r["storage"] == "ram" and r.get("ram_lanes") not in (None, r["templates_per_cycle"]):
+        return f"ram ({r['ram_lanes']} of {r['templates_per_cycle']} units)"
+    return r["storage"]
+
+
 def markdown_table(records, *, command=None, date=None, versions=None):
     """The sweep as a Markdown section body: how it was made, one row per point, and the
     cost-versus-size fit."""
@@ -270,7 +285,7 @@ def markdown_table(records, *, command=None, date=None, versions=None):
     for r in records:
         if "error" in r:
             lines.append(f"| {_config_label(r)} | {r['templates_per_cycle']} | "
-                         f"{r['storage']} | {r['arithmetic']} | {r['device']} | tool error "
+                         f"{_storage_label(r)} | {r['arithmetic']} | {r['device']} | tool error "
                          f"| | | | | | | |")
             continue
         cells = f"{r['logic_cells']:,} / {r['logic_available']:,} {r['logic_cell']}"
@@ -284,7 +299,7 @@ def markdown_table(records, *, command=None, date=None, versions=None):
             else "-"
         bram = f"{r['bram']}" if r["bram_available"] else "-"
         lines.append(
-            f"| {_config_label(r)} | {r['templates_per_cycle']} | {r['storage']} | "
+            f"| {_config_label(r)} | {r['templates_per_cycle']} | {_storage_label(r)} | "
             f"{r['arithmetic']} | {r['device']} | {cells} | {r['ffs']:,} | {bram} | {fmax} | "
             f"{r['cycles_per_vector']} | {vps} | {per_k} | "
             f"{r['logic_cells'] / _input_bits(r):.2f} |")

@@ -182,7 +182,7 @@ def elaborate(config, dev):
 
 RECORD_FIELDS = [
     "dims", "templates", "width", "signed", "templates_per_cycle", "distances", "storage",
-    "arithmetic", "device", "part", "logic_cell", "logic_cells", "logic_available",
+    "ram_lanes", "arithmetic", "device", "part", "logic_cell", "logic_cells", "logic_available",
     "harness_cells", "ffs", "bram", "bram_available", "fmax_mhz", "clock_target_mhz",
     "timing_met", "fits", "cycles_per_vector", "vectors_per_second",
     "vectors_per_second_per_klut", "seed", "input_bits",

@@ -64,6 +64,10 @@ class CoreConfig:
         reads its templates from a rotating ring, so no read multiplexer is needed) or
         ``"ram"`` (one synchronous-read memory per distance unit, for block RAM; needs P < M).
         ``"auto"`` chooses registers.
+    ram_lanes : int or None
+        With ``"ram"`` storage, how many distance units (the first ones) read their templates
+        from a memory, 1..P (default P); the others use registers. Block RAM is often too
+        narrow for every unit.
     arithmetic : str
         How the distance units add: ``"generic"`` (plain HDL arithmetic, any device or ASIC
         flow) or ``"ecp5"`` (a sign-tracking adder tree laid out in ECP5 ``CCU2C`` carry
@@ -79,6 +83,7 @@ class CoreConfig:
     distances: bool = False
     storage: str = "auto"
     arithmetic: str = "generic"
+    ram_lanes: int = None
 
     def __post_init__(self):
         _check_int("dims", self.dims, 1)
@@ -103,6 +108,14 @@ class CoreConfig:
                              "(a fully parallel core reads every template at once), "
                              f"not templates_per_cycle={self.templates_per_cycle} with "
                              f"templates={self.templates}")
+        if self.storage == "ram":
+            if self.ram_lanes is None:
+                object.__setattr__(self, "ram_lanes", self.templates_per_cycle)
+            _check_int("ram_lanes", self.ram_lanes, 1, self.templates_per_cycle,
+                       f"templates_per_cycle ({self.templates_per_cycle})")
+        elif self.ram_lanes is not None:
+            raise ValueError(f"ram_lanes needs storage 'ram', not ram_lanes={self.ram_lanes!r} "
+                             f"with storage {self.storage!r}")
 
     # -- parameters as a plain dictionary (interface JSON, caches, reports) --
 
@@ -116,6 +129,7 @@ class CoreConfig:
             "distances": self.distances,
             "storage": self.codebook_storage,
             "arithmetic": self.arithmetic,
+            "ram_lanes": self.ram_lanes,
         }
 
     @classmethod
@@ -130,7 +144,8 @@ class CoreConfig:
         if self.distances:
             name += "_all"
         if self.codebook_storage == "ram":
-            name += "_ram"
+            name += "_ram" if self.ram_lanes == self.templates_per_cycle \
+                else f"_ram{self.ram_lanes}"
         if self.arithmetic != "generic":
             name += f"_{self.arithmetic}"
         return name
@@ -201,9 +216,9 @@ class CoreConfig:
     @property
     def distance_latency(self):
         """Cycles from a vector and template entering a distance unit to its distance:
-        one registered difference stage plus the adder tree; the ``ecp5`` tree adds one
-        stage between its leaves and its first level."""
-        return 1 + self.tree_levels + (1 if self.arithmetic == "ecp5" else 0)
+        an absolute-difference stage, the adder tree and a last stage (a final carry, or
+        with ``ecp5`` arithmetic a final negation)."""
+        return 2 + self.tree_levels
 
     @property
     def argmin_levels(self):

@@ -51,13 +51,17 @@ class DistanceUnit(wiring.Component):
     """Distance of one vector from one template: ``sum_i |vector[i] - template[i]|``.
 
     Exact, in ``config.distance_width`` bits. Latency ``config.distance_latency`` cycles
-    (one absolute-difference stage, then one stage per adder-tree level); accepts a new pair
-    every cycle. There is no handshake: the unit runs freely and its user tracks validity.
+    (an absolute-difference stage, one stage per adder-tree level, a last carry stage);
+    accepts a new pair every cycle. There is no handshake: the unit runs freely and its user
+    tracks validity.
 
     The absolute difference ``|d|`` of a leaf is formed as ``(d ^ s) + s`` with ``s`` the sign
     of ``d``; the ``+ s`` rides into the carry input of an adder higher up the tree instead of
-    costing an incrementer per leaf. N - 1 adders have room for N - 1 such bits, so leaf 0
-    completes its own absolute value.
+    costing an incrementer per leaf (on an iCE40, a leaf's subtraction and complement share
+    one LUT per bit). N - 1 adders have room for N - 1 such bits; the last one is added to
+    the root in a stage of its own, so that no stage holds two carry chains one after the
+    other. With ``ecp5`` arithmetic the unit is a sign-tracking tree of carry cells instead
+    (see :mod:`madvq.hdl.ecp5`).
     """
 
     def __init__(self, config):
@@ -88,17 +92,11 @@ class DistanceUnit(wiring.Component):
             diff = Signal(unsigned(W + 1), name=f"diff{i}")
             m.d.comb += diff.eq(self.vector[i] - self.template[i])
             sign = diff[W]
-            flipped = diff[:W] ^ sign.replicate(W)
             absd = Signal(W, name=f"absd{i}", reset_less=True)
-            if i == 0:
-                m.d.sync += absd.eq(flipped + sign)
-                carries = []
-            else:
-                m.d.sync += absd.eq(flipped)
-                carry = Signal(name=f"absd{i}_carry", reset_less=True)
-                m.d.sync += carry.eq(sign)
-                carries = [carry]
-            nodes.append((absd, 1, carries))
+            m.d.sync += absd.eq(diff[:W] ^ sign.replicate(W))
+            carry = Signal(name=f"absd{i}_carry", reset_less=True)
+            m.d.sync += carry.eq(sign)
+            nodes.append((absd, 1, [carry]))
 
         level = 0
         while len(nodes) > 1:
@@ -123,9 +121,12 @@ class DistanceUnit(wiring.Component):
                 carries = [_delay(m, c, 1, f"{name}_carry{j}") for j, c in enumerate(carries)]
                 nodes.append((reg, leaves, carries))
 
+        # The last carry, added in a stage of its own.
         root, _, carries = nodes[0]
-        assert not carries and level == cfg.tree_levels
-        m.d.comb += self.distance.eq(root)
+        assert len(carries) == 1 and level == cfg.tree_levels
+        distance = Signal(cfg.distance_width, name="distance", reset_less=True)
+        m.d.sync += distance.eq(root + carries[0])
+        m.d.comb += self.distance.eq(distance)
         return m
 
 
@@ -238,8 +239,9 @@ class Codebook(wiring.Component):
     * ``registers``: each lane keeps its slots in a ring of registers that turns once per
       round and is back at its home position after the last round, so no read multiplexer is
       needed (with P = M each lane is a single register).
-    * ``ram``: each lane is a synchronous-read memory of ``rounds`` words; the read of round
-      ``r`` is issued one cycle early (``next_round``).
+    * ``ram``: each lane (the first ``config.ram_lanes`` of them; the others are rings) is a
+      synchronous-read memory of ``rounds`` words; the read of round ``r`` is issued one
+      cycle early (``next_round``).
 
     A write (``write_en``) must not arrive while a vector is between its first and its last
     round; the core's sequencer guarantees this. A write to an index >= M is ignored. It
@@ -292,8 +294,9 @@ class Codebook(wiring.Component):
                     with m.If(hit):
                         m.d.sync += slot[i].eq(data[i])
                 m.d.comb += self.templates[p].eq(slot)
-        elif cfg.codebook_storage == "registers":
-            for p in range(P):
+        else:
+            ram_lanes = cfg.ram_lanes if cfg.codebook_storage == "ram" else 0
+            for p in range(ram_lanes, P):
                 ring = [Signal(vector_layout(cfg), name=f"lane{p}_slot{k}", reset_less=True)
                         for k in range(C)]
                 for k, slot in enumerate(ring):
@@ -305,16 +308,18 @@ class Codebook(wiring.Component):
                         with m.Elif(self.turn):
                             m.d.sync += slot.eq(ring[(k + 1) % C])
                 m.d.comb += self.templates[p].eq(ring[0])
-        else:
-            lane = Signal(range(P))
-            slot = Signal(range(C))
-            known = Signal()
-            with m.Switch(self.write.index):
-                for j in range(M):
-                    with m.Case(j):
-                        m.d.comb += [lane.eq(j % P), slot.eq(j // P), known.eq(1)]
-            for p in range(P):
-                mem = memory.Memory(shape=vector_layout(cfg), depth=C, init=[])
+            if ram_lanes:
+                lane = Signal(range(P))
+                slot = Signal(range(C))
+                known = Signal()
+                with m.Switch(self.write.index):
+                    for j in range(M):
+                        with m.Case(j):
+                            m.d.comb += [lane.eq(j % P), slot.eq(j // P), known.eq(1)]
+            for p in range(ram_lanes):
+                # Even a few words deep: block RAM is where the bandwidth is.
+                mem = memory.Memory(shape=vector_layout(cfg), depth=C, init=[],
+                                    attrs={"ram_style": "block"})
                 m.submodules[f"lane{p}"] = mem
                 wr = mem.write_port()
                 rd = mem.read_port()
@@ -344,8 +349,9 @@ class MADCore(wiring.Component):
       (initially all zero).
 
     A vector's result uses the codebook and m as they stood when the vector transferred.
-    Pending ``codebook`` or ``active`` writes take precedence over new vectors; a codebook
-    write waits for a vector that is part-way through its rounds.
+    Pending ``codebook`` or ``active`` writes take precedence over new vectors (which also
+    wait two cycles after an ``active`` write, and with P < M one after a codebook write,
+    while it lands); a codebook write waits for a vector that is part-way through its rounds.
 
     Latency ``config.latency_cycles``; one vector every ``config.cycles_per_vector`` cycles
     while the result stream is ready.
@@ -370,15 +376,22 @@ class MADCore(wiring.Component):
         P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
         m = Module()
 
-        # -- configuration state: the active count m as a mask of the templates that compete
-        # (decoded when written, so the datapath only selects bits of it) --
+        # -- configuration state: the active count m as a mask of the templates that compete,
+        # decoded (in a stage of its own) from a registered copy of the write, so the datapath
+        # only selects bits of it; a vector waits out the cycles in which the mask changes. --
         active = Signal(M, init=(1 << M) - 1)
         m.d.comb += self.active.ready.eq(1)
-        with m.If(self.active.valid):
-            with m.Switch(self.active.p):
-                for count in range(1, M + 1):
-                    with m.Case(count):
-                        m.d.sync += active.eq((1 << count) - 1)
+        active_write = _delay(m, self.active.valid, 1, "active_write", reset=True)
+        active_count = _delay(m, self.active.p, 1, "active_count")
+        decoded = Signal(M, name="active_decoded", reset_less=True)
+        decoded_valid = Signal(name="active_decoded_valid")
+        # Each mask bit is a function of the count alone (a small LUT tree); counts outside
+        # 1..M are not applied.
+        for j in range(M):
+            m.d.sync += decoded[j].eq(active_count > j)
+        m.d.sync += decoded_valid.eq(active_write & (active_count != 0) & (active_count <= M))
+        with m.If(decoded_valid):
+            m.d.sync += active.eq(decoded)
 
         # -- credit: results in flight or queued --
         depth = cfg.result_queue_depth
@@ -394,16 +407,25 @@ class MADCore(wiring.Component):
         busy = Signal()                          # the input register holds a vector
         rnd = Signal(range(C))
         base = Signal(cfg.index_width)           # index of lane 0's template this round
+        # The input register holds a vector in its last round; it is free, or in its last
+        # round: it may take the next vector. Both are registers, computed a cycle ahead, so
+        # that the handshake does not wait for the round counter.
         last = Signal()
-        m.d.comb += last.eq(busy & (rnd == C - 1))
-        # The input register is free, or in its last round: it may take the next vector.
-        free = Signal()
-        m.d.comb += free.eq(~busy | last)
+        free = Signal(init=1)
         vec = Signal(vector_layout(cfg), name="vec", reset_less=True)
         # Lane p's template competes in this round: the active mask, shifted by P per round.
         vec_active = Signal(M, reset_less=True)
 
-        config_pending = self.codebook.valid | self.active.valid
+        write_en = self.codebook.valid & self.codebook.ready
+        write = self.codebook.p
+        config_pending = (self.codebook.valid | self.active.valid | active_write
+                          | decoded_valid)
+        if C > 1:
+            # The write is registered before it reaches the codebook (its decoder and the
+            # rings' enables are far from the handshake); a vector waits out that cycle.
+            write_en = _delay(m, write_en, 1, "codebook_write_en", reset=True)
+            write = _delay(m, write, 1, "codebook_write")
+            config_pending = config_pending | write_en
         m.d.comb += [
             self.vector.ready.eq(free & ~full & ~config_pending),
             self.codebook.ready.eq(free),
@@ -413,9 +435,8 @@ class MADCore(wiring.Component):
         # The input register loads whenever it is free, whether a vector transfers or not
         # (``busy`` says which): its enable does not wait for the handshake, and with one
         # round per vector it needs none at all.
-        write_en = self.codebook.valid & self.codebook.ready
-        write = self.codebook.p
         if C == 1:
+            m.d.comb += [last.eq(busy), free.eq(1)]
             # One vector per clock drives all M distance units: the vector goes through a
             # staging register into one copy of the input register per unit, each placed
             # beside its unit, instead of one register reaching across the whole chip. A
@@ -436,6 +457,12 @@ class MADCore(wiring.Component):
             with m.Else():
                 m.d.sync += [rnd.eq(rnd + 1), base.eq(base + P),
                              vec_active.eq(vec_active >> P)]
+            with m.If(accept):                   # round 0 of C > 1 next
+                m.d.sync += [last.eq(0), free.eq(0)]
+            with m.Elif(busy & ~last):           # round rnd + 1 next
+                m.d.sync += [last.eq(rnd == C - 2), free.eq(rnd == C - 2)]
+            with m.Else():                       # idle next
+                m.d.sync += [last.eq(0), free.eq(1)]
             vecs = [vec] * P
 
         with m.If(accept & ~delivered):

@@ -44,12 +44,12 @@ def test_value_ranges():
 
 
 def test_latency_is_the_sum_of_the_stages():
-    # Staging and input registers, |x-t| register, 4 adder levels, 4 comparison levels,
-    # result queue (2).
-    assert CoreConfig().latency_cycles == 2 + 1 + 4 + 4 + 2
+    # Staging and input registers, |x-t| register, 4 adder levels, last carry, 4 comparison
+    # levels, result queue (2).
+    assert CoreConfig().latency_cycles == 2 + 2 + 4 + 4 + 2
     # P < M: input register, 3 rounds, 1 comparison level, running minimum.
     cfg = CoreConfig(dims=3, templates=5, templates_per_cycle=2)
-    assert cfg.latency_cycles == 1 + (1 + 2) + 1 + 2 + 1 + 2
+    assert cfg.latency_cycles == 1 + (2 + 2) + 1 + 2 + 1 + 2
     # ecp5 arithmetic: a stage before the adder tree; a stage before the winner tree and
     # two cycles per comparison level.
     cfg = CoreConfig(arithmetic="ecp5")
