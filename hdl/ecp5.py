@@ -10,17 +10,17 @@
   its own LUT (``w_u + (w_v ^ S) + S``, ``S = s_u xor s_v`` as the carry-in); ``s_u`` goes up.
   ``|w|`` fits the unsigned width of the subtree's distance and the sign of ``w`` is ``s``, so
   only those bits are computed and stored: the widths of an unsigned adder tree.
-* The root's value is ``s_0`` times the distance: one conditional negation, ``(w ^ s) + s``,
-  removes the sign.
+* Leaf 0 alone is made absolute, ``(d_0 ^ s_0) + s_0``, so every subtree holding it has
+  ``s = +1`` and the root's value is the distance.
 
 Every adder ends in a half whose sum is its carry out, which also starts the next adder's
-carry, so adders share chains. Every carry-chain input comes straight from a register (or the
-flags of the leaves beside it) and every sum goes straight into one: the ``S`` of a
-first-level node is computed by a half beside its leaves, from their flags; a higher node's
-``S`` by one LUT, registered a stage ahead.
+carry: adders share chains, and nextpnr adds one feed-in cell per chain rather than per adder.
+Every carry-chain input comes straight from a register and every sum goes straight into one:
+the ``S`` of a node is computed (one LUT) and registered a stage ahead, which costs one stage
+between the leaves and the first tree level, the stage where leaf 0 is made absolute.
 
-Latency ``config.distance_latency`` = 2 + ceil(log2 N) cycles (leaves, tree levels,
-negation); one vector-template pair per cycle.
+Latency ``config.distance_latency`` = 2 + ceil(log2 N) cycles; one vector-template pair per
+cycle.
 """
 
 from amaranth.hdl import Cat, Signal
@@ -31,10 +31,10 @@ from .carry import Adder, Half, build_chains
 __all__ = ["sign_tracking_distance", "CHAIN_HALVES"]
 
 
-# Longest chain, in halves (two per CCU2C): two pairs of 8-bit leaves and their S halves. Every chain costs a half that starts its carry; a longer one lengthens the carry path
-# that timing analysis sees, since it does not know that a P = 0 half cuts the carry (about
-# 0.07 ns per CCU2C on an ECP5 of speed grade 6).
-CHAIN_HALVES = 40
+# Longest chain, in halves (two per CCU2C). Every chain costs nextpnr's feed-in cell; a longer
+# one lengthens the carry path that timing analysis sees, since it does not know that a
+# P = 0 half cuts the carry (about 0.07 ns per CCU2C on an ECP5 of speed grade 6).
+CHAIN_HALVES = 36
 
 
 def sign_tracking_distance(m, config, vector, template, distance, *, name="dist",
@@ -60,31 +60,22 @@ def sign_tracking_distance(m, config, vector, template, distance, *, name="dist"
         return reg
 
     # -- stage 1: leaves, d = x + ~t + 1. Signed values are taken as unsigned ones with their
-    # top bits flipped (x - t is unchanged), which only changes that bit's generate. After
-    # every two pairs of leaves, one half per pair computes S = n_2k xor n_2k+1 from their
-    # flags, the carry-in of the pair's node: no LUT, no stage of its own. These halves end
-    # their chain's part: a carry through them would be a long path to timing analysis. --
-    leaf_bits, leaf_flag, pair_flip = {}, {}, {}
-    for group in range(0, N, 4):
-        tops = {}
-        for i in range(group, min(group + 4, N)):
-            halves = []
-            for k in range(W):
-                flip = config.signed and k == W - 1
-                halves.append(Half(
-                    a=vector[i][k], b=template[i][k], propagate=lambda a, b, c: a ^ b ^ 1,
-                    generate=(lambda a, b: 1 - a) if flip else (lambda a, b: a)))
-            tops[i] = Half()          # P = 0: its sum is the carry out, x >= t
-            halves.append(tops[i])
-            out = adder(halves, 1, f"{name}_leaf{i}")
-            leaf_bits[i], leaf_flag[i] = out[:W], out[W]
-        pairs = [i for i in range(group, min(group + 4, N) - 1, 2)]
-        if pairs:
-            halves = [Half(b=tops[i], c=tops[i + 1], propagate=lambda a, b, c: b ^ c,
-                           generate=lambda a, b: 0) for i in pairs]
-            out = adder(halves, 0, f"{name}_pairs{group // 4}")
-            for j, i in enumerate(pairs):
-                pair_flip[i] = out[j]
+    # top bits flipped (x - t is unchanged), which only changes that bit's generate. Leaf 0
+    # outputs its sign instead of n_0 (a half with P = 1), so it goes last in its chain. --
+    leaf_bits, leaf_flag = {}, {}
+    for i in list(range(1, N)) + [0]:
+        halves = []
+        for k in range(W):
+            flip = config.signed and k == W - 1
+            halves.append(Half(a=vector[i][k], b=template[i][k],
+                               propagate=lambda a, b, c: a ^ b ^ 1,
+                               generate=(lambda a, b: 1 - a) if flip else (lambda a, b: a)))
+        if i == 0:
+            halves.append(Half(propagate=lambda a, b, c: 1, generate=lambda a, b: 0))
+        else:
+            halves.append(Half())          # P = 0: its sum is the carry out, x >= t
+        out = adder(halves, 1, f"{name}_leaf{i}")
+        leaf_bits[i], leaf_flag[i] = out[:W], out[W]
 
     # Leaf flags delayed to be readable in a given stage (stage 2 reads stage 1's registers).
     flags = {}
@@ -95,15 +86,22 @@ def sign_tracking_distance(m, config, vector, template, distance, *, name="dist"
                                else register(flag(i, stage - 1), f"{name}_n{i}_s{stage}"))
         return flags[i, stage]
 
-    # A subtree is (value bits, its leftmost leaf, leaves below it).
-    nodes = [(leaf_bits[i], i, 1) for i in range(N)]
-    stage = 1
+    # -- stage 2: |d_0| (its carry-in and complement come from its own sign), and every
+    # leaf waits a cycle. A subtree is (value bits, reference leaf or None for +1, leaves). --
+    sign0 = leaf_flag[0]
+    halves = [Half(a=0, b=leaf_bits[0][j], c=sign0,
+                   propagate=lambda a, b, c: b ^ c, generate=lambda a, b: 0)
+              for j in range(W)]
+    nodes = [(adder(halves, sign0, f"{name}_abs0"), None, 1)]
+    nodes += [(register(leaf_bits[i], f"{name}_leaf{i}_s2"), i, 1) for i in range(1, N)]
 
-    # -- stages 2 ...: tree levels. S = s_u xor s_v = n_u xor n_v: from the leaves for the
-    # first level, else one LUT whose output is registered a stage early. --
+    # -- stages 3 ...: tree levels. S = s_u xor s_v = n_u xor n_v; with a +1 reference it is
+    # 1 - n_v, folded into the halves' tables, else one LUT whose output is registered a
+    # stage early. --
+    stage = 2
     while len(nodes) > 1:
         stage += 1
-        level = stage - 1
+        level = stage - 2
         paired = []
         for k in range(0, len(nodes), 2):
             label = f"{name}_sum{level}_{k // 2}"
@@ -114,39 +112,34 @@ def sign_tracking_distance(m, config, vector, template, distance, *, name="dist"
             (u, ref_u, lu), (v, ref_v, lv) = nodes[k], nodes[k + 1]
             leaves = lu + lv
             width = (leaves * value_max).bit_length()
-            if level == 1:
-                flip = pair_flip[ref_u]
+            if ref_u is None:
+                flip, flip_inv = flag(ref_v, stage), 1
             else:
                 flip = register(flag(ref_u, stage - 1) ^ flag(ref_v, stage - 1),
                                 label + "_subtract")
+                flip_inv = 0
+            # Beyond its stored bits an operand is its sign, 1 - n (or 0 for a +1 subtree).
+            ext_u = (0, 0) if ref_u is None else (flag(ref_u, stage), 1)
+            ext_v = (flag(ref_v, stage), 1)
             halves = []
             for j in range(width):
                 if j >= max(len(u), len(v)):
                     halves.append(Half())     # both operands are sign bits here: P = 0
                     continue
-                # Beyond its stored bits an operand is its sign, 1 - n.
-                a, ai = (u[j], 0) if j < len(u) else (flag(ref_u, stage), 1)
-                b, bi = (v[j], 0) if j < len(v) else (flag(ref_v, stage), 1)
+                a, ai = (u[j], 0) if j < len(u) else ext_u
+                b, bi = (v[j], 0) if j < len(v) else ext_v
                 halves.append(Half(
                     a=a, b=b, c=flip,
-                    propagate=lambda a, b, c, ai=ai, bi=bi: (a ^ ai) ^ (b ^ bi) ^ c,
+                    propagate=lambda a, b, c, ai=ai, bi=bi, ci=flip_inv: (a ^ ai) ^ (b ^ bi)
+                    ^ (c ^ ci),
                     generate=lambda a, b, ai=ai: a ^ ai))
-            out = adder(halves, flip, label)
+            out = adder(halves, flip, label, inverted=bool(flip_inv))
             paired.append((out, ref_u, leaves))
         nodes = paired
-
-    # -- last stage: the root's value is s_0 * distance; |w| = (w ^ s) + s, s = 1 - n_0. --
-    stage += 1
-    value, ref, _ = nodes[0]
-    nonneg = flag(ref, stage)
-    halves = [Half(a=0, b=value[j], c=nonneg,
-                   propagate=lambda a, b, c: b ^ c ^ 1, generate=lambda a, b: 0)
-              for j in range(len(value))]
-    result = adder(halves, nonneg, f"{name}_root", inverted=True)
     assert stage == config.distance_latency
 
     chains = build_chains(m, name, adders, max_halves=max_halves)
     for reg, halves in outputs:
         m.d.sync += reg.eq(Cat(*(h.sum for h in halves)))
-    m.d.comb += distance.eq(result)
+    m.d.comb += distance.eq(nodes[0][0])
     return chains
