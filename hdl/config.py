@@ -239,8 +239,12 @@ class CoreConfig:
         """The running minimum across rounds (only when P < M)."""
         return 1 if self.rounds > 1 else 0
 
-    # SyncFIFOBuffered: an entry written in cycle t is readable in cycle t + 2.
-    RESULT_QUEUE_LATENCY = 2
+    @property
+    def result_queue_latency(self):
+        """Cycles from a result entering the result queue to its being offered: 2 for a
+        queue in block RAM (synchronous read), 1 for the ``ecp5`` arithmetic's queue in
+        distributed RAM (asynchronous read)."""
+        return 1 if self.arithmetic == "ecp5" else 2
 
     @property
     def input_latency(self):
@@ -257,14 +261,15 @@ class CoreConfig:
         and the result queue."""
         extra_rounds = self.rounds - 1 if self.rounds > 1 else 0
         return (self.input_latency + self.distance_latency + self.winner_latency + extra_rounds
-                + self.accumulate_latency + self.RESULT_QUEUE_LATENCY)
+                + self.accumulate_latency + self.result_queue_latency)
 
     @property
     def result_queue_depth(self):
-        """Results the core can hold: enough credit to cover the whole pipeline, so that
-        vectors flow at full rate while the output is ready, and nothing is ever dropped
-        when it is not (vectors are only accepted while a result slot is free)."""
-        return -(-(self.latency_cycles + 1) // self.rounds) + 1
+        """Results the core can hold: enough credit to cover the whole pipeline (and the
+        cycle a delivered result takes to return its credit), so that vectors flow at full
+        rate while the output is ready, and nothing is ever dropped when it is not (vectors
+        are only accepted while a result slot is free)."""
+        return -(-(self.latency_cycles + 2) // self.rounds) + 1
 
 
 class Target:

@@ -20,7 +20,7 @@ throttles a consumer that is always ready. Everything else follows from
 """
 
 from amaranth.hdl import Module, Signal, Mux, Cat, Const, unsigned
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import CoreConfig
@@ -29,7 +29,7 @@ from .carry import Adder, Half, build_chains, register_copy
 from .ecp5 import CHAIN_HALVES, sign_tracking_distance
 
 
-__all__ = ["DistanceUnit", "WinnerTree", "Codebook", "MADCore"]
+__all__ = ["DistanceUnit", "WinnerTree", "Codebook", "ResultQueue", "MADCore"]
 
 
 def _check_config(config):
@@ -163,6 +163,9 @@ class WinnerTree(wiring.Component):
     handshake.
     """
 
+    # With ecp5 arithmetic, each registered comparison result selects this many bits.
+    BITS_PER_SELECT = 4
+
     def __init__(self, config):
         _check_config(config)
         self._config = config
@@ -201,29 +204,40 @@ class WinnerTree(wiring.Component):
                     (va, da, la), (vb, db, lb) = pair
                     # The right (higher) lane wins only if strictly nearer: ties go left.
                     # As keys (not valid, distance): the right wins if the left key is larger.
-                    right = Signal(name=f"win{level}_{k}_right")
                     if cfg.arithmetic == "ecp5":
-                        # The comparison is registered straight out of its carry chain, and
-                        # the candidates wait beside it: a level takes two cycles.
-                        comparators.append((_right_wins(va, da, vb, db), right))
+                        # The comparison is registered straight out of its carry chain, in
+                        # one copy per few bits it selects, and the candidates wait beside
+                        # it: a level takes two cycles.
+                        compare = _right_wins(va, da, vb, db)
                         va, da, la, vb, db, lb = (
                             _delay(m, x, 1, f"win{level}_{k}_{n}")
                             for x, n in ((va, "va"), (da, "da"), (la, "la"),
                                          (vb, "vb"), (db, "db"), (lb, "lb")))
+                        comparators.append((compare, f"win{level}_{k}", out, (va, da, la),
+                                            (vb, db, lb)))
                     else:
+                        right = Signal(name=f"win{level}_{k}_right")
                         m.d.comb += right.eq(vb & (~va | (db < da)))
-                    m.d.sync += [
-                        out.valid.eq(va | vb),
-                        out.distance.eq(Mux(right, db, da)),
-                        out.lane.eq(Mux(right, lb, la)),
-                    ]
+                        m.d.sync += [
+                            out.valid.eq(va | vb),
+                            out.distance.eq(Mux(right, db, da)),
+                            out.lane.eq(Mux(right, lb, la)),
+                        ]
                 nodes.append((out.valid, out.distance, out.lane))
         assert level == cfg.argmin_levels
         if comparators:
             # One chain per comparison: its inputs come from across the chip already.
-            build_chains(m, "cmp", [adder for adder, _ in comparators], max_halves=3)
-            for adder, right in comparators:
-                m.d.sync += right.eq(adder.halves[-1].sum)
+            build_chains(m, "cmp", [c[0] for c in comparators], max_halves=3)
+            for adder, name, out, (va, da, la), (vb, db, lb) in comparators:
+                left, right = Cat(va, da, la), Cat(vb, db, lb)
+                result = Cat(out.valid, out.distance, out.lane)
+                for g in range(0, len(result), self.BITS_PER_SELECT):
+                    select = register_copy(m, adder.halves[-1].sum, f"{name}_right{g}",
+                                           platform)
+                    bits = slice(g, g + self.BITS_PER_SELECT)
+                    m.d.sync += result[bits].eq(Mux(select, right[bits], left[bits]))
+                # Valid: either candidate.
+                m.d.sync += out.valid.eq(va | vb)
         valid, dist, lane = nodes[0]
         m.d.comb += [self.winner.valid.eq(valid), self.winner.distance.eq(dist),
                      self.winner.lane.eq(lane)]
@@ -333,6 +347,62 @@ class Codebook(wiring.Component):
         return m
 
 
+class ResultQueue(wiring.Component):
+    """First-in first-out queue of results in one memory.
+
+    ``w_en`` writes ``w_data``; the caller never writes when ``depth`` entries are held
+    (the core's credit counter sees to that), so there is no full flag to check. The oldest
+    entry is offered on ``r_data`` while ``r_rdy``, and leaves when ``r_en``; one entry can
+    leave every cycle. With ``sync_read`` the memory is block RAM and an entry written in
+    cycle t is offered from cycle t + 2; otherwise it is distributed RAM read
+    asynchronously, and the entry is offered from t + 1 (``CoreConfig.result_queue_latency``).
+    """
+
+    def __init__(self, width, depth, *, sync_read=True):
+        self._width = width
+        self._depth = 1 << max(1, (depth - 1).bit_length())
+        self._sync_read = bool(sync_read)
+        super().__init__({
+            "w_en": In(1), "w_data": In(width),
+            "r_en": In(1), "r_data": Out(width), "r_rdy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        attrs = {"ram_style": "block"} if self._sync_read else {}
+        mem = m.submodules.storage = memory.Memory(shape=self._width, depth=self._depth,
+                                                    init=[], attrs=attrs)
+        wr = mem.write_port()
+        produce = Signal(range(self._depth))
+        consume = Signal(range(self._depth))
+        m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en)]
+        with m.If(self.w_en):
+            m.d.sync += produce.eq(produce + 1)
+
+        if not self._sync_read:
+            rd = mem.read_port(domain="comb")
+            m.d.comb += [rd.addr.eq(consume), self.r_data.eq(rd.data),
+                         self.r_rdy.eq(produce != consume)]
+            with m.If(self.r_en & self.r_rdy):
+                m.d.sync += consume.eq(consume + 1)
+            return m
+
+        rd = mem.read_port()
+        fetch = Signal()
+        m.d.comb += [
+            # Fetch the next entry when there is one that is not being offered, and the
+            # output is free or being taken.
+            fetch.eq((produce != consume) & (~self.r_rdy | self.r_en)),
+            rd.addr.eq(consume), rd.en.eq(fetch),
+            self.r_data.eq(rd.data),
+        ]
+        with m.If(fetch):
+            m.d.sync += [consume.eq(consume + 1), self.r_rdy.eq(1)]
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
+        return m
+
+
 class MADCore(wiring.Component):
     """A vector quantizer: the nearest of the active stored templates to each vector, by
     sum of absolute differences (the mean absolute difference times N).
@@ -395,8 +465,8 @@ class MADCore(wiring.Component):
 
         # -- credit: results in flight or queued --
         depth = cfg.result_queue_depth
-        queue = m.submodules.queue = fifo.SyncFIFOBuffered(
-            width=result_layout(cfg).size, depth=depth)
+        queue = m.submodules.queue = ResultQueue(result_layout(cfg).size, depth,
+                                                 sync_read=cfg.result_queue_latency == 2)
         outstanding = Signal(range(depth + 1))
         # No credit left: kept as a register beside the count so that ``ready`` does not
         # wait for a comparison.
@@ -465,10 +535,17 @@ class MADCore(wiring.Component):
                 m.d.sync += [last.eq(0), free.eq(1)]
             vecs = [vec] * P
 
-        with m.If(accept & ~delivered):
-            m.d.sync += [outstanding.eq(outstanding + 1), full.eq(outstanding == depth - 1)]
-        with m.Elif(delivered & ~accept):
-            m.d.sync += [outstanding.eq(outstanding - 1), full.eq(0)]
+        # A delivery frees its credit a cycle later (the output handshake stays off this
+        # counter's path); one adder for both directions: + 1, - 1 (all ones) or + 0.
+        freed = _delay(m, delivered, 1, "delivered", reset=True)
+        up = accept & ~freed
+        down = freed & ~accept
+        m.d.sync += outstanding.eq(outstanding + Cat(up | down,
+                                                     down.replicate(len(outstanding) - 1)))
+        with m.If(up):
+            m.d.sync += full.eq(outstanding == depth - 1)
+        with m.Elif(down):
+            m.d.sync += full.eq(0)
 
         # -- codebook --
         book = m.submodules.codebook = Codebook(cfg)

@@ -52,10 +52,11 @@ def test_latency_is_the_sum_of_the_stages():
     assert cfg.latency_cycles == 1 + (2 + 2) + 1 + 2 + 1 + 2
     # ecp5 arithmetic: a stage before the adder tree; a stage before the winner tree and
     # two cycles per comparison level.
+    # The result queue in distributed RAM takes one cycle.
     cfg = CoreConfig(arithmetic="ecp5")
-    assert cfg.latency_cycles == 2 + (2 + 4) + (1 + 2 * 4) + 2
+    assert cfg.latency_cycles == 2 + (2 + 4) + (1 + 2 * 4) + 1
     cfg = CoreConfig(dims=3, templates=5, templates_per_cycle=2, arithmetic="ecp5")
-    assert cfg.latency_cycles == 1 + (2 + 2) + (1 + 2 * 1) + 2 + 1 + 2
+    assert cfg.latency_cycles == 1 + (2 + 2) + (1 + 2 * 1) + 2 + 1 + 1
     assert CoreConfig(dims=3, templates=5, templates_per_cycle=1,
                       arithmetic="ecp5").winner_latency == 0
 
