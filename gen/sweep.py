@@ -397,19 +397,21 @@ PRESETS = {
         # Fully parallel cores in ECP5 carry cells, from 128 to 8,192 input bits.
         dict(dims=[4, 8, 16], templates=[4, 8, 16], widths=[8], devices=["ecp5-25f"],
              arithmetics=["ecp5"]),
-        dict(dims=[16], templates=[16], widths=[4], devices=["ecp5-25f"],
+        dict(dims=[16], templates=[16], widths=[4, 12], devices=["ecp5-25f"],
              arithmetics=["ecp5"]),
         dict(dims=[16, 32], templates=[16, 32], widths=[8], devices=["ecp5-85f"],
              arithmetics=["ecp5"]),
         # The same in plain HDL arithmetic, for comparison.
         dict(dims=[8, 16], templates=[8, 16], widths=[8], devices=["ecp5-25f"],
              arithmetics=["generic"]),
-        # iCE40UP5K: the templates compared per clock that fit, codebook in registers or
-        # block RAM.
+        # iCE40UP5K: templates compared per clock, codebook in registers, block RAM, or
+        # block RAM for three units of four.
         dict(dims=[16], templates=[16], widths=[8], templates_per_cycle=[2, 3, 4, 8],
              devices=["ice40-up5k"], storages=["registers"]),
         dict(dims=[16], templates=[16], widths=[8], templates_per_cycle=[2, 3, 4],
              devices=["ice40-up5k"], storages=["ram"]),
+        dict(dims=[16], templates=[16], widths=[8], templates_per_cycle=[4],
+             devices=["ice40-up5k"], storages=["ram3"]),
         dict(dims=[4, 8], templates=[4, 8], widths=[8], devices=["ice40-up5k"]),
     ],
     # A quick look at the flow on every device.
