@@ -2,21 +2,25 @@
 
 Microarchitecture (cycle numbers count from the cycle ``a`` in which a vector transfers):
 
-* ``a+1``: the vector sits in the input register for ``rounds = ceil(M/P)`` cycles. In round
-  ``r`` the P distance units see templates ``r*P .. r*P+P-1`` (the codebook is read in the
-  same cycle; see :class:`Codebook`).
-* Each :class:`DistanceUnit` registers N absolute differences, then sums them in a registered
-  adder tree: ``1 + ceil(log2 N)`` cycles.
-* A :class:`WinnerTree` picks the round's nearest active template in ``ceil(log2 P)``
-  registered levels. With P < M, a running minimum over the rounds adds one cycle after the
-  last round.
-* The result enters a two-cycle result queue that also absorbs output back-pressure.
+* The vector reaches the distance units after ``config.input_latency`` cycles: through the
+  input register, where it stays for ``rounds = ceil(M/P)`` cycles; with P = M through a
+  staging register and one copy of the input register per distance unit. In round ``r`` the
+  P distance units see templates ``r*P .. r*P+P-1`` (see :class:`Codebook`).
+* Each :class:`DistanceUnit` computes its distance in ``config.distance_latency`` registered
+  stages (N absolute differences, an adder tree, a last stage).
+* A :class:`WinnerTree` picks the round's nearest active template in
+  ``config.winner_latency`` cycles. With P < M, a running minimum over the rounds adds one
+  cycle after the last round.
+* The result enters a :class:`ResultQueue` (``config.result_queue_latency`` cycles) that also
+  absorbs output back-pressure.
 
 Flow control is by credit: the datapath never stalls (no enable fans out to thousands of
 registers); a vector is accepted only while the result queue is sure to have room for its
 result, counting every result still in flight. The queue depth is chosen so that this never
-throttles a consumer that is always ready. Everything else follows from
-:class:`~madvq.hdl.config.CoreConfig`, whose ``latency_cycles`` is the sum above.
+throttles a consumer that is always ready. Configuration writes are registered (and decoded)
+before they take effect, each vector still seeing the codebook and active count as they stood
+when it transferred. Everything else follows from :class:`~madvq.hdl.config.CoreConfig`,
+whose ``latency_cycles`` is the sum above.
 """
 
 from amaranth.hdl import Module, Signal, Mux, Cat, Const, unsigned
