@@ -179,7 +179,6 @@ def _choice_list(choices):
 
 
 def _print_record(r):
-    from madvq.gen.sweep import _config_label
     name = CoreConfig.from_dict({k: r[k] for k in CoreConfig().to_dict()}).default_name
     if "error" in r:
         print(f"{name} on {r['device']}: tool error: {r['error'].splitlines()[0]}")
@@ -228,6 +227,8 @@ def _local_executor(kind, jobs):
 def cmd_sweep(args):
     from pathlib import Path
     from madvq.gen.sweep import PRESETS, grid, make_executor, sweep, write_outputs
+    if args.scheduler is not None and args.executor != "dask":
+        raise ValueError(f"--scheduler needs --executor dask, not --executor {args.executor}")
     if args.preset is not None:
         points = [p for spec in PRESETS[args.preset] for p in grid(**spec)]
     else:

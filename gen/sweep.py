@@ -277,7 +277,7 @@ def markdown_table(records, *, command=None, date=None, versions=None):
         lines += [f"Measured {date or ''} with {tools}.", ""]
     lines += [
         "| core N x M x W | P | storage | arithmetic | device | logic cells | FF | BRAM "
-        "| Fmax MHz | cycles/vector | M vectors/s | vectors/s per 1k cells "
+        "| Fmax MHz | cycles/vector | M vectors/s | M vectors/s per 1k cells "
         "| cells per input bit |",
         "| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: |",
@@ -295,8 +295,8 @@ def markdown_table(records, *, command=None, date=None, versions=None):
             cells += " **does not fit**"
         fmax = f"{r['fmax_mhz']:.1f}" if r["fmax_mhz"] else "-"
         vps = f"{r['vectors_per_second'] / 1e6:.1f}" if r["vectors_per_second"] else "-"
-        per_k = f"{r['vectors_per_second_per_klut']:,}" if r["vectors_per_second_per_klut"] \
-            else "-"
+        per_k = f"{r['vectors_per_second_per_klut'] / 1e6:,.1f}" \
+            if r["vectors_per_second_per_klut"] else "-"
         bram = f"{r['bram']}" if r["bram_available"] else "-"
         lines.append(
             f"| {_config_label(r)} | {r['templates_per_cycle']} | {_storage_label(r)} | "

@@ -150,6 +150,8 @@ def read_report(report):
     return NextpnrReport(utilisation, fmax, constraint, worst)
 
 
+_PLACEMENT_FAILED = re.compile(r"^ERROR: (Unable to find legal placement|failed to place)",
+                               re.M)
 _UTIL_LINE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
 
 
@@ -206,9 +208,9 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
     ``bram``, ``fmax_mhz`` (nextpnr's estimate for the clock, ``None`` when it did not fit),
     ``cycles_per_vector``, ``vectors_per_second`` at that clock, the same per 1,000 logic
     cells, ``fits``, ``timing_met`` (against ``clock_mhz``), the critical path, the tool
-    versions and the seconds each step took. A design that does not fit is a result
-    (``fits`` False, counts from nextpnr's log), not an error; any other tool failure raises
-    :class:`~madvq.gen.tools.ToolError`.
+    versions and the seconds each step took. A design that does not fit, or that nextpnr
+    cannot place, is a result (``fits`` False, counts from nextpnr's log), not an error; any
+    other tool failure raises :class:`~madvq.gen.tools.ToolError`.
     """
     if not isinstance(config, CoreConfig):
         raise TypeError(f"config must be a CoreConfig, not {config!r}")
@@ -254,7 +256,10 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
     except ToolError:
         log = (workdir / "nextpnr.log").read_text() if (workdir / "nextpnr.log").exists() else ""
         util = read_utilisation_log(log)
-        if not any(used > avail for used, avail in util.values()):
+        # Too many cells, or too full to place (cells that share a tile must share their
+        # clock enable and reset, which a nearly full device cannot always arrange).
+        if not (any(used > avail for used, avail in util.values())
+                or _PLACEMENT_FAILED.search(log)):
             raise
         fits = False
         report = NextpnrReport(util, {}, {}, None)

@@ -30,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 from .config import CoreConfig
 from .layouts import vector_layout, codebook_layout, result_layout
 from .carry import Adder, Half, build_chains, register_copy
-from .ecp5 import CHAIN_HALVES, sign_tracking_distance
+from .ecp5 import sign_tracking_distance
 
 
 __all__ = ["DistanceUnit", "WinnerTree", "Codebook", "ResultQueue", "MADCore"]

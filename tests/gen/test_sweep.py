@@ -175,6 +175,8 @@ def test_sweep_command(capsys, tmp_path):
                                               r"positive integers, not '0'"),
     (["sweep", "--templates", "2", "--templates-per-cycle", "4"], r"the grid is empty"),
     (["sweep", "--jobs", "0"], r"jobs must be a positive integer, not 0"),
+    (["sweep", "--scheduler", "tcp://10.0.0.1:8786"],
+     r"--scheduler needs --executor dask, not --executor process"),
     (["report", "--arithmetic", "ecp5", "--device", "ice40-up5k"],
      r"arithmetic 'ecp5' needs an ECP5 device, not 'ice40-up5k'"),
     (["report", "--clock", "0", "--dims", "2", "--templates", "2"],
@@ -186,3 +188,16 @@ def test_command_errors(capsys, tmp_path, argv, message):
     lines = err.splitlines()
     assert len(lines) == 1 and "Traceback" not in err
     assert re.search(message, lines[0]), lines[0]
+
+
+def test_dask_executor_needs_dask(capsys, tmp_path):
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("dask.distributed is installed")
+    code, out, err = run(capsys, "sweep", "--executor", "dask", "-o", str(tmp_path))
+    assert code == 2
+    assert err == ("madvq sweep: error: executor 'dask' needs dask.distributed; install it "
+                   "with: pip install 'dask[distributed]'\n")
