@@ -13,7 +13,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth._toolchain.yosys import find_yosys
 
-from madvq.hdl.config import CoreConfig
+from madvq.hdl.config import CoreConfig, Target
 from madvq.hdl.ports import FlatMADCore, port_table
 
 
@@ -89,7 +89,10 @@ def verilog_text(config, name=None):
     if not isinstance(config, CoreConfig):
         raise TypeError(f"config must be a CoreConfig, not {config!r}")
     name = check_name(config.default_name if name is None else name)
-    text = rtlil.convert(FlatMADCore(config), name=name, emit_src=False)
+    # ECP5 arithmetic is laid out in the family's carry cells (CCU2C instances); anything
+    # else is plain HDL without device primitives.
+    platform = Target("ecp5") if config.arithmetic == "ecp5" else None
+    text = rtlil.convert(FlatMADCore(config), name=name, platform=platform, emit_src=False)
     text = _plain_names(text)
     yosys = find_yosys(lambda ver: ver >= (0, 40))
     script = "\n".join([

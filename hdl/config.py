@@ -14,7 +14,7 @@ use it cheaply.
 from dataclasses import dataclass
 
 
-__all__ = ["CoreConfig", "ceil_log2"]
+__all__ = ["CoreConfig", "Target", "ceil_log2"]
 
 
 def ceil_log2(n):
@@ -37,6 +37,7 @@ def _check_int(name, value, low, high=None, high_text=None):
 
 
 STORAGES = ("auto", "registers", "ram")
+ARITHMETICS = ("generic", "ecp5")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,15 @@ class CoreConfig:
         reads its templates from a rotating ring, so no read multiplexer is needed) or
         ``"ram"`` (one synchronous-read memory per distance unit, for block RAM; needs P < M).
         ``"auto"`` chooses registers.
+    ram_lanes : int or None
+        With ``"ram"`` storage, how many distance units (the first ones) read their templates
+        from a memory, 1..P (default P); the others use registers. Block RAM is often too
+        narrow for every unit.
+    arithmetic : str
+        How the distance units add: ``"generic"`` (plain HDL arithmetic, any device or ASIC
+        flow) or ``"ecp5"`` (a sign-tracking adder tree laid out in ECP5 ``CCU2C`` carry
+        cells, about half the logic of the generic tree on that family; elsewhere, and in
+        simulation, the cells are replaced by an exact model of them).
     """
 
     dims: int = 16
@@ -72,6 +82,8 @@ class CoreConfig:
     templates_per_cycle: int = None
     distances: bool = False
     storage: str = "auto"
+    arithmetic: str = "generic"
+    ram_lanes: int = None
 
     def __post_init__(self):
         _check_int("dims", self.dims, 1)
@@ -88,11 +100,22 @@ class CoreConfig:
         if self.storage not in STORAGES:
             raise ValueError(f"storage must be one of {', '.join(map(repr, STORAGES))}, "
                              f"not {self.storage!r}")
+        if self.arithmetic not in ARITHMETICS:
+            raise ValueError(f"arithmetic must be one of {', '.join(map(repr, ARITHMETICS))}, "
+                             f"not {self.arithmetic!r}")
         if self.storage == "ram" and self.rounds == 1:
             raise ValueError("storage 'ram' needs templates_per_cycle < templates "
                              "(a fully parallel core reads every template at once), "
                              f"not templates_per_cycle={self.templates_per_cycle} with "
                              f"templates={self.templates}")
+        if self.storage == "ram":
+            if self.ram_lanes is None:
+                object.__setattr__(self, "ram_lanes", self.templates_per_cycle)
+            _check_int("ram_lanes", self.ram_lanes, 1, self.templates_per_cycle,
+                       f"templates_per_cycle ({self.templates_per_cycle})")
+        elif self.ram_lanes is not None:
+            raise ValueError(f"ram_lanes needs storage 'ram', not ram_lanes={self.ram_lanes!r} "
+                             f"with storage {self.storage!r}")
 
     # -- parameters as a plain dictionary (interface JSON, caches, reports) --
 
@@ -105,6 +128,8 @@ class CoreConfig:
             "templates_per_cycle": self.templates_per_cycle,
             "distances": self.distances,
             "storage": self.codebook_storage,
+            "arithmetic": self.arithmetic,
+            "ram_lanes": self.ram_lanes,
         }
 
     @classmethod
@@ -119,7 +144,10 @@ class CoreConfig:
         if self.distances:
             name += "_all"
         if self.codebook_storage == "ram":
-            name += "_ram"
+            name += "_ram" if self.ram_lanes == self.templates_per_cycle \
+                else f"_ram{self.ram_lanes}"
+        if self.arithmetic != "generic":
+            name += f"_{self.arithmetic}"
         return name
 
     # -- values --
@@ -188,8 +216,9 @@ class CoreConfig:
     @property
     def distance_latency(self):
         """Cycles from a vector and template entering a distance unit to its distance:
-        one registered absolute-difference stage plus the adder tree."""
-        return 1 + self.tree_levels
+        an absolute-difference stage, the adder tree and a last stage (a final carry, or
+        with ``ecp5`` arithmetic a final negation)."""
+        return 2 + self.tree_levels
 
     @property
     def argmin_levels(self):
@@ -197,26 +226,62 @@ class CoreConfig:
         return ceil_log2(self.templates_per_cycle)
 
     @property
+    def winner_latency(self):
+        """Cycles of the winner-take-all tree: one per level; with ``ecp5`` arithmetic two
+        per level (a registered comparison, then the selection) after a register stage
+        that brings the candidates together."""
+        if self.arithmetic == "ecp5" and self.argmin_levels:
+            return 1 + 2 * self.argmin_levels
+        return self.argmin_levels
+
+    @property
     def accumulate_latency(self):
         """The running minimum across rounds (only when P < M)."""
         return 1 if self.rounds > 1 else 0
 
-    # SyncFIFOBuffered: an entry written in cycle t is readable in cycle t + 2.
-    RESULT_QUEUE_LATENCY = 2
+    @property
+    def result_queue_latency(self):
+        """Cycles from a result entering the result queue to its being offered: 2 for a
+        queue in block RAM (synchronous read), 1 for the ``ecp5`` arithmetic's queue in
+        distributed RAM (asynchronous read)."""
+        return 1 if self.arithmetic == "ecp5" else 2
+
+    @property
+    def input_latency(self):
+        """Cycles from a vector's transfer to its distance units seeing it: the input
+        register (1); with one vector per clock (P = M) a staging register before it (2),
+        from which each distance unit gets its own copy of the input register."""
+        return 2 if self.rounds == 1 else 1
 
     @property
     def latency_cycles(self):
         """Cycles from the vector transfer to its result being valid, with the output
-        ready and no configuration write pending: input register (1), distance units,
+        ready and no configuration write pending: input registers, distance units,
         winner-take-all tree, the remaining rounds and the running minimum (P < M),
         and the result queue."""
         extra_rounds = self.rounds - 1 if self.rounds > 1 else 0
-        return (1 + self.distance_latency + self.argmin_levels + extra_rounds
-                + self.accumulate_latency + self.RESULT_QUEUE_LATENCY)
+        return (self.input_latency + self.distance_latency + self.winner_latency + extra_rounds
+                + self.accumulate_latency + self.result_queue_latency)
 
     @property
     def result_queue_depth(self):
-        """Results the core can hold: enough credit to cover the whole pipeline, so that
-        vectors flow at full rate while the output is ready, and nothing is ever dropped
-        when it is not (vectors are only accepted while a result slot is free)."""
-        return -(-(self.latency_cycles + 1) // self.rounds) + 1
+        """Results the core can hold: enough credit to cover the whole pipeline (and the
+        cycle a delivered result takes to return its credit), so that vectors flow at full
+        rate while the output is ready, and nothing is ever dropped when it is not (vectors
+        are only accepted while a result slot is free)."""
+        return -(-(self.latency_cycles + 2) // self.rounds) + 1
+
+
+class Target:
+    """What madvq's gateware reads from the Amaranth platform it is elaborated for: the FPGA
+    ``family`` (``"ecp5"``, ``"ice40"``, ...) and the ``toolchain`` (``"Trellis"`` for Yosys
+    and nextpnr on ECP5). Amaranth's own vendor platforms carry both; this stands in for one
+    where only they matter (out-of-context builds, Verilog export). Elaborated without a
+    platform (simulation), device cells are replaced by exact models of them."""
+
+    def __init__(self, family, toolchain=None):
+        self.family = family
+        self.toolchain = toolchain
+
+    def __repr__(self):
+        return f"Target({self.family!r}, {self.toolchain!r})"

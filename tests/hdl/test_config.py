@@ -44,11 +44,21 @@ def test_value_ranges():
 
 
 def test_latency_is_the_sum_of_the_stages():
-    # Input register, |x-t| register, 4 adder levels, 4 comparison levels, result queue (2).
-    assert CoreConfig().latency_cycles == 1 + 1 + 4 + 4 + 2
-    # P < M: 3 rounds, 1 comparison level, running minimum.
+    # Staging and input registers, |x-t| register, 4 adder levels, last carry, 4 comparison
+    # levels, result queue (2).
+    assert CoreConfig().latency_cycles == 2 + 2 + 4 + 4 + 2
+    # P < M: input register, 3 rounds, 1 comparison level, running minimum.
     cfg = CoreConfig(dims=3, templates=5, templates_per_cycle=2)
-    assert cfg.latency_cycles == 1 + (1 + 2) + 1 + 2 + 1 + 2
+    assert cfg.latency_cycles == 1 + (2 + 2) + 1 + 2 + 1 + 2
+    # ecp5 arithmetic: a stage before the adder tree; a stage before the winner tree and
+    # two cycles per comparison level.
+    # The result queue in distributed RAM takes one cycle.
+    cfg = CoreConfig(arithmetic="ecp5")
+    assert cfg.latency_cycles == 2 + (2 + 4) + (1 + 2 * 4) + 1
+    cfg = CoreConfig(dims=3, templates=5, templates_per_cycle=2, arithmetic="ecp5")
+    assert cfg.latency_cycles == 1 + (2 + 2) + (1 + 2 * 1) + 2 + 1 + 1
+    assert CoreConfig(dims=3, templates=5, templates_per_cycle=1,
+                      arithmetic="ecp5").winner_latency == 0
 
 
 def test_round_trip_through_dict():

@@ -36,6 +36,60 @@ def test_cosimulation(params, stalls):
         assert run.cycles <= work + writes + 3 * cfg.rounds + cfg.latency_cycles + 3
 
 
+# The ECP5 arithmetic (distance units in carry cells, simulated through the cells' model):
+# odd and even N, N = 1, pairs of leaves split over chains, both signs, 1- and 32-bit values,
+# P = 1, P < M, P = M, both storages, all distances.
+ECP5_CONFIGS = [
+    (1, 1, 1, False, 1, {}),
+    (3, 5, 4, True, 2, {}),
+    (5, 3, 4, False, 3, {}),
+    (7, 2, 1, True, 2, {}),
+    (9, 4, 6, True, 4, {"distances": True}),
+    (16, 3, 8, True, 1, {"storage": "ram"}),
+    (2, 3, 32, False, 3, {"distances": True}),
+    (16, 6, 8, False, 6, {}),
+]
+
+
+@pytest.mark.parametrize("params", ECP5_CONFIGS, ids=[config_id(c) for c in ECP5_CONFIGS])
+@pytest.mark.parametrize("stalls", [None, 0.6], ids=["full-rate", "stalls"])
+def test_cosimulation_ecp5_arithmetic(params, stalls):
+    n, m, w, s, p, extra = params
+    cfg = CoreConfig(dims=n, templates=m, width=w, signed=s, templates_per_cycle=p,
+                     arithmetic="ecp5", **extra)
+    batch = scenario(cfg, seed=n * 1000 + m * 10 + w + 7, vectors=8, stalls=stalls)
+    simulate(batch).check(batch)
+
+
+@pytest.mark.parametrize("arithmetic", ["generic", "ecp5"])
+def test_a_codebook_write_right_after_a_vector_does_not_reach_it(arithmetic):
+    """With P = M a write takes longer to land than a vector to reach the distance units:
+    still, a vector sees exactly the writes that transferred before it."""
+    cfg = CoreConfig(dims=2, templates=3, width=4, arithmetic=arithmetic)
+    dut = FlatMADCore(cfg)
+    codebook = flat_port(dut, "codebook", ["index", "data"])
+    vector = flat_port(dut, "vector", ["data"])
+    result = flat_port(dut, "result", ["index", "distance"])
+    got = []
+
+    async def producer(ctx):
+        for j, row in enumerate([[0, 0], [8, 8], [15, 15]]):
+            await stream_put(ctx, codebook, (j, pack_rows(cfg, [row])[0]))
+        # Back to back: vector, write (template 2 becomes the nearest), vector, write.
+        await stream_put(ctx, vector, (pack_rows(cfg, [[6, 6]])[0],))
+        await stream_put(ctx, codebook, (2, pack_rows(cfg, [[6, 6]])[0]))
+        await stream_put(ctx, vector, (pack_rows(cfg, [[6, 6]])[0],))
+        await stream_put(ctx, codebook, (1, pack_rows(cfg, [[6, 7]])[0]))
+        await stream_put(ctx, vector, (pack_rows(cfg, [[6, 7]])[0],))
+
+    async def consumer(ctx):
+        for _ in range(3):
+            got.append(await stream_get(ctx, result))
+
+    _bench(dut, [(producer, True), (consumer, False)])
+    assert got == [(1, 4), (2, 0), (1, 0)]
+
+
 def test_ties_go_to_the_lowest_index():
     cfg = CoreConfig(dims=4, templates=7, width=4, templates_per_cycle=3)
     book = np.array([[0, 0, 0, 0], [2, 2, 2, 2], [1, 1, 1, 1], [2, 2, 2, 2],
@@ -55,12 +109,16 @@ def _bench(dut, testbenches, *, vcd=None):
     sim.run()
 
 
-@pytest.mark.parametrize("params", [(16, 16, 8, 16), (3, 5, 4, 2), (3, 16, 4, 3), (1, 1, 1, 1)])
+@pytest.mark.parametrize("params", [(16, 16, 8, 16, "generic"), (3, 5, 4, 2, "generic"),
+                                    (3, 16, 4, 3, "generic"), (1, 1, 1, 1, "generic"),
+                                    (5, 6, 4, 6, "ecp5"), (3, 5, 4, 2, "ecp5"),
+                                    (1, 1, 1, 1, "ecp5")])
 def test_latency_and_throughput_match_the_config(params):
     """The first result arrives exactly ``latency_cycles`` after its vector; then one result
     every ``cycles_per_vector`` cycles."""
-    n, m, w, p = params
-    cfg = CoreConfig(dims=n, templates=m, width=w, templates_per_cycle=p)
+    n, m, w, p, arithmetic = params
+    cfg = CoreConfig(dims=n, templates=m, width=w, templates_per_cycle=p,
+                     arithmetic=arithmetic)
     dut = FlatMADCore(cfg)
     top = Module()
     top.submodules.dut = dut

