@@ -180,19 +180,30 @@ def _board_failure(exc):
     return exc
 
 
+def _build_target(args, spec):
+    """``(CoreConfig, clock in MHz)`` of a board build: the board's default core unless a
+    core flag is given (then 16x16x8 with those flags), its default clock unless --clock."""
+    from madvq.gen import boards
+    default_core, default_mhz = boards.default_config(spec.name)
+    core_flags = any(getattr(args, k) is not None for k in
+                     ("dims", "templates", "templates_per_cycle", "ram_lanes")) \
+        or args.width != 8 or args.signed or args.distances or args.storage != "auto" \
+        or args.arithmetic != "generic"
+    cfg = _config(args, dims=16, templates=16) if core_flags else default_core
+    if cfg.arithmetic == "ecp5" and spec.name != "ulx3s":
+        raise ValueError(f"--arithmetic ecp5 needs an ECP5 board (ulx3s), not {spec.name}")
+    clock_mhz = args.clock if args.clock is not None else default_mhz
+    if not clock_mhz > 0:
+        raise ValueError(f"--clock must be a positive frequency in MHz, not {clock_mhz:g}")
+    return cfg, clock_mhz
+
+
 def cmd_build(args):
     from madvq.gen import boards
     from madvq.hdl.protocol import LinkConfig
 
     spec = boards.board_spec(args.board, args.device)
-    default_core, default_mhz = boards.default_config(spec.name)
-    core_flags = any(getattr(args, k) is not None for k in
-                     ("dims", "templates", "templates_per_cycle")) \
-        or args.width != 8 or args.signed or args.distances or args.storage != "auto"
-    cfg = _config(args, dims=16, templates=16) if core_flags else default_core
-    clock_mhz = args.clock if args.clock is not None else default_mhz
-    if not clock_mhz > 0:
-        raise ValueError(f"--clock must be a positive frequency in MHz, not {clock_mhz:g}")
+    cfg, clock_mhz = _build_target(args, spec)
     pll, clock_hz = boards.board_clock(spec, clock_mhz)
     link = LinkConfig(core=cfg, clock_hz=clock_hz, baud=args.baud,
                       max_vectors=args.max_vectors)

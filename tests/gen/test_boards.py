@@ -7,6 +7,7 @@ import re
 import pytest
 
 from madvq.gen import boards, cli
+from madvq.hdl.config import CoreConfig
 
 
 def run(capsys, *argv):
@@ -59,6 +60,25 @@ def test_bad_board_arguments(capsys, board, device, message):
     code, _, err = run(capsys, "build", "--board", board, "--device", device)
     assert code == 2
     assert re.search(message, err) and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], boards.default_config("ulx3s")[0]),
+    (["--arithmetic", "ecp5"], CoreConfig(arithmetic="ecp5")),
+    (["--templates-per-cycle", "4", "--storage", "ram", "--ram-lanes", "3"],
+     CoreConfig(templates_per_cycle=4, storage="ram", ram_lanes=3)),
+])
+def test_build_core_flags(argv, expected):
+    # Any core flag replaces the board's default core; none keeps it.
+    args = cli.build_parser().parse_args(["build", "--board", "ulx3s", *argv])
+    cfg, mhz = cli._build_target(args, boards.board_spec("ulx3s"))
+    assert cfg == expected and mhz == boards.default_config("ulx3s")[1]
+
+
+def test_ecp5_arithmetic_needs_an_ecp5_board(capsys):
+    code, _, err = run(capsys, "build", "--board", "icebreaker", "--arithmetic", "ecp5")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "--arithmetic ecp5 needs an ECP5 board (ulx3s), not icebreaker" in err
 
 
 def test_bad_clock(capsys):
