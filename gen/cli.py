@@ -441,7 +441,11 @@ def _local_executor(kind, jobs):
 
 def cmd_sweep(args):
     from pathlib import Path
-    from madvq.gen.sweep import PRESETS, grid, make_executor, sweep, write_outputs
+    from madvq.gen.sweep import (PRESETS, grid, make_executor, splice_markdown, sweep,
+                                 write_outputs)
+    if args.readme is not None:
+        # Checked before hours of place and route, not after.
+        splice_markdown(args.readme)
     if args.scheduler is not None and args.executor != "dask":
         raise ValueError(f"--scheduler needs --executor dask, not --executor {args.executor}")
     if args.preset is not None:
@@ -463,6 +467,9 @@ def cmd_sweep(args):
     finally:
         executor.shutdown()
     paths = write_outputs(records, out, command=" ".join(["madvq", *sys.argv[1:]]))
+    if args.readme is not None:
+        splice_markdown(args.readme, (out / "sweep.md").read_text())
+        paths.append(Path(args.readme))
     for r in records:
         _print_record(r)
     print("wrote " + ", ".join(str(p) for p in paths))
@@ -599,6 +606,9 @@ def build_parser():
                    help="cache of finished points (default DIR/cache); a run resumes "
                         "from it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--readme", metavar="FILE",
+                   help="also put the Markdown table between the performance markers of "
+                        "FILE (e.g. README.md)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("demo", help="generate the default core and quantize an example "

@@ -28,7 +28,7 @@ from .tools import ToolError
 
 
 __all__ = ["Point", "grid", "point_key", "source_hash", "run_point", "sweep", "make_executor",
-           "write_outputs", "markdown_table", "linearity", "EXECUTORS"]
+           "write_outputs", "markdown_table", "linearity", "splice_markdown", "EXECUTORS"]
 
 
 @dataclass(frozen=True)
@@ -389,6 +389,26 @@ def write_outputs(records, out_dir, *, command=None, plots=True, stem="sweep"):
     if plots:
         paths += _plots(records, out_dir)
     return paths
+
+
+MARKERS = ("<!-- performance:begin -->", "<!-- performance:end -->")
+
+
+def splice_markdown(path, text=None):
+    """Replace what stands between the performance markers of the Markdown file ``path``
+    (the README's performance section) with ``text``; nothing else changes. With ``text``
+    None only check the file. ``ValueError`` when it lacks one pair of markers in order."""
+    path = Path(path)
+    page = path.read_text()
+    begin, end = MARKERS
+    if page.count(begin) != 1 or page.count(end) != 1 or page.index(begin) > page.index(end):
+        raise ValueError(f"{path} needs one line '{begin}' followed by one line '{end}' "
+                         f"where the table goes")
+    if text is None:
+        return
+    head, rest = page.split(begin)
+    _, tail = rest.split(end)
+    path.write_text(f"{head}{begin}\n{text.rstrip()}\n{end}{tail}")
 
 
 # Predefined grids (lists of keyword sets for :func:`grid`).

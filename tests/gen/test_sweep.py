@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from madvq.gen import cli
-from madvq.gen.sweep import (Point, grid, linearity, make_executor, markdown_table,
-                             point_key, sweep, write_outputs)
+from madvq.gen.sweep import (MARKERS, Point, grid, linearity, make_executor, markdown_table,
+                             point_key, splice_markdown, sweep, write_outputs)
 from madvq.hdl.config import CoreConfig
 
 
@@ -165,6 +165,35 @@ def test_sweep_command(capsys, tmp_path):
                          "--devices", "ecp5-25f", "--executor", "thread", "-q",
                          "-o", str(tmp_path))
     assert code == 0 and "(cached)" in out
+
+
+def test_sweep_command_fills_the_readme(capsys, tmp_path):
+    readme = tmp_path / "README.md"
+    begin, end = MARKERS
+    readme.write_text(f"# x\n\n## Performance\n\n{begin}\nold table\n{end}\n\n## Next\n")
+    argv = ["sweep", "--dims", "2", "--templates", "3", "--width", "2", "--devices",
+            "ecp5-25f", "--executor", "thread", "-q", "-o", str(tmp_path / "s"),
+            "--readme", str(readme)]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    table = (tmp_path / "s" / "sweep.md").read_text()
+    assert readme.read_text() == f"# x\n\n## Performance\n\n{begin}\n{table}{end}\n\n## Next\n"
+    assert "old table" not in readme.read_text()
+
+
+@pytest.mark.parametrize("page", ["no markers\n", f"{MARKERS[1]}\n{MARKERS[0]}\n",
+                                  f"{MARKERS[0]}\n{MARKERS[0]}\n{MARKERS[1]}\n"])
+def test_readme_without_markers_is_refused_before_the_sweep(capsys, tmp_path, page):
+    readme = tmp_path / "README.md"
+    readme.write_text(page)
+    code, out, err = run(capsys, "sweep", "--dims", "2", "--templates", "3", "--width", "2",
+                         "--devices", "ecp5-25f", "-q", "-o", str(tmp_path / "s"),
+                         "--readme", str(readme))
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "needs one line '<!-- performance:begin -->' followed by one line" in err
+    assert readme.read_text() == page and not (tmp_path / "s").exists()
+    with pytest.raises(ValueError):
+        splice_markdown(readme, "table")
 
 
 @pytest.mark.parametrize("argv, message", [
