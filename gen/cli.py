@@ -402,7 +402,8 @@ def _print_record(r):
     if r.get("harness_cells"):
         cells += f" (harness {r['harness_cells']})"
     if not r["fits"]:
-        print(f"{name} on {r['device']}: does not fit: {cells}")
+        from madvq.gen.sweep import fit_problem
+        print(f"{name} on {r['device']}: does not fit: {cells}; {fit_problem(r)}")
         return
     met = "met" if r["timing_met"] else "missed"
     print(f"{name} on {r['device']}: {cells}, {r['ffs']:,} FF, {r['bram']} BRAM, "

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from madvq.gen import cli
-from madvq.gen.sweep import (MARKERS, Point, grid, linearity, make_executor, markdown_table,
-                             point_key, splice_markdown, sweep, write_outputs)
+from madvq.gen.sweep import (MARKERS, Point, fit_problem, grid, linearity, make_executor,
+                             markdown_table, point_key, splice_markdown, sweep, write_outputs)
 from madvq.hdl.config import CoreConfig
 
 
@@ -115,6 +115,15 @@ def test_linearity():
               fmax_mhz=200.0, cycles_per_vector=1, vectors_per_second=2e8,
               vectors_per_second_per_klut=1) for r in
          [rec(4, 4, 8, 400), rec(8, 8, 8, 1600)]])
+
+
+def test_fit_problem():
+    assert fit_problem({"fits": True}) is None
+    assert fit_problem({"fits": False, "utilisation": {
+        "ICESTORM_LC": [3068, 5280], "ICESTORM_RAM": [33, 30]}}) == "needs 33 of 30 ICESTORM_RAM"
+    # Within every resource, yet unplaced: packing, not size.
+    assert fit_problem({"fits": False, "utilisation": {"ICESTORM_LC": [3825, 5280]}}) \
+        == "nextpnr found no legal placement"
 
 
 def test_executors():

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from madvq.gen.sweep import fit_problem
 from madvq.gen.synth import (DEVICES, Device, device, implement, read_report,
                              read_utilisation_log, trim_carry_feeds)
 from madvq.hdl.config import CoreConfig
@@ -58,6 +59,7 @@ def test_a_core_that_does_not_fit_is_a_result(tmp_path):
     assert not r["fits"]
     assert r["logic_cells"] > r["logic_available"] == 384
     assert r["fmax_mhz"] is None and r["vectors_per_second"] is None
+    assert fit_problem(r) == f"needs {r['logic_cells']:,} of 384 ICESTORM_LC"
 
 
 @pytest.mark.parametrize("args, message", [
