@@ -445,20 +445,22 @@ MARKERS = ("<!-- performance:begin -->", "<!-- performance:end -->")
 
 
 def splice_markdown(path, text=None):
-    """Replace what stands between the performance markers of the Markdown file ``path``
-    (the README's performance section) with ``text``; nothing else changes. With ``text``
-    None only check the file. ``ValueError`` when it lacks one pair of markers in order."""
+    """Replace the lines between the performance marker lines of the Markdown file ``path``
+    (the README's performance section: a line that is only the begin marker, a line that
+    is only the end marker) with ``text``; nothing else changes. With ``text`` None only
+    check the file. ``ValueError`` when it lacks one pair of marker lines in order."""
     path = Path(path)
-    page = path.read_text()
+    lines = path.read_text().splitlines(keepends=True)
     begin, end = MARKERS
-    if page.count(begin) != 1 or page.count(end) != 1 or page.index(begin) > page.index(end):
+    at_begin = [i for i, line in enumerate(lines) if line.strip() == begin]
+    at_end = [i for i, line in enumerate(lines) if line.strip() == end]
+    if len(at_begin) != 1 or len(at_end) != 1 or at_begin[0] > at_end[0]:
         raise ValueError(f"{path} needs one line '{begin}' followed by one line '{end}' "
                          f"where the table goes")
     if text is None:
         return
-    head, rest = page.split(begin)
-    _, tail = rest.split(end)
-    path.write_text(f"{head}{begin}\n{text.rstrip()}\n{end}{tail}")
+    head, tail = lines[:at_begin[0] + 1], lines[at_end[0]:]
+    path.write_text("".join(head) + text.rstrip() + "\n" + "".join(tail))
 
 
 # Predefined grids (lists of keyword sets for :func:`grid`).

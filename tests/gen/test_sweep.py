@@ -232,7 +232,8 @@ def test_sweep_command(capsys, tmp_path):
 def test_sweep_command_fills_the_readme(capsys, tmp_path):
     readme = tmp_path / "README.md"
     begin, end = MARKERS
-    readme.write_text(f"# x\n\n## Performance\n\n{begin}\nold table\n{end}\n\n## Next\n")
+    readme.write_text(f"# x\n\nThe table goes between `{begin}` and `{end}`.\n\n"
+                      f"## Performance\n\n{begin}\nold table\n{end}\n\n## Next\n")
     argv = ["sweep", "--dims", "2", "--templates", "3", "--width", "2", "--devices",
             "ecp5-25f", "--executor", "thread", "-q", "-o", str(tmp_path / "s"),
             "--readme", str(readme)]
@@ -240,7 +241,8 @@ def test_sweep_command_fills_the_readme(capsys, tmp_path):
     assert code == 0, err
     table = (tmp_path / "s" / "sweep.md").read_text()
     assert table.startswith(f"Reproduce with `madvq sweep --dims 2 --templates 3 --width 2 ")
-    assert readme.read_text() == f"# x\n\n## Performance\n\n{begin}\n{table}{end}\n\n## Next\n"
+    assert readme.read_text() == (f"# x\n\nThe table goes between `{begin}` and `{end}`.\n\n"
+                                  f"## Performance\n\n{begin}\n{table}{end}\n\n## Next\n")
     assert "old table" not in readme.read_text()
 
 
