@@ -32,9 +32,11 @@ ANALOG = 333_000
 CANDIDATES = {
     "icebreaker": [dict(templates_per_cycle=1, storage="ram"),
                    dict(templates_per_cycle=2, storage="ram"),
-                   dict(templates_per_cycle=4, storage="registers")],
+                   dict(templates_per_cycle=4, storage="registers"),
+                   dict(templates_per_cycle=4, storage="ram", ram_lanes=3)],
     "ulx3s": [dict(templates_per_cycle=8, storage="registers"),
-              dict(templates_per_cycle=16, storage="registers")],
+              dict(templates_per_cycle=16, storage="registers"),
+              dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5")],
 }
 
 

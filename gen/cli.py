@@ -57,9 +57,9 @@ def _add_core_flags(parser, *, from_arrays=False):
     g.add_argument("--ram-lanes", type=int, metavar="K",
                    help="with --storage ram: distance units whose templates are in block RAM, "
                         "1..P (default P); the others use registers")
-    g.add_argument("--arithmetic", choices=("generic", "ecp5"), default="generic",
+    g.add_argument("--arithmetic", choices=("generic", "ecp5"), default=None,
                    help="distance units in plain HDL arithmetic, or laid out in ECP5 carry "
-                        "cells (default generic)")
+                        "cells (default generic; a board build: the board's default)")
 
 
 def _config(args, dims=None, templates=None):
@@ -68,7 +68,8 @@ def _config(args, dims=None, templates=None):
         templates=args.templates if args.templates is not None else templates,
         width=args.width, signed=args.signed,
         templates_per_cycle=args.templates_per_cycle,
-        distances=args.distances, storage=args.storage, arithmetic=args.arithmetic,
+        distances=args.distances, storage=args.storage,
+        arithmetic=args.arithmetic if args.arithmetic is not None else "generic",
         ram_lanes=args.ram_lanes)
 
 
@@ -188,9 +189,8 @@ def _build_target(args, spec):
     from madvq.gen import boards
     default_core, default_mhz = boards.default_config(spec.name)
     core_flags = any(getattr(args, k) is not None for k in
-                     ("dims", "templates", "templates_per_cycle", "ram_lanes")) \
-        or args.width != 8 or args.signed or args.distances or args.storage != "auto" \
-        or args.arithmetic != "generic"
+                     ("dims", "templates", "templates_per_cycle", "ram_lanes", "arithmetic")) \
+        or args.width != 8 or args.signed or args.distances or args.storage != "auto"
     cfg = _config(args, dims=16, templates=16) if core_flags else default_core
     if cfg.arithmetic == "ecp5" and spec.name != "ulx3s":
         raise ValueError(f"--arithmetic ecp5 needs an ECP5 board (ulx3s), not {spec.name}")

@@ -65,6 +65,7 @@ def test_bad_board_arguments(capsys, board, device, message):
 @pytest.mark.parametrize("argv, expected", [
     ([], boards.default_config("ulx3s")[0]),
     (["--arithmetic", "ecp5"], CoreConfig(arithmetic="ecp5")),
+    (["--arithmetic", "generic"], CoreConfig(arithmetic="generic")),
     (["--templates-per-cycle", "4", "--storage", "ram", "--ram-lanes", "3"],
      CoreConfig(templates_per_cycle=4, storage="ram", ram_lanes=3)),
 ])
