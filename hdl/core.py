@@ -11,8 +11,8 @@ Microarchitecture (cycle numbers count from the cycle ``a`` in which a vector tr
 * A :class:`WinnerTree` picks the round's nearest active template in
   ``config.winner_latency`` cycles. With P < M, a running minimum over the rounds adds one
   cycle after the last round.
-* The result enters a :class:`ResultQueue` (``config.result_queue_latency`` cycles) that also
-  absorbs output back-pressure.
+* The result enters a queue (:func:`result_queue`, ``config.result_queue_latency`` cycles)
+  that also absorbs output back-pressure.
 
 Flow control is by credit: the datapath never stalls (no enable fans out to thousands of
 registers); a vector is accepted only while the result queue is sure to have room for its
@@ -24,7 +24,7 @@ whose ``latency_cycles`` is the sum above.
 """
 
 from amaranth.hdl import Module, Signal, Mux, Cat, Const, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import CoreConfig
@@ -33,7 +33,7 @@ from .carry import Adder, Half, build_chains, register_copy
 from .ecp5 import sign_tracking_distance
 
 
-__all__ = ["DistanceUnit", "WinnerTree", "Codebook", "ResultQueue", "MADCore"]
+__all__ = ["DistanceUnit", "WinnerTree", "Codebook", "result_queue", "MADCore"]
 
 
 def _check_config(config):
@@ -351,60 +351,23 @@ class Codebook(wiring.Component):
         return m
 
 
-class ResultQueue(wiring.Component):
-    """First-in first-out queue of results in one memory.
+def result_queue(config):
+    """The queue that holds a core's results until the consumer takes them:
+    ``config.result_queue_depth`` entries, from :mod:`amaranth.lib.fifo`.
 
-    ``w_en`` writes ``w_data``; the caller never writes when ``depth`` entries are held
-    (the core's credit counter sees to that), so there is no full flag to check. The oldest
-    entry is offered on ``r_data`` while ``r_rdy``, and leaves when ``r_en``; one entry can
-    leave every cycle. With ``sync_read`` the memory is block RAM and an entry written in
-    cycle t is offered from cycle t + 2; otherwise it is distributed RAM read
-    asynchronously, and the entry is offered from t + 1 (``CoreConfig.result_queue_latency``).
+    An entry written in cycle t is offered from cycle ``t + config.result_queue_latency``:
+    with ``generic`` arithmetic a :class:`~amaranth.lib.fifo.SyncFIFOBuffered` (its memory
+    read synchronously, so that it fits block RAM; 2 cycles), with ``ecp5`` arithmetic a
+    :class:`~amaranth.lib.fifo.SyncFIFO` (read asynchronously, from distributed RAM;
+    1 cycle). One entry can enter and one leave every cycle. The core's credit counter never
+    writes to a full queue. Both count their entries with a level register, so a full queue
+    can never be mistaken for an empty one, whatever the depth.
     """
-
-    def __init__(self, width, depth, *, sync_read=True):
-        self._width = width
-        self._depth = 1 << max(1, (depth - 1).bit_length())
-        self._sync_read = bool(sync_read)
-        super().__init__({
-            "w_en": In(1), "w_data": In(width),
-            "r_en": In(1), "r_data": Out(width), "r_rdy": Out(1),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        attrs = {"ram_style": "block"} if self._sync_read else {}
-        mem = m.submodules.storage = memory.Memory(shape=self._width, depth=self._depth,
-                                                    init=[], attrs=attrs)
-        wr = mem.write_port()
-        produce = Signal(range(self._depth))
-        consume = Signal(range(self._depth))
-        m.d.comb += [wr.addr.eq(produce), wr.data.eq(self.w_data), wr.en.eq(self.w_en)]
-        with m.If(self.w_en):
-            m.d.sync += produce.eq(produce + 1)
-
-        if not self._sync_read:
-            rd = mem.read_port(domain="comb")
-            m.d.comb += [rd.addr.eq(consume), self.r_data.eq(rd.data),
-                         self.r_rdy.eq(produce != consume)]
-            with m.If(self.r_en & self.r_rdy):
-                m.d.sync += consume.eq(consume + 1)
-            return m
-
-        rd = mem.read_port()
-        fetch = Signal()
-        m.d.comb += [
-            # Fetch the next entry when there is one that is not being offered, and the
-            # output is free or being taken.
-            fetch.eq((produce != consume) & (~self.r_rdy | self.r_en)),
-            rd.addr.eq(consume), rd.en.eq(fetch),
-            self.r_data.eq(rd.data),
-        ]
-        with m.If(fetch):
-            m.d.sync += [consume.eq(consume + 1), self.r_rdy.eq(1)]
-        with m.Elif(self.r_en):
-            m.d.sync += self.r_rdy.eq(0)
-        return m
+    width = result_layout(config).size
+    depth = config.result_queue_depth
+    if config.result_queue_latency == 2:
+        return fifo.SyncFIFOBuffered(width=width, depth=depth)
+    return fifo.SyncFIFO(width=width, depth=depth)
 
 
 class MADCore(wiring.Component):
@@ -469,8 +432,7 @@ class MADCore(wiring.Component):
 
         # -- credit: results in flight or queued --
         depth = cfg.result_queue_depth
-        queue = m.submodules.queue = ResultQueue(result_layout(cfg).size, depth,
-                                                 sync_read=cfg.result_queue_latency == 2)
+        queue = m.submodules.queue = result_queue(cfg)
         outstanding = Signal(range(depth + 1))
         # No credit left: kept as a register beside the count so that ``ready`` does not
         # wait for a comparison.
