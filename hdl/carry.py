@@ -20,13 +20,21 @@ the cell computes. :func:`build_chains` lays out lists of :class:`Half` as chain
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["CCU2C", "Half", "Adder", "build_chains", "register_copy"]
+__all__ = ["CCU2C", "ccu2c_model", "Half", "Adder", "build_chains", "register_copy"]
+
+
+def ccu2c_model():
+    """The Verilog text of a behavioural ``CCU2C`` model (``CCU2C.v`` beside this module),
+    for simulating the Verilog of ``ecp5``-arithmetic cores outside an ECP5 flow. It
+    computes what :class:`CCU2C` computes."""
+    return Path(__file__).with_name("CCU2C.v").read_text()
 
 
 def _check_init(name, value):

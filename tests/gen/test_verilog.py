@@ -4,7 +4,9 @@ import re
 import pytest
 
 from madvq.hdl.config import CoreConfig
-from madvq.gen.verilog import VERILOG_KEYWORDS, check_name, generate, interface, verilog_text
+from madvq.gen.verilog import (VERILOG_KEYWORDS, check_name, generate, interface,
+                               simulation_models, verilog_text)
+from madvq.hdl.carry import ccu2c_model
 from madvq.gen.tools import run_yosys
 
 
@@ -88,3 +90,28 @@ def test_yosys_reads_the_verilog_cleanly(cfg, tmp_path):
     assert "Latch inferred" not in log
     assert not re.search(r"^Warning", log, re.M), log
     assert re.search(r"cells", log)
+
+
+@pytest.mark.parametrize("cfg", LINT_CONFIGS + [CoreConfig(dims=3, templates=3, width=4,
+                                                           templates_per_cycle=2,
+                                                           arithmetic="ecp5")],
+                         ids=lambda c: c.default_name)
+def test_no_process_waits_for_time_zero(cfg):
+    """Every process has become flip-flops and continuous assignments: no `always @*` block,
+    which an event-driven simulator would not run at time zero (tests/sim/test_conformance.py
+    runs the Verilog in Icarus with the reset held from time zero)."""
+    text = verilog_text(cfg)
+    assert "always @*" not in text
+    assert re.search(r"^\s*assign ", text, re.M)
+    assert re.search(r"always @\(posedge clk\)", text)
+
+
+def test_ecp5_cores_come_with_their_cell_model(tmp_path):
+    cfg = CoreConfig(dims=3, templates=3, width=4, templates_per_cycle=2, arithmetic="ecp5")
+    path, json_path = generate(cfg, path=tmp_path / "vq.v")
+    assert "CCU2C #(" in path.read_text()
+    assert (tmp_path / "CCU2C.v").read_text() == ccu2c_model()
+    assert json.loads(json_path.read_text())["simulation_models"] == ["CCU2C.v"]
+    assert simulation_models(CoreConfig()) == {}
+    generic, _ = generate(CoreConfig(dims=2, templates=2, width=2), path=tmp_path / "g" / "g.v")
+    assert sorted(p.name for p in generic.parent.iterdir()) == ["g.json", "g.v"]

@@ -10,7 +10,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.sim import Simulator
 
 from madvq.gen.tools import run_yosys
-from madvq.hdl.carry import CCU2C, Adder, Half, build_chains
+from madvq.hdl.carry import CCU2C, Adder, Half, build_chains, ccu2c_model
 from madvq.hdl.config import CoreConfig, Target
 from madvq.hdl.core import DistanceUnit
 
@@ -33,36 +33,72 @@ def _inits_of_a_distance_unit():
     return sorted(inits)
 
 
-def test_the_model_is_the_cell(tmp_path):
-    """Yosys proves that the Amaranth model computes what Yosys' ECP5 simulation model of
-    CCU2C computes, for every INIT the distance unit uses, random ones, and INJECT1."""
+PORTS = ["CIN", "A0", "B0", "C0", "D0", "A1", "B1", "C1", "D1", "S0", "S1", "COUT"]
+
+
+def _cases():
+    """(INIT0, INIT1, INJECT1_0, INJECT1_1): every INIT pair the distance unit uses, and
+    random ones with every INJECT1 combination."""
     inits = _inits_of_a_distance_unit()
     assert len(inits) > 3
     rng = random.Random(1)
     cases = [(i0, i1, False, False) for i0, i1 in inits]
     cases += [(rng.randrange(1 << 16), rng.randrange(1 << 16), j0, j1)
               for j0, j1 in itertools.product([False, True], repeat=2) for _ in range(2)]
-    # Yosys' models of the cell and of the LUTs it is made of, as ordinary modules.
-    script = ["read_verilog +/ecp5/common_sim.vh +/ecp5/ccu2c_sim.vh", "design -save cells"]
-    for n, (i0, i1, j0, j1) in enumerate(cases):
-        model = rtlil.convert(CCU2C(i0, i1, inject1_0=j0, inject1_1=j1), name="model",
-                              emit_src=False)
-        (tmp_path / f"model{n}.il").write_text(model)
-        ports = ", ".join(f".{p}({p})" for p in
-                          ["CIN", "A0", "B0", "C0", "D0", "A1", "B1", "C1", "D1",
-                           "S0", "S1", "COUT"])
-        (tmp_path / f"gold{n}.v").write_text(
-            f"module gold(input CIN, A0, B0, C0, D0, A1, B1, C1, D1, output S0, S1, COUT);\n"
-            f"  CCU2C #(.INIT0(16'd{i0}), .INIT1(16'd{i1}), "
+    return cases
+
+
+def _instance(module, name, i0, i1, j0, j1):
+    """Verilog of module ``name`` that instantiates ``module`` with these parameters."""
+    ports = ", ".join(f".{p}({p})" for p in PORTS)
+    return (f"module {name}(input CIN, A0, B0, C0, D0, A1, B1, C1, D1, output S0, S1, COUT);\n"
+            f"  {module} #(.INIT0(16'd{i0}), .INIT1(16'd{i1}), "
             f".INJECT1_0(\"{'YES' if j0 else 'NO'}\"), "
             f".INJECT1_1(\"{'YES' if j1 else 'NO'}\")) cell ({ports});\nendmodule\n")
+
+
+def _prove_equal_to_yosys_cell(tmp_path, model_script):
+    """Yosys proves, for each case, module ``model`` (read by ``model_script(n, case)``)
+    equal to a module around Yosys' own ECP5 simulation model of CCU2C."""
+    cases = _cases()
+    # Yosys' models of the cell and of the LUTs it is made of, as ordinary modules.
+    script = ["read_verilog +/ecp5/common_sim.vh +/ecp5/ccu2c_sim.vh", "design -save cells"]
+    for n, case in enumerate(cases):
+        (tmp_path / f"gold{n}.v").write_text(_instance("CCU2C", "gold", *case))
         # The cell is a whitebox: flatten -wb, once hierarchy has set its parameters.
-        script += ["design -load cells", f"read_verilog gold{n}.v", "hierarchy -top gold",
-                   "proc", "flatten -wb", f"read_rtlil model{n}.il", "proc",
+        # The model alone first, kept aside while the cell is elaborated.
+        script += ["design -reset", *model_script(n, case), "hierarchy -top model", "proc",
+                   "flatten", "design -stash model",
+                   "design -load cells", f"read_verilog gold{n}.v", "hierarchy -top gold",
+                   "proc", "flatten -wb", "design -copy-from model -as model model",
                    "miter -equiv -flatten -make_assert gold model miter",
                    "sat -verify -prove-asserts miter"]
     log = run_yosys("; ".join(script), tmp_path)
     assert log.count("SAT proof finished - no model found: SUCCESS!") == len(cases)
+
+
+def test_the_model_is_the_cell(tmp_path):
+    """Yosys proves that the Amaranth model computes what Yosys' ECP5 simulation model of
+    CCU2C computes."""
+    def model(n, case):
+        i0, i1, j0, j1 = case
+        text = rtlil.convert(CCU2C(i0, i1, inject1_0=j0, inject1_1=j1), name="model",
+                             emit_src=False)
+        (tmp_path / f"model{n}.il").write_text(text)
+        return [f"read_rtlil model{n}.il"]
+    _prove_equal_to_yosys_cell(tmp_path, model)
+
+
+def test_the_verilog_model_is_the_cell(tmp_path):
+    """Yosys proves that the behavioural Verilog model shipped beside ecp5 cores (CCU2C.v)
+    computes what Yosys' own simulation model of CCU2C computes."""
+    # Renamed, so that it does not clash with Yosys' cell of the same name.
+    (tmp_path / "ours.v").write_text(ccu2c_model().replace("module CCU2C", "module OURS"))
+
+    def model(n, case):
+        (tmp_path / f"model{n}.v").write_text(_instance("OURS", "model", *case))
+        return ["read_verilog ours.v", f"read_verilog model{n}.v"]
+    _prove_equal_to_yosys_cell(tmp_path, model)
 
 
 def _run_adders(adders_of, operands, *, max_halves):
