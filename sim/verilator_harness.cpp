@@ -13,6 +13,8 @@
 //   the transfer, and the next item may be raised in the cycle right after it. Data ports keep
 //   their last value while valid is low.
 // * result_ready follows ready_pattern (always high without one).
+// * With reset_cycles R > 0, rst is high in cycles 0..R-1 and the producer and consumer start
+//   in cycle R (result_ready low before); patterns stay indexed by the absolute cycle.
 // * The run ends after the edge that transfers the last result; `cycles` is the number of
 //   edges so far. No result by cycle `limit`: the run stops and reports a hang.
 //
@@ -64,7 +66,7 @@ MADVQ_EXPORT int madvq_run(
         uint64_t results, int64_t* index, int64_t* distance, uint32_t* distances,
         const uint8_t* valid_pattern, uint64_t valid_period,
         const uint8_t* ready_pattern, uint64_t ready_period,
-        uint64_t limit, const char* vcd_path, uint64_t vcd_start, uint64_t vcd_stop,
+        uint64_t reset_cycles, uint64_t limit, const char* vcd_path, uint64_t vcd_start, uint64_t vcd_stop,
         uint64_t* cycles, uint64_t* received) {
     VerilatedContext* context = new VerilatedContext;
     context->traceEverOn(vcd_path != nullptr);
@@ -73,7 +75,7 @@ MADVQ_EXPORT int madvq_run(
     int status = 0;
 
     m->clk = 0;
-    m->rst = 0;
+    m->rst = reset_cycles > 0;
     m->vector_valid = 0;
     m->codebook_valid = 0;
     m->active_templates_valid = 0;
@@ -93,7 +95,10 @@ MADVQ_EXPORT int madvq_run(
         }
         bool dumping = vcd && c < vcd_stop;
 
-        if (!raised && item < items && (valid_period == 0 || valid_pattern[valid_phase])) {
+        bool running = c >= reset_cycles;
+        m->rst = !running;
+        if (running && !raised && item < items
+                && (valid_period == 0 || valid_pattern[valid_phase])) {
             const uint32_t* row = data + item * DATA_WORDS;
             switch (kind[item]) {
             case TEMPLATE_WRITE:
@@ -112,7 +117,7 @@ MADVQ_EXPORT int madvq_run(
             }
             raised = true;
         }
-        m->result_ready = ready_period == 0 ? 1 : ready_pattern[ready_phase];
+        m->result_ready = running && (ready_period == 0 || ready_pattern[ready_phase]);
 
         m->clk = 0;
         m->eval();
