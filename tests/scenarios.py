@@ -94,3 +94,45 @@ def config_id(c):
 def make_config(params):
     n, m, w, s, p, extra = params
     return CoreConfig(dims=n, templates=m, width=w, signed=s, templates_per_cycle=p, **extra)
+
+
+def adversarial_patterns(cfg):
+    """Stall patterns that try to break a core's flow control, by name: each is
+    ``(valid_pattern, ready_pattern)`` for :class:`Batch`.
+
+    * ``blocked``: the consumer is not ready for 2 x the result queue's depth + the latency
+      + 5 cycles, then takes 4 results: every queue and every credit fills, again and again.
+    * ``bursts``: long on/off bursts on both sides with periods that drift against each other.
+    * ``sparse``: the consumer is ready 1 cycle in 8, producers may start 1 cycle in 3.
+    """
+    closed = 2 * cfg.result_queue_depth + cfg.latency_cycles + 5
+    return {
+        "blocked": (None, np.array([False] * closed + [True] * 4)),
+        "bursts": (np.array([True] * 5 + [False] * 7), np.array([True] * 16 + [False] * 24)),
+        "sparse": (np.array([True, False, False]), np.array([True] + [False] * 7)),
+    }
+
+
+# Configuration classes of the simulator conformance matrix (dims, templates, width, signed,
+# templates_per_cycle, extra): both arithmetics, both storages (and partial RAM), P = M,
+# P dividing M, P not dividing M, P = 1, signed, W = 1 and 32, all distances; small enough
+# for a four-state event-driven simulator.
+CONFORMANCE_CONFIGS = [
+    (3, 5, 4, False, 5, {}),
+    (2, 4, 3, False, 2, {}),
+    (3, 5, 4, True, 2, {}),
+    (1, 3, 2, False, 1, {}),
+    (3, 5, 4, False, 2, {"storage": "ram"}),
+    (3, 6, 4, True, 3, {"storage": "ram", "ram_lanes": 1}),
+    (3, 5, 1, False, 5, {}),
+    (2, 3, 32, True, 3, {"distances": True}),
+    (3, 6, 8, False, 2, {"distances": True, "storage": "ram"}),
+    (16, 16, 8, False, 16, {}),
+    (1, 1, 1, False, 1, {"arithmetic": "ecp5"}),
+    (3, 3, 4, False, 3, {"arithmetic": "ecp5"}),
+    (2, 4, 4, True, 2, {"arithmetic": "ecp5"}),
+    (3, 3, 4, False, 2, {"arithmetic": "ecp5"}),
+    (2, 5, 4, False, 4, {"arithmetic": "ecp5"}),
+    (4, 3, 6, True, 1, {"arithmetic": "ecp5", "storage": "ram"}),
+    (2, 3, 32, False, 3, {"arithmetic": "ecp5", "distances": True}),
+]
