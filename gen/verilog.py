@@ -14,6 +14,7 @@ from amaranth.back import rtlil
 from amaranth._toolchain.yosys import find_yosys
 
 from madvq.hdl.config import CoreConfig, Target
+from .files import check_output_file, write_atomically
 from madvq.hdl.ports import FlatMADCore, port_table
 
 
@@ -139,13 +140,15 @@ def interface(config, name=None):
 
 
 def generate(config, name=None, path=None):
-    """Write the Verilog and its ``.json`` interface; return both paths."""
+    """Write the Verilog (``path`` ends in ``.v`` or ``.sv``) and its ``.json`` interface
+    beside it; return both paths. Both paths are checked before the core is elaborated, and
+    each file is written whole or not at all."""
     name = check_name(config.default_name if name is None else name)
     path = Path("build") / f"{name}.v" if path is None else Path(path)
-    json_path = path.with_suffix(".json")
+    path = check_output_file(path, "Verilog file", (".v", ".sv"))
+    json_path = check_output_file(path.with_suffix(".json"), "interface file")
     text = verilog_text(config, name)
     desc = json.dumps(interface(config, name), indent=2) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    json_path.write_text(desc)
+    write_atomically(path, lambda f: f.write(text.encode()))
+    write_atomically(json_path, lambda f: f.write(desc.encode()))
     return path, json_path

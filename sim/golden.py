@@ -61,6 +61,12 @@ def check_values(name, array, columns, config):
         if (array != np.round(array)).any():
             raise ValueError(f"{name} contains non-integer values; integers in "
                              f"{config.value_range_text} are allowed")
+        # Range first: a float beyond int64 would wrap in the conversion.
+        outside = (array < config.value_min) | (array > config.value_max)
+        if outside.any():
+            row, col = np.argwhere(outside)[0]
+            raise ValueError(f"{name} has value {int(array[row, col])} at [{row}, {col}] "
+                             f"outside {config.value_range_text}")
         array = array.astype(np.int64)
     elif array.dtype == object:
         # Python ints too large for int64 (read from a file) are still reported exactly.
