@@ -15,6 +15,11 @@ from .files import check_input_file, check_output_file, write_atomically
 __all__ = ["load_array", "save_results"]
 
 
+def _token_text(token):
+    # A token is quoted as it was written, cut short: a 5,000-digit number fills no screen.
+    return repr(token) if len(token) <= 24 else f"{token[:20]!r}... ({len(token)} characters)"
+
+
 def _parse_csv(path, what):
     rows = []
     # utf-8-sig: a spreadsheet's byte-order mark is not part of the first number.
@@ -34,13 +39,17 @@ def _parse_csv(path, what):
                 continue
             except ValueError:
                 pass
+            digits = token.lstrip("+-")
+            if digits.isascii() and digits.isdigit():
+                # int() refuses integers of more than 4,300 digits (a Python safeguard).
+                raise ValueError(f"{where}: {_token_text(token)} has too many digits")
             try:
                 value = float(token)
             except ValueError:
-                raise ValueError(f"{where}: {token!r} is not a number; integers separated by "
-                                 f"commas are allowed") from None
+                raise ValueError(f"{where}: {_token_text(token)} is not a number; integers "
+                                 f"separated by commas are allowed") from None
             if not np.isfinite(value) or value != int(value):
-                raise ValueError(f"{where}: {token!r} is not an integer")
+                raise ValueError(f"{where}: {_token_text(token)} is not an integer")
             row.append(int(value))
         if rows and len(row) != len(rows[0]):
             raise ValueError(f"{what} file '{path}': line {lineno} has {len(row)} values, "
@@ -68,6 +77,8 @@ def _load_npy(path, what):
     # .npy is reported as what it is rather than as a damaged array.
     with path.open("rb") as f:
         head = f.read(512)
+    if not head:
+        raise ValueError(f"{what} file '{path}' is empty")
     if head.startswith(_ZIP_MAGIC):
         raise ValueError(f"{what} file '{path}' is a .npz archive (numpy.savez), not a .npy "
                          f"array; write one array with numpy.save")

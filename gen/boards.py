@@ -449,7 +449,7 @@ def check_bitstream(board, bitstream):
     path = Path(bitstream)
     spec = board_spec(board)
     if path.suffix != f".{spec.bitstream}":
-        raise ValueError(f"a {spec.name} bitstream ends in .{spec.bitstream}, not "
+        raise ValueError(f"a bitstream for the {spec.name} ends in .{spec.bitstream}, not "
                          f"'{path.name}'")
     if not path.exists() and not path.is_symlink():
         raise ValueError(f"bitstream '{path}' not found; build it with: madvq build --board "

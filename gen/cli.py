@@ -93,12 +93,13 @@ def _load_problem(args):
     codebook = load_array(args.codebook, "codebook")
     vectors = load_array(args.vectors, "vectors")
     dims = vectors.shape[1]
-    if args.dims is not None and args.dims != dims:
+    # Flags out of range are left to CoreConfig, whose message names the allowed range.
+    if args.dims is not None and args.dims >= 1 and args.dims != dims:
         raise ValueError(f"the vectors have {dims} values per row but --dims is {args.dims}")
     if codebook.shape[1] != dims:
         raise ValueError(f"the codebook has {codebook.shape[1]} values per row but the "
                          f"vectors have {dims}; both must have dims columns")
-    if args.templates is not None and codebook.shape[0] > args.templates:
+    if args.templates is not None and 1 <= args.templates < codebook.shape[0]:
         raise ValueError(f"the codebook has {codebook.shape[0]} templates (rows) but "
                          f"--templates is {args.templates}")
     cfg = _config(args, dims=dims, templates=codebook.shape[0])
@@ -121,7 +122,8 @@ def _check_output(path):
 
 def cmd_simulate(args):
     from madvq.gen.arrays import save_results
-    from madvq.sim.run import MismatchError, SimulationError, resolve_backend, simulate
+    from madvq.sim.run import (MismatchError, SimulationError, check_vcd_window,
+                               resolve_backend, simulate)
     from madvq.sim.stimulus import Batch
     from madvq.sim.verilated import BuildError
 
@@ -138,6 +140,7 @@ def cmd_simulate(args):
         raise ValueError(f"--vcd-start must be a cycle number >= 0, not {vcd_start}")
     if vcd_cycles < 1:
         raise ValueError(f"--vcd-cycles must be at least 1, not {vcd_cycles}")
+    check_vcd_window(vcd_start, vcd_cycles)
     cfg, codebook, vectors, active = _load_problem(args)
 
     batch = Batch.single(cfg, codebook, vectors, active)

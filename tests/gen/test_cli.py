@@ -216,8 +216,8 @@ def write(tmp, name, text):
      r"--vcd-start must be a cycle number >= 0, not -1"),
     (lambda t: ("b.csv", "v.csv", "--vcd", "w.vcd", "--vcd-cycles", "0"),
      r"--vcd-cycles must be at least 1, not 0"),
-    (lambda t: ("b.csv", "v.csv", "--vcd", "no/such/dir/w.vcd"),
-     r"No such file or directory: 'no/such/dir/w\.vcd'"),
+    (lambda t: ("b.csv", "v.csv", "--vcd", "b.csv/w.vcd"),
+     r"cannot write waveform file 'b\.csv/w\.vcd': '.*b\.csv' is a file, not a folder"),
 ])
 def test_simulate_bad_input(capsys, tmp_path, monkeypatch, setup, message):
     monkeypatch.chdir(tmp_path)
