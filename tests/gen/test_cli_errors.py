@@ -83,6 +83,8 @@ FILES = {
     "folder.csv/": None,
     "folder/": None,
     "iface.json/": None,
+    "taken/": None,
+    "taken/demo": "the demo's images go in a folder of this name\n",
     "file": "not a folder\n",
     "ok.bin": bytes(100),
     "ok.bit": bytes(100),
@@ -297,6 +299,7 @@ BAD = [
     # -- demo
     ("demo --out file", r"output folder 'file' is a file, not a folder"),
     ("demo --out file/sub", r"cannot write output folder 'file/sub'"),
+    ("demo --out taken", r"demo folder 'taken/demo' is a file, not a folder"),
     # -- program
     ("program --board icebreaker missing.bin", r"bitstream 'missing\.bin' not found; build it "
                                                r"with: madvq build --board icebreaker"),
