@@ -346,10 +346,10 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
     line: the figures and what to change) when the design does not fit or misses timing,
     and :class:`ToolError` when a tool fails otherwise."""
     spec = board_spec(board, device)
+    env = toolchain_env()               # a missing tool is reported before anything is made
     out = Path(out_dir if out_dir is not None else Path("build") / board).resolve()
     out.mkdir(parents=True, exist_ok=True)
     platform = spec.platform()
-    env = toolchain_env()
     name = "madvq"
     overrides = {
         "nextpnr_opts": "--report report.json --timing-allow-fail",

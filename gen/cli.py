@@ -27,8 +27,10 @@ DEFAULT_VCD_CYCLES = 1_000
 
 
 class _Parser(argparse.ArgumentParser):
-    # One line and status 2 for every usage error, instead of argparse's usage block.
+    # One line and status 2 for every usage error, instead of argparse's usage block (an
+    # argument with a line break in it, which argparse quotes as it is, stays on the line).
     def error(self, message):
+        message = " ".join(message.splitlines())
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -224,6 +226,7 @@ def cmd_build(args):
                       max_vectors=args.max_vectors)
     out = args.output or f"build/{spec.name}"
     check_output_folder(out, "output folder")
+    boards.toolchain_env()              # every tool is there, before anything is printed
     print(f"building {cfg.default_name} for the {spec.name} ({spec.fpga}) at "
           f"{clock_hz / 1e6:g} MHz" + (" (PLL)" if pll else "") + f" into {out}/ ...",
           flush=True)

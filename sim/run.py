@@ -17,7 +17,6 @@ Verilog port names.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from .golden import Results
 
@@ -125,7 +124,5 @@ def simulate(batch, *, backend="amaranth", vcd=None, vcd_start=0, vcd_cycles=Non
     """Run ``batch`` on the named backend; return a :class:`RunResult`. The waveform's
     folder is made if missing, as for every file madvq writes."""
     check_vcd_window(vcd_start, vcd_cycles)
-    if vcd is not None:
-        Path(vcd).parent.mkdir(parents=True, exist_ok=True)
     return get_backend(backend, batch.config, **options).run(
         batch, vcd=vcd, vcd_start=vcd_start, vcd_cycles=vcd_cycles)

