@@ -5,8 +5,11 @@ of vectors through the cycle-accurate simulation and checks them against the gol
 ``madvq demo`` does both on a built-in example. ``madvq build`` makes a board's bitstream,
 ``madvq program`` loads it, ``madvq classify`` and ``madvq selftest`` talk to the board (or to
 the simulated board, ``--port sim``). Bad input (and a missing tool) is reported as one line on
-stderr with exit status 2; a simulation that disagrees with the golden model, hangs or cannot
-be compiled, a board that answers wrongly or a build that does not fit exits with status 1.
+stderr with exit status 2, before any simulation, export, build or sweep, with nothing
+written; the checks are the library's (``CoreConfig``, :mod:`madvq.gen.files`, the golden
+model's, the driver's), this module only parses, calls and prints. A simulation that
+disagrees with the golden model, hangs or cannot be compiled, a board that answers wrongly or
+a build that does not fit exits with status 1.
 """
 
 import argparse
@@ -14,7 +17,7 @@ import math
 import sys
 import time
 
-from madvq.hdl.config import CoreConfig
+from madvq.hdl.config import MAX_DIMS, MAX_TEMPLATES, CoreConfig
 
 
 __all__ = ["main"]
@@ -104,6 +107,13 @@ def _load_problem(args):
     if args.templates is not None and 1 <= args.templates < codebook.shape[0]:
         raise ValueError(f"the codebook has {codebook.shape[0]} templates (rows) but "
                          f"--templates is {args.templates}")
+    # Sizes the arrays imply are named as the arrays' own, not as flags never given.
+    if args.dims is None and dims > MAX_DIMS:
+        raise ValueError(f"the vectors have {dims} values per row; a core takes at most "
+                         f"{MAX_DIMS} (dims)")
+    if args.templates is None and codebook.shape[0] > MAX_TEMPLATES:
+        raise ValueError(f"the codebook has {codebook.shape[0]} templates (rows); a core "
+                         f"holds at most {MAX_TEMPLATES}")
     cfg = _config(args, dims=dims, templates=codebook.shape[0])
     codebook = golden.check_codebook(cfg, codebook)
     vectors = golden.check_vectors(cfg, vectors)

@@ -228,8 +228,12 @@ BAD = [
     ("simulate --codebook five.npy --vectors v.npy",
      r"the codebook has 5 values per row but the vectors have 4"),
     ("simulate --codebook wide.npy --vectors wide.npy",
+     r"the vectors have 2000 values per row; a core takes at most 1024 \(dims\)"),
+    ("simulate --dims 2000 --codebook wide.npy --vectors wide.npy",
      r"dims must be an integer from 1 to 1024, not 2000"),
     ("simulate --codebook tall.npy --vectors v.npy",
+     r"the codebook has 5000 templates \(rows\); a core holds at most 4096"),
+    ("simulate --templates 5000 --codebook tall.npy --vectors v.npy",
      r"templates must be an integer from 1 to 4096, not 5000"),
     # -- simulate: the flags
     (f"{SIM} --width 0", r"width must be an integer from 1 to 32, not 0"),
