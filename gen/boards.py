@@ -24,12 +24,13 @@ from amaranth.lib import io
 
 from madvq.hdl.board import BoardTop
 from madvq.hdl.config import CoreConfig
+from .files import check_input_file
 from .tools import MissingToolError, ToolError, find_tool
 
 
 __all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config",
            "toolchain_env", "ice40_pll", "ecp5_pll", "board_clock", "BoardBuild", "build_board",
-           "BuildReport", "program_command", "program", "CONSTRAINTS_DIR"]
+           "BuildReport", "program_command", "check_bitstream", "program", "CONSTRAINTS_DIR"]
 
 
 # constraints/ in the source tree, installed as the data package madvq.constraints.
@@ -345,10 +346,10 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
     line: the figures and what to change) when the design does not fit or misses timing,
     and :class:`ToolError` when a tool fails otherwise."""
     spec = board_spec(board, device)
+    env = toolchain_env()               # a missing tool is reported before anything is made
     out = Path(out_dir if out_dir is not None else Path("build") / board).resolve()
     out.mkdir(parents=True, exist_ok=True)
     platform = spec.platform()
-    env = toolchain_env()
     name = "madvq"
     overrides = {
         "nextpnr_opts": "--report report.json --timing-allow-fail",
@@ -442,16 +443,29 @@ def program_command(board, bitstream, *, flash=False):
     return cmd
 
 
-def program(board, bitstream, *, flash=False, timeout=120):
-    """Load ``bitstream``; ``OSError`` with one line when no board (or no USB library) is
-    there."""
+def check_bitstream(board, bitstream):
+    """``bitstream`` as a ``Path`` when it can be loaded into ``board`` (the board's kind of
+    bitstream, a readable file, not empty); ``ValueError`` naming the problem otherwise."""
     path = Path(bitstream)
     spec = board_spec(board)
-    if not path.is_file():
-        raise OSError(f"bitstream '{path}' not found; build it with: madvq build --board "
-                      f"{spec.name}")
     if path.suffix != f".{spec.bitstream}":
-        raise OSError(f"a {spec.name} bitstream ends in .{spec.bitstream}, not '{path.name}'")
+        raise ValueError(f"a bitstream for the {spec.name} ends in .{spec.bitstream}, not "
+                         f"'{path.name}'")
+    if not path.exists() and not path.is_symlink():
+        raise ValueError(f"bitstream '{path}' not found; build it with: madvq build --board "
+                         f"{spec.name}")
+    check_input_file(path, "bitstream")
+    if path.stat().st_size == 0:
+        raise ValueError(f"bitstream '{path}' is empty; build it again with: madvq build "
+                         f"--board {spec.name}")
+    return path
+
+
+def program(board, bitstream, *, flash=False, timeout=120):
+    """Load ``bitstream`` (checked first, :func:`check_bitstream`); ``OSError`` with one
+    line when no board (or no USB library) is there."""
+    path = check_bitstream(board, bitstream)
+    spec = board_spec(board)
     cmd = program_command(board, path, flash=flash)
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

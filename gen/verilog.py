@@ -16,6 +16,7 @@ from amaranth.back import rtlil
 from madvq.hdl.carry import ccu2c_model
 from madvq.hdl.config import CoreConfig, Target
 from madvq.hdl.ports import FlatMADCore, port_table
+from .files import check_output_file, write_atomically
 from .tools import run_yosys
 
 
@@ -158,17 +159,19 @@ def interface(config, name=None):
 
 
 def generate(config, name=None, path=None):
-    """Write the Verilog, its ``.json`` interface and, beside them, the simulation models of
-    the device cells it instantiates (:func:`simulation_models`); return the paths of the
-    Verilog and of the interface."""
+    """Write the Verilog (``path`` ends in ``.v`` or ``.sv``), its ``.json`` interface and,
+    beside them, the simulation models of the device cells it instantiates
+    (:func:`simulation_models`); return the paths of the Verilog and of the interface. The
+    paths are checked before the core is elaborated, and each file is written whole or not
+    at all."""
     name = check_name(config.default_name if name is None else name)
     path = Path("build") / f"{name}.v" if path is None else Path(path)
-    json_path = path.with_suffix(".json")
+    path = check_output_file(path, "Verilog file", (".v", ".sv"))
+    json_path = check_output_file(path.with_suffix(".json"), "interface file")
     text = verilog_text(config, name)
     desc = json.dumps(interface(config, name), indent=2) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    json_path.write_text(desc)
+    write_atomically(path, lambda f: f.write(text.encode()))
+    write_atomically(json_path, lambda f: f.write(desc.encode()))
     for model, model_text in simulation_models(config).items():
-        (path.parent / model).write_text(model_text)
+        write_atomically(path.parent / model, lambda f, t=model_text: f.write(t.encode()))
     return path, json_path

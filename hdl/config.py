@@ -14,7 +14,8 @@ use it cheaply.
 from dataclasses import dataclass
 
 
-__all__ = ["CoreConfig", "Target", "ceil_log2"]
+__all__ = ["CoreConfig", "Target", "ceil_log2", "MAX_DIMS", "MAX_TEMPLATES", "MAX_WIDTH",
+           "MAX_DISTANCE_CELLS", "MAX_CODEBOOK_VALUES"]
 
 
 def ceil_log2(n):
@@ -22,16 +23,33 @@ def ceil_log2(n):
     return (int(n) - 1).bit_length() if n > 1 else 0
 
 
-def _check_int(name, value, low, high=None, high_text=None):
+# Upper limits of a core, checked before anything is built or simulated. They keep every
+# configuration one that madvq can elaborate, simulate and check in minutes on a laptop and
+# that the largest FPGAs could hold; beyond them a run would only end in an exhausted memory
+# (an Amaranth elaboration of 4,096 distance cells took 61 s and 0.44 GB, and grows linearly).
+#: Vector length N: 32x32 image blocks; a distance stays within W + 10 <= 42 bits, exact in
+#: the golden model's int64, and N fits the 16-bit fields of the board protocol.
+MAX_DIMS = 1024
+#: Stored templates M: a 12-bit winner index, the largest codebooks vector quantizers use.
+MAX_TEMPLATES = 4096
+#: Bits per value W.
+MAX_WIDTH = 32
+#: Distance cells P x N (one absolute difference each): 64 times the 16x16 analog original,
+#: about 770,000 LUT4 at W = 8 (the ULX3S's 16x16 generic core: 47 per cell, link included),
+#: the size of the largest FPGAs; by the figures above, about 4 minutes and 2 GB of
+#: elaboration.
+MAX_DISTANCE_CELLS = 16_384
+#: Codebook values M x N: 2 Mbit at W = 8, over half the block RAM of the largest ECP5
+#: (85F, 3.7 Mbit); in registers, about 3.5 minutes of elaboration (16,384 values: 12.6 s).
+MAX_CODEBOOK_VALUES = 262_144
+
+
+def _check_int(name, value, low, high, high_text=None):
     # bool is an int subclass, but "templates=True" is always a mistake.
     if not isinstance(value, int) or isinstance(value, bool):
-        if high is None:
-            raise TypeError(f"{name} must be a positive integer, not {value!r}")
         raise TypeError(f"{name} must be an integer from {low} to {high_text or high}, "
                         f"not {value!r}")
-    if value < low or (high is not None and value > high):
-        if high is None:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if not low <= value <= high:
         raise ValueError(f"{name} must be an integer from {low} to {high_text or high}, "
                          f"not {value!r}")
 
@@ -47,9 +65,9 @@ class CoreConfig:
     Parameters
     ----------
     dims : int
-        Vector length N (>= 1).
+        Vector length N (1..1024).
     templates : int
-        Number of stored templates M (>= 1).
+        Number of stored templates M (1..4096).
     width : int
         Bits per vector component W (1..32).
     signed : bool
@@ -73,6 +91,11 @@ class CoreConfig:
         flow) or ``"ecp5"`` (a sign-tracking adder tree laid out in ECP5 ``CCU2C`` carry
         cells, about half the logic of the generic tree on that family; elsewhere, and in
         simulation, the cells are replaced by an exact model of them).
+
+    Besides, a core has at most 16,384 distance cells (P x N) and a codebook of at most
+    262,144 values (M x N); see :data:`MAX_DISTANCE_CELLS` and :data:`MAX_CODEBOOK_VALUES`.
+    A parameter of the wrong type raises ``TypeError``, one out of range ``ValueError``,
+    naming the parameter, what is allowed and the value given.
     """
 
     dims: int = 16
@@ -86,9 +109,9 @@ class CoreConfig:
     ram_lanes: int = None
 
     def __post_init__(self):
-        _check_int("dims", self.dims, 1)
-        _check_int("templates", self.templates, 1)
-        _check_int("width", self.width, 1, 32)
+        _check_int("dims", self.dims, 1, MAX_DIMS)
+        _check_int("templates", self.templates, 1, MAX_TEMPLATES)
+        _check_int("width", self.width, 1, MAX_WIDTH)
         if not isinstance(self.signed, bool):
             raise TypeError(f"signed must be True or False, not {self.signed!r}")
         if not isinstance(self.distances, bool):
@@ -97,6 +120,16 @@ class CoreConfig:
             object.__setattr__(self, "templates_per_cycle", self.templates)
         _check_int("templates_per_cycle", self.templates_per_cycle, 1, self.templates,
                    f"templates ({self.templates})")
+        cells = self.templates_per_cycle * self.dims
+        if cells > MAX_DISTANCE_CELLS:
+            raise ValueError(f"templates_per_cycle x dims (distance cells) must be at most "
+                             f"{MAX_DISTANCE_CELLS:,}, not {self.templates_per_cycle} x "
+                             f"{self.dims} = {cells:,}; use fewer templates_per_cycle")
+        values = self.templates * self.dims
+        if values > MAX_CODEBOOK_VALUES:
+            raise ValueError(f"templates x dims (codebook values) must be at most "
+                             f"{MAX_CODEBOOK_VALUES:,}, not {self.templates} x {self.dims} "
+                             f"= {values:,}")
         if self.storage not in STORAGES:
             raise ValueError(f"storage must be one of {', '.join(map(repr, STORAGES))}, "
                              f"not {self.storage!r}")

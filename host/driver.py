@@ -13,6 +13,7 @@ Timeouts, damaged replies and error replies become exceptions (:class:`LinkTimeo
 happened and what to try.
 """
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -24,7 +25,20 @@ from madvq.sim import golden
 from madvq.sim import selftest as selftest_model
 
 
-__all__ = ["Board", "BoardError", "LinkError", "LinkTimeout", "ErrorReply", "SelfTestResult"]
+__all__ = ["Board", "BoardError", "LinkError", "LinkTimeout", "ErrorReply", "SelfTestResult",
+           "check_timeout"]
+
+
+def check_timeout(timeout):
+    """``timeout`` as a float when it is a positive, finite number of seconds (NaN would
+    never expire, infinity waits for ever on a silent board, and a negative or zero wait is
+    no wait); ``ValueError`` otherwise."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer,
+                                                             np.floating)) \
+            or not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a positive, finite number of seconds, "
+                         f"not {timeout!r}")
+    return float(timeout)
 
 
 class BoardError(Exception):
@@ -96,7 +110,7 @@ class Board:
         self._decoder = FrameDecoder()
         self._frames = deque()
         self._tag = 0
-        self._timeout = timeout
+        self._timeout = check_timeout(timeout)
         self.transport.write(bytes([END]))
         self.drain()
         payload = self._request(Command.IDENTIFY, b"")

@@ -8,7 +8,20 @@ on the simulated board), so the driver's timeouts mean the same on both.
 import time
 
 
-__all__ = ["Transport", "SerialTransport", "open_transport"]
+__all__ = ["Transport", "SerialTransport", "open_transport", "check_baud", "MAX_BAUD"]
+
+
+#: The fastest line any madvq board top could run: a UART needs at least 4 clock cycles per
+#: bit, and 400 MHz is the fastest clock a board build's PLL makes.
+MAX_BAUD = 100_000_000
+
+
+def check_baud(baud):
+    """``baud`` when it is an integer from 1 to :data:`MAX_BAUD`; ``ValueError`` otherwise."""
+    if isinstance(baud, bool) or not isinstance(baud, int) or not 1 <= baud <= MAX_BAUD:
+        raise ValueError(f"baud must be an integer from 1 to {MAX_BAUD:,}, "
+                         f"not {baud!r}")
+    return baud
 
 
 class Transport:
@@ -49,6 +62,7 @@ class SerialTransport(Transport):
     latency = 0.05
 
     def __init__(self, port, baud):
+        baud = check_baud(baud)
         try:
             import serial
         except ImportError:                                     # pragma: no cover

@@ -5,6 +5,8 @@ exports, so waveforms carry the Verilog port names. Roughly a few hundred to a f
 cycles per second, depending on the core's size.
 """
 
+from pathlib import Path
+
 import numpy as np
 from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.sim import Simulator
@@ -37,6 +39,7 @@ class AmaranthBackend:
         cfg = self.config
         if vcd is not None:
             # Before any testbench exists: an unwritable path is a plain OSError.
+            Path(vcd).parent.mkdir(parents=True, exist_ok=True)
             open(vcd, "w").close()
         dut = FlatMADCore(cfg)
         top = Module()

@@ -41,6 +41,14 @@ class Results:
         return np.flatnonzero(bad)
 
 
+def _value_text(value):
+    # Exact up to 24 digits; a 300-digit number is shown by its size, which is what matters.
+    value = int(value)
+    if abs(value) < 10 ** 24:
+        return str(value)
+    return f"{'-' if value < 0 else ''}about 10^{int(abs(value).bit_length() * 0.30103)}"
+
+
 def check_values(name, array, columns, config):
     """``array`` as an (rows, columns) int64 array of W-bit values; ``ValueError`` naming
     the problem (shape, NaN, non-integers, a value out of range) otherwise."""
@@ -61,9 +69,15 @@ def check_values(name, array, columns, config):
         if (array != np.round(array)).any():
             raise ValueError(f"{name} contains non-integer values; integers in "
                              f"{config.value_range_text} are allowed")
+        # Range first: a float beyond int64 would wrap in the conversion.
+        outside = (array < config.value_min) | (array > config.value_max)
+        if outside.any():
+            row, col = np.argwhere(outside)[0]
+            raise ValueError(f"{name} has value {_value_text(array[row, col])} at [{row}, {col}] "
+                             f"outside {config.value_range_text}")
         array = array.astype(np.int64)
     elif array.dtype == object:
-        # Python ints too large for int64 (read from a file) are still reported exactly.
+        # Python ints too large for int64 (read from a file) are still reported as they are.
         values = array.ravel().tolist()
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                    for v in values):
@@ -71,7 +85,7 @@ def check_values(name, array, columns, config):
         for k, v in enumerate(values):
             if not config.value_min <= v <= config.value_max:
                 row, col = divmod(k, array.shape[1])
-                raise ValueError(f"{name} has value {int(v)} at [{row}, {col}] outside "
+                raise ValueError(f"{name} has value {_value_text(v)} at [{row}, {col}] outside "
                                  f"{config.value_range_text}")
         array = np.array(values, dtype=np.int64).reshape(array.shape)
     elif array.dtype.kind not in "iu":
@@ -80,7 +94,7 @@ def check_values(name, array, columns, config):
         outside = (array < config.value_min) | (array > config.value_max)
         if outside.any():
             row, col = np.argwhere(outside)[0]
-            raise ValueError(f"{name} has value {int(array[row, col])} at [{row}, {col}] "
+            raise ValueError(f"{name} has value {_value_text(array[row, col])} at [{row}, {col}] "
                              f"outside {config.value_range_text}")
     return array.astype(np.int64, copy=False)
 

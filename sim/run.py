@@ -68,14 +68,21 @@ def cycle_budget(batch):
     return int(1000 + batch.reset_cycles + 4 * slow * work)
 
 
+# Simulators count cycles in 64 bits (the Verilator harness takes the window as uint64).
+MAX_CYCLE = (1 << 64) - 1
+
+
 def check_vcd_window(vcd_start, vcd_cycles):
     """``ValueError`` unless ``vcd_start`` is an integer >= 0 and ``vcd_cycles`` is None or
-    an integer >= 1."""
+    an integer >= 1, the window ending by cycle 2**64 - 1."""
     if not isinstance(vcd_start, int) or isinstance(vcd_start, bool) or vcd_start < 0:
         raise ValueError(f"the VCD window start must be a cycle number >= 0, not {vcd_start!r}")
     if vcd_cycles is not None and (not isinstance(vcd_cycles, int)
                                    or isinstance(vcd_cycles, bool) or vcd_cycles < 1):
         raise ValueError(f"the VCD window must be at least 1 cycle long, not {vcd_cycles!r}")
+    if vcd_start + (vcd_cycles or 0) > MAX_CYCLE:
+        raise ValueError(f"the VCD window must end by cycle 2**64 - 1, not start at "
+                         f"{vcd_start} and last {vcd_cycles} cycles")
 
 
 def _amaranth(config, **options):
@@ -119,7 +126,8 @@ def get_backend(name, config, **options):
 
 
 def simulate(batch, *, backend="amaranth", vcd=None, vcd_start=0, vcd_cycles=None, **options):
-    """Run ``batch`` on the named backend; return a :class:`RunResult`."""
+    """Run ``batch`` on the named backend; return a :class:`RunResult`. The waveform's
+    folder is made if missing, as for every file madvq writes."""
     check_vcd_window(vcd_start, vcd_cycles)
     return get_backend(backend, batch.config, **options).run(
         batch, vcd=vcd, vcd_start=vcd_start, vcd_cycles=vcd_cycles)

@@ -195,6 +195,8 @@ class VerilatorBackend:
             raise ValueError(f"the batch is for {batch.config.default_name}, the backend "
                              f"simulates {cfg.default_name}")
         if vcd is not None:
+            find_tools()                 # a missing tool first: then nothing is written
+            Path(vcd).parent.mkdir(parents=True, exist_ok=True)
             open(vcd, "w").close()       # an unwritable path fails here, as a plain OSError
         lib = self._load()
         kind, scalar, data = batch.items()

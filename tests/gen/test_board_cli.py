@@ -3,15 +3,9 @@
 import numpy as np
 import pytest
 
-from madvq.gen import cli
 from madvq.hdl.config import CoreConfig
 from madvq.sim import golden
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run
 
 
 @pytest.fixture

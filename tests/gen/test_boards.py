@@ -8,12 +8,7 @@ import pytest
 
 from madvq.gen import boards, cli
 from madvq.hdl.config import CoreConfig
-
-
-def run(capsys, *argv):
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_helpers import run
 
 
 @pytest.mark.parametrize("mhz", [16, 24, 30, 36, 48, 60])
@@ -109,7 +104,9 @@ def test_program_command_line(board, flash, expected):
     assert cmd[1:] == expected
 
 
-def test_program_dry_run(capsys):
+def test_program_dry_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "b.bit").write_bytes(bytes(100))
     code, out, err = run(capsys, "program", "--board", "ulx3s", "--dry-run", "--flash",
                          "b.bit")
     assert code == 0, err

@@ -13,6 +13,7 @@ from madvq.gen import cli
 from madvq.gen.sweep import (MARKERS, Point, fit_problem, grid, linearity, make_executor,
                              markdown_table, point_key, splice_markdown, sweep, write_outputs)
 from madvq.hdl.config import CoreConfig
+from cli_helpers import run
 
 
 class CountingExecutor(ThreadPoolExecutor):
@@ -189,15 +190,6 @@ def test_executors():
         make_executor("process", jobs=0)
 
 
-def run(capsys, *argv):
-    try:
-        code = cli.main(list(argv))
-    except SystemExit as exc:          # usage errors, from argparse
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_report_command(capsys, tmp_path, swept):
     root, records, _ = swept
     code, out, err = run(capsys, "report", "--dims", "3", "--templates", "4", "--width", "4",
@@ -277,7 +269,7 @@ def test_readme_without_markers_is_refused_before_the_sweep(capsys, tmp_path, pa
      r"^madvq report: error: --clock must be a positive number of MHz, not 0$"),
     (["report", "--clock", "inf", "--dims", "2", "--templates", "2"],
      r"--clock must be a positive number of MHz, not inf$"),
-    (["sweep", "--seed", "-1"], r"--seed must be a non-negative integer, not -1$"),
+    (["sweep", "--seed", "-1"], r"--seed must be an integer from 0 to 2147483647, not -1$"),
     (["sweep", "--storage", "ram"], r"the grid is empty: .*storage ram with P = M"),
 ])
 def test_command_errors(capsys, tmp_path, argv, message):

@@ -75,28 +75,65 @@ def test_default_name():
 
 
 def test_dims_zero():
-    with pytest.raises(ValueError, match=r"^dims must be a positive integer, not 0$"):
+    with pytest.raises(ValueError, match=r"^dims must be an integer from 1 to 1024, not 0$"):
         CoreConfig(dims=0)
 
 
+def test_dims_too_large():
+    with pytest.raises(ValueError, match=r"^dims must be an integer from 1 to 1024, "
+                                         r"not 1000000000$"):
+        CoreConfig(dims=1_000_000_000, templates=1)
+
+
 def test_dims_not_int():
-    with pytest.raises(TypeError, match=r"^dims must be a positive integer, not 2\.5$"):
+    with pytest.raises(TypeError, match=r"^dims must be an integer from 1 to 1024, not 2\.5$"):
         CoreConfig(dims=2.5)
 
 
 def test_dims_bool():
-    with pytest.raises(TypeError, match=r"^dims must be a positive integer, not True$"):
+    with pytest.raises(TypeError, match=r"^dims must be an integer from 1 to 1024, not True$"):
         CoreConfig(dims=True)
 
 
 def test_templates_negative():
-    with pytest.raises(ValueError, match=r"^templates must be a positive integer, not -1$"):
+    with pytest.raises(ValueError, match=r"^templates must be an integer from 1 to 4096, "
+                                         r"not -1$"):
         CoreConfig(templates=-1)
 
 
+def test_templates_too_large():
+    with pytest.raises(ValueError, match=r"^templates must be an integer from 1 to 4096, "
+                                         r"not 4097$"):
+        CoreConfig(dims=1, templates=4097, templates_per_cycle=1)
+
+
 def test_templates_not_int():
-    with pytest.raises(TypeError, match=r"^templates must be a positive integer, not '4'$"):
+    with pytest.raises(TypeError, match=r"^templates must be an integer from 1 to 4096, "
+                                        r"not '4'$"):
         CoreConfig(templates="4")
+
+
+def test_largest_parameters():
+    # Each limit on its own is reachable.
+    assert CoreConfig(dims=1024, templates=16).dims == 1024
+    assert CoreConfig(dims=4, templates=4096, templates_per_cycle=16).templates == 4096
+    assert CoreConfig(dims=64, templates=4096, templates_per_cycle=256).rounds == 16
+    assert CoreConfig(dims=256, templates=1024, templates_per_cycle=64,
+                      storage="ram").codebook_storage == "ram"
+
+
+def test_too_many_distance_cells():
+    # A fully parallel 1024 x 16 core is 16,384 cells: one more template is too many.
+    with pytest.raises(ValueError, match=r"^templates_per_cycle x dims \(distance cells\) "
+                                         r"must be at most 16,384, not 17 x 1024 = 17,408; "
+                                         r"use fewer templates_per_cycle$"):
+        CoreConfig(dims=1024, templates=17)
+
+
+def test_too_many_codebook_values():
+    with pytest.raises(ValueError, match=r"^templates x dims \(codebook values\) must be at "
+                                         r"most 262,144, not 4096 x 65 = 266,240$"):
+        CoreConfig(dims=65, templates=4096, templates_per_cycle=1, storage="ram")
 
 
 def test_width_zero():

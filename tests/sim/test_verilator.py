@@ -254,14 +254,19 @@ def test_whole_run_waveform(backend, tmp_path):
 def test_unwritable_waveform_file(backend, tmp_path):
     cfg = make_config(CROSS[1])
     batch = scenario(cfg, seed=2)
-    with pytest.raises(OSError, match=r"No such file or directory"):
-        simulate(batch, backend=backend, vcd=tmp_path / "no" / "such" / "w.vcd")
+    # A missing folder is made; one that is a regular file cannot be.
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OSError, match=r"File exists"):
+        simulate(batch, backend=backend, vcd=tmp_path / "file" / "w.vcd")
 
 
 @pytest.mark.parametrize("start, cycles, message", [
     (-1, None, r"the VCD window start must be a cycle number >= 0, not -1"),
     (0, 0, r"the VCD window must be at least 1 cycle long, not 0"),
     (1.5, None, r"the VCD window start must be a cycle number >= 0, not 1\.5"),
+    # Cycles are counted in 64 bits.
+    (2 ** 64 - 1, 1, r"the VCD window must end by cycle 2\*\*64 - 1, not start at "
+                     r"18446744073709551615 and last 1 cycles"),
 ])
 def test_bad_waveform_window(start, cycles, message, tmp_path):
     cfg = make_config(CROSS[0])

