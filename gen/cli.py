@@ -385,8 +385,8 @@ def _add_port_flags(p):
     p.add_argument("--port", required=True,
                    help="serial device of the board (e.g. /dev/ttyUSB1), or 'sim' for the "
                         "simulated board")
-    from madvq.sim.run import BACKEND_CHOICES
-    p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+    # The simulated board runs on the two-state simulators only.
+    p.add_argument("--backend", choices=("auto", "amaranth", "verilator"), default="auto",
                    help="simulator of --port sim: verilator (24 MHz board clock, real baud "
                         "rate), amaranth (Python; 4 clock cycles per bit), or auto: "
                         "verilator when installed (default auto)")
@@ -613,7 +613,8 @@ def build_parser():
     from madvq.sim.run import BACKEND_CHOICES
     p.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
                    help="simulator: verilator (the exported Verilog, compiled once per "
-                        "core), amaranth (Python), or auto: verilator when installed, else "
+                        "core), amaranth (Python), icarus (the exported Verilog in Icarus "
+                        "Verilog, four-state), or auto: verilator when installed, else "
                         "amaranth (default auto)")
     p.add_argument("--vcd", metavar="FILE", help="write a waveform of a window of cycles")
     p.add_argument("--vcd-start", type=int, metavar="C",
