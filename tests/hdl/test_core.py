@@ -149,30 +149,56 @@ def test_latency_and_throughput_match_the_config(params):
     assert np.diff(got).tolist() == [cfg.cycles_per_vector] * (count - 1)
 
 
-def test_streams_hold_valid_and_data_until_taken():
-    """A protocol monitor on the result stream under random back-pressure: once valid, the
-    result stays valid and unchanged until ready; nothing is lost or duplicated."""
-    cfg = CoreConfig(dims=3, templates=5, width=4, templates_per_cycle=2)
+# Result queue depths of both classes, powers of two and not, in both arithmetics (the
+# ecp5 queue once read a full queue of a power-of-two depth as empty).
+QUEUE_CONFIGS = [(3, 5, 4, 2, "generic"), (1, 1, 1, 1, "generic"), (2, 4, 3, 4, "generic"),
+                 (1, 1, 1, 1, "ecp5"), (3, 3, 4, 2, "ecp5"), (2, 5, 4, 4, "ecp5"),
+                 (3, 5, 4, 2, "ecp5")]
+
+
+@pytest.mark.parametrize("params", QUEUE_CONFIGS,
+                         ids=["{}x{}x{}p{}-{}".format(*c) for c in QUEUE_CONFIGS])
+def test_streams_hold_valid_and_data_until_taken(params):
+    """A protocol monitor on the result stream: the consumer first stays not ready for
+    2 x the queue depth + the latency + 5 cycles (the core must take exactly
+    ``result_queue_depth`` vectors meanwhile, then refuse more), then takes results at
+    random. Once valid, a result stays valid and unchanged until it is taken; nothing is
+    lost or duplicated."""
+    n, m, w, p, arithmetic = params
+    cfg = CoreConfig(dims=n, templates=m, width=w, templates_per_cycle=p,
+                     arithmetic=arithmetic)
+    depth = cfg.result_queue_depth
+    blocked = 2 * depth + cfg.latency_cycles + 5
     dut = MADCore(cfg)
     rng = np.random.default_rng(7)
-    book = rng.integers(0, 16, (5, 3))
-    vectors = rng.integers(0, 16, (40, 3))
+    hi = (1 << w) - 1
+    book = rng.integers(0, hi + 1, (m, n))
+    vectors = rng.integers(0, hi + 1, (3 * depth, n))
     expected = golden.classify(cfg, book, vectors)
     got = []
     violations = []
+    accepted_while_blocked = []
     vector = Port(dut.vector.valid, dut.vector.ready, (dut.vector.payload,))
     codebook = Port(dut.codebook.valid, dut.codebook.ready,
                     (dut.codebook.payload.index, dut.codebook.payload.template))
+    sent = []
 
     async def producer(ctx):
         for j, row in enumerate(book):
             await stream_put(ctx, codebook, (j, row.tolist()))
         for row in vectors:
             await stream_put(ctx, vector, (row.tolist(),))
+            sent.append(row)
 
     async def consumer(ctx):
         held = None
-        while len(got) < len(vectors):
+        for _ in range(blocked):
+            await ctx.tick()
+        accepted_while_blocked.append(len(sent))
+        # A bound instead of a hang: a deadlocked core fails the test.
+        for _ in range(100 * len(vectors) * cfg.latency_cycles):
+            if len(got) == len(vectors):
+                break
             ready = bool(rng.random() < 0.3)
             ctx.set(dut.result.ready, ready)
             _, _, valid, payload = await ctx.tick().sample(dut.result.valid,
@@ -186,9 +212,11 @@ def test_streams_hold_valid_and_data_until_taken():
                 held = payload
 
     _bench(dut, [(producer, True), (consumer, False)])
+    assert accepted_while_blocked == [depth]
     assert violations == []
-    index = [p & 7 for p in got]
-    distance = [p >> 3 for p in got]
+    index_bits = cfg.index_width
+    index = [r & ((1 << index_bits) - 1) for r in got]
+    distance = [r >> index_bits for r in got]
     assert index == expected.index.tolist()
     assert distance == expected.distance.tolist()
 
