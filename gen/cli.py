@@ -80,12 +80,25 @@ def _config(args, dims=None, templates=None):
 
 
 def cmd_generate(args):
-    from madvq.gen.verilog import generate
+    from madvq.gen.verilog import companion_files, generate
     cfg = _config(args)
-    path, json_path = generate(cfg, args.name, args.output)
-    print(f"wrote {path} and {json_path}: module {args.name or cfg.default_name}, "
-          f"latency {cfg.latency_cycles} cycles, one vector every {cfg.cycles_per_vector} "
-          f"cycle(s)")
+    config = cfg
+    if args.bus == "axis":
+        from madvq.hdl.bus import AXIConfig
+        config = AXIConfig(cfg, user_width=0 if args.user_width is None else args.user_width)
+    elif args.user_width is not None:
+        raise ValueError("--user-width sets the tuser width of the AXI4-Stream ports: it "
+                         "needs --bus axis")
+    path, json_path = generate(config, args.name, args.output, fusesoc=args.fusesoc,
+                               testbench=args.testbench)
+    name = args.name or config.default_name
+    print(f"wrote {path} and {json_path}: module {name}"
+          + (" (AXI4-Stream + AXI4-Lite)" if args.bus == "axis" else "")
+          + f", latency {cfg.latency_cycles} cycles, one vector every "
+          f"{cfg.cycles_per_vector} cycle(s)")
+    extras = companion_files(name, path, fusesoc=args.fusesoc, testbench=args.testbench)
+    if extras:
+        print("wrote " + ", ".join(str(p) for p in extras.values()))
     return 0
 
 
@@ -606,6 +619,18 @@ def build_parser():
                                   "e.g. madvq_16x16x8u_p16)")
     p.add_argument("-o", "--output", metavar="PATH",
                    help="Verilog file (default build/<name>.v); the JSON goes beside it")
+    g = p.add_argument_group("interface and companion files")
+    g.add_argument("--bus", choices=("native", "axis"), default="native",
+                   help="native valid/ready ports (default), or AXI4-Stream data streams "
+                        "with an AXI4-Lite control port (aclk, aresetn)")
+    g.add_argument("--user-width", type=int, metavar="U",
+                   help="with --bus axis: tuser bits that travel with each vector to its "
+                        "result, 0..256 (default 0: no tuser)")
+    g.add_argument("--fusesoc", action="store_true",
+                   help="also write a FuseSoC core file (PATH with .core) and the Verilog "
+                        "testbench of its sim target (<stem>_tb.v)")
+    g.add_argument("--testbench", choices=("cocotb",),
+                   help="also write a cocotb test, test_<name>.py, runnable as a script")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("simulate", help="classify vectors with the cycle-accurate simulation")

@@ -168,13 +168,22 @@ def read_utilisation_log(text):
 # -- the flow --
 
 def elaborate(config, dev):
-    """RTLIL text of what is placed on ``dev``, and the harness flip-flops it includes."""
+    """RTLIL text of what is placed on ``dev``, and the harness flip-flops it includes.
+    ``config`` is a core (:class:`~madvq.hdl.ports.FlatMADCore` is placed) or an
+    :class:`~madvq.hdl.bus.AXIConfig` (the AXI4-Stream top, out of context only)."""
     from amaranth.back import rtlil
+    from madvq.hdl.bus import AXIConfig
     from madvq.hdl.ports import FlatMADCore
     from madvq.hdl.harness import SerialHarness
 
     platform = Target(dev.family, "Trellis" if dev.family == "ecp5" else "IceStorm")
-    if dev.out_of_context:
+    if isinstance(config, AXIConfig):
+        if not dev.out_of_context:
+            raise ValueError(f"the AXI4-Stream top is placed out of context only (ECP5), "
+                             f"not on {dev.name}")
+        from madvq.hdl.axi import AXIStreamTop
+        top, harness = AXIStreamTop(config), 0
+    elif dev.out_of_context:
         top, harness = FlatMADCore(config), 0
     else:
         top = SerialHarness(config)
@@ -201,7 +210,9 @@ def _count_ffs(netlist_path, family):
 def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
               harness_cells=None):
     """Synthesise, place and route ``config`` on device ``dev`` (a name or a
-    :class:`Device`) inside ``workdir``; return the result record.
+    :class:`Device`) inside ``workdir``; return the result record. ``config`` may also be an
+    :class:`~madvq.hdl.bus.AXIConfig`: the AXI4-Stream top is placed (ECP5, out of
+    context), and the record gains ``bus`` and ``user_width``.
 
     The record holds the configuration's parameters, the device, ``logic_cells`` (LUT4 cells
     including carry and RAM-mode cells: ``TRELLIS_COMB`` or ``ICESTORM_LC``), ``ffs``,
@@ -212,8 +223,12 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
     cannot place, is a result (``fits`` False, counts from nextpnr's log), not an error; any
     other tool failure raises :class:`~madvq.gen.tools.ToolError`.
     """
-    if not isinstance(config, CoreConfig):
-        raise TypeError(f"config must be a CoreConfig, not {config!r}")
+    from madvq.hdl.bus import AXIConfig
+    bus = None
+    if isinstance(config, AXIConfig):
+        bus, config = config, config.core
+    elif not isinstance(config, CoreConfig):
+        raise TypeError(f"config must be a CoreConfig or an AXIConfig, not {config!r}")
     dev = device(dev) if isinstance(dev, str) else dev
     clock = float(clock_mhz if clock_mhz is not None else dev.default_clock_mhz)
     if not clock > 0:
@@ -226,7 +241,7 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
 
     start = time.perf_counter()
     if rtlil_text is None:
-        rtlil_text, harness_cells = elaborate(config, dev)
+        rtlil_text, harness_cells = elaborate(bus or config, dev)
     (workdir / "top.il").write_text(rtlil_text)
     seconds["elaborate"] = time.perf_counter() - start
 
@@ -272,6 +287,8 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
     cpv = config.cycles_per_vector
     vps = fmax * 1e6 / cpv if fmax else None
     params = config.to_dict()
+    if bus is not None:
+        params.update(bus.to_dict())
     record = {
         **params,
         "device": dev.name,

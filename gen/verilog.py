@@ -28,7 +28,7 @@ from .tools import run_yosys
 
 
 __all__ = ["verilog_text", "simulation_models", "interface", "generate", "VERILOG_KEYWORDS",
-           "check_name"]
+           "check_name", "top_ports", "top_component", "companion_files", "TESTBENCHES"]
 
 
 # Verilog-2005 and SystemVerilog-2017 reserved words: no name we emit may be one of them.
@@ -204,20 +204,68 @@ def interface(config, name=None):
     return desc
 
 
-def generate(config, name=None, path=None):
+TESTBENCHES = ("cocotb",)
+
+
+def companion_files(name, path, *, fusesoc=False, testbench=None):
+    """The files ``generate`` writes beside the Verilog at ``path`` besides the JSON and the
+    device models: ``{"core": <stem>.core, "testbench": <stem>_tb.v}`` with ``fusesoc``,
+    ``{"cocotb": test_<name>.py}`` with ``testbench="cocotb"`` (named after the module: a
+    Python module name)."""
+    from .cocotb_bench import test_file_name
+    if testbench not in (None, *TESTBENCHES):
+        raise ValueError(f"testbench must be one of {', '.join(TESTBENCHES)}, "
+                         f"not {testbench!r}")
+    path = Path(path)
+    files = {}
+    if fusesoc:
+        files["core"] = path.with_suffix(".core")
+        files["testbench"] = path.with_name(f"{path.stem}_tb.v")
+    if testbench == "cocotb":
+        files["cocotb"] = path.with_name(test_file_name(name))
+    return files
+
+
+def generate(config, name=None, path=None, *, fusesoc=False, testbench=None):
     """Write the Verilog (``path`` ends in ``.v`` or ``.sv``), its ``.json`` interface and,
     beside them, the simulation models of the device cells it instantiates
     (:func:`simulation_models`); return the paths of the Verilog and of the interface. The
     paths are checked before the core is elaborated, and each file is written whole or not
-    at all."""
+    at all.
+
+    ``fusesoc=True`` also writes a FuseSoC core file and the self-checking Verilog
+    testbench its ``sim`` target runs; ``testbench="cocotb"`` a cocotb test (see
+    :func:`companion_files` for their names)."""
+    from .cocotb_bench import cocotb_test_text
+    from .fusesoc import core_file_text
+    from .verilog_bench import verilog_testbench
     name = check_name(config.default_name if name is None else name)
+    _core_config(config)
     path = Path("build") / f"{name}.v" if path is None else Path(path)
     path = check_output_file(path, "Verilog file", (".v", ".sv"))
     json_path = check_output_file(path.with_suffix(".json"), "interface file")
+    extras = companion_files(name, path, fusesoc=fusesoc, testbench=testbench)
+    for kind, extra in extras.items():
+        check_output_file(extra, {"core": "FuseSoC core file", "testbench": "testbench",
+                                  "cocotb": "cocotb test"}[kind])
     text = verilog_text(config, name)
     desc = json.dumps(interface(config, name), indent=2) + "\n"
+    models = simulation_models(config)
+    texts = {}
+    if fusesoc:
+        core = _core_config(config)
+        # Enough vectors to fill the result queue while the results are blocked, and more.
+        vectors = max(64, 3 * core.result_queue_depth)
+        tb = verilog_testbench(config, name, vectors=vectors)
+        texts["testbench"] = tb
+        texts["core"] = core_file_text(config, name, path.name, sorted(models),
+                                       extras["testbench"].name)
+    if testbench == "cocotb":
+        texts["cocotb"] = cocotb_test_text(config, name, path.name, json_path.name)
     write_atomically(path, lambda f: f.write(text.encode()))
     write_atomically(json_path, lambda f: f.write(desc.encode()))
-    for model, model_text in simulation_models(config).items():
+    for model, model_text in models.items():
         write_atomically(path.parent / model, lambda f, t=model_text: f.write(t.encode()))
+    for kind, extra in extras.items():
+        write_atomically(extra, lambda f, t=texts[kind]: f.write(t.encode()))
     return path, json_path

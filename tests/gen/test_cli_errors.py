@@ -84,6 +84,9 @@ FILES = {
     "folder.csv/": None,
     "folder/": None,
     "iface.json/": None,
+    "vq.core/": None,
+    "bench_tb.v/": None,
+    "test_vq.py/": None,
     "taken/": None,
     "taken/demo": "the demo's images go in a folder of this name\n",
     "file": "not a folder\n",
@@ -301,6 +304,24 @@ BAD = [
     ("generate -o file/core.v", r"cannot write Verilog file 'file/core\.v'"),
     ("generate -o iface.v", r"cannot write interface file 'iface\.json': it is a folder"),
     ("generate extra", r"unrecognized arguments: extra"),
+    # -- generate: the AXI4-Stream bus and the companion files
+    ("generate --user-width 4", r"--user-width sets the tuser width of the AXI4-Stream ports: "
+                                r"it needs --bus axis"),
+    ("generate --bus native --user-width 0", r"needs --bus axis"),
+    ("generate --bus axis --user-width 257", r"user width must be an integer from 0 to 256, "
+                                             r"not 257"),
+    ("generate --bus axis --user-width -1", r"user width must be an integer from 0 to 256, "
+                                            r"not -1"),
+    ("generate --bus axis --user-width x", r"argument --user-width: invalid int value: 'x'"),
+    ("generate --bus axi4", r"argument --bus: invalid choice: 'axi4'"),
+    ("generate --testbench uvm", r"argument --testbench: invalid choice: 'uvm'"),
+    ("generate --bus axis --fusesoc -o vq.v",
+     r"cannot write FuseSoC core file 'vq\.core': it is a folder"),
+    ("generate --fusesoc -o bench.v", r"cannot write testbench 'bench_tb\.v': it is a folder"),
+    ("generate --testbench cocotb --name vq -o core.v",
+     r"cannot write cocotb test 'test_vq\.py': it is a folder"),
+    ("generate --bus axis --fusesoc --testbench cocotb -o file/vq.v",
+     r"cannot write Verilog file 'file/vq\.v'"),
     # -- demo
     ("demo --out file", r"output folder 'file' is a file, not a folder"),
     ("demo --out file/sub", r"cannot write output folder 'file/sub'"),
@@ -505,6 +526,10 @@ def test_missing_tool(capsys, workdir, no_tools, line, message):
 GOOD = [
     ("generate --dims 2 --templates 2 --width 2 -o out/core.v", ["out/core.v", "out/core.json"],
      r"wrote out/core\.v and out/core\.json: module madvq_2x2x2u_p2"),
+    ("generate --bus axis --user-width 2 --dims 2 --templates 2 --width 2 --fusesoc "
+     "--testbench cocotb -o out/a.v",
+     ["out/a.v", "out/a.json", "out/a.core", "out/a_tb.v", "out/test_madvq_2x2x2u_p2_axis_u2.py"],
+     r"module madvq_2x2x2u_p2_axis_u2 \(AXI4-Stream \+ AXI4-Lite\)"),
     ("simulate --backend amaranth --codebook b.csv --vectors v.npy --width 4 --vcd out/w.vcd "
      "-o out/r.npz", ["out/r.npz", "out/w.vcd"], r"all 2 results match the golden model"),
     ("classify --port sim --backend amaranth --codebook b.csv --vectors v.csv --width 4 "
