@@ -7,9 +7,9 @@ simulate it:
 * filesets ``rtl`` (the core's Verilog), ``models`` (for ``ecp5`` arithmetic, the
   behavioural ``CCU2C.v``: simulation and lint only, an ECP5 flow has the real cell) and
   ``tb`` (the self-checking testbench of :mod:`madvq.gen.verilog_bench`);
-* targets ``default`` (the core, for designs that use it), ``lint`` (Verilator
-  ``--lint-only``) and ``sim`` (Icarus Verilog running the testbench, which ends with
-  ``$fatal`` on any result that differs from the golden model).
+* targets ``default`` (the core, for designs that use it), ``lint`` (edalize's ``lint``
+  flow: Verilator ``--lint-only``) and ``sim`` (the ``sim`` flow: Icarus Verilog running the
+  testbench, which ends with ``$fatal`` on any result that differs from the golden model).
 
 The text is written by hand (no YAML library), in a fixed order: the same parameters give
 the same bytes.
@@ -85,19 +85,18 @@ def core_file_text(config, name, verilog_file, models, testbench_file):
         "    filesets:\n" + _list(["rtl"], 6) +
         f"    toplevel: {name}\n"
         "  lint:\n"
-        "    default_tool: verilator\n"
+        "    flow: lint\n"
+        "    flow_options:\n"
+        "      tool: verilator\n"
+        "      verilator_options:\n" + _list(waivers, 8) +
         "    filesets:\n" + _list(lint_sets, 6) +
         f"    toplevel: {name}\n"
-        "    tools:\n"
-        "      verilator:\n"
-        "        mode: lint-only\n"
-        "        verilator_options:\n" + _list(waivers, 10) +
         "  sim:\n"
-        "    default_tool: icarus\n"
+        "    flow: sim\n"
+        "    flow_options:\n"
+        "      tool: icarus\n"
+        "      iverilog_options:\n" + _list(["-g2012"], 8) +
         "    filesets:\n" + _list(sim_sets, 6) +
         f"    toplevel: {name}_tb\n"
-        "    tools:\n"
-        "      icarus:\n"
-        "        iverilog_options:\n" + _list(["-g2012"], 10)
     )
     return text
