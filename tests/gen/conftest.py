@@ -1,0 +1,12 @@
+import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    """The 10,000-vector cocotb runs (``cocotb_full``, several minutes) run only when the
+    marker expression names them: ``python -m pytest -m cocotb_full``."""
+    if "cocotb_full" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="10,000-vector cocotb run: select it with -m cocotb_full")
+    for item in items:
+        if "cocotb_full" in item.keywords:
+            item.add_marker(skip)
