@@ -22,8 +22,10 @@ Latency and throughput are the core's: the streams pass through without a regist
 vector every ``cycles_per_vector`` cycles, the result ``latency_cycles`` after its vector).
 ``tvalid`` never depends on ``tready``; ``s_axis_vector_tready`` depends on the codebook
 stream's ``tvalid`` and on a pending ``ACTIVE`` write (configuration goes first), as in the
-native core. AXI4-Lite: a read takes two cycles (``arready`` is low while ``rvalid`` is up);
-a write's response comes the cycle after both its address and data have arrived.
+native core. AXI4-Lite: a read's data comes the cycle after its address (``arready`` is low while
+``rvalid`` is up); a write's response comes the cycle after both its address and data have
+been taken, an ``ACTIVE`` write's one cycle later (it is registered on its way to the core).
+Every path from the AXI4-Lite registers to the core starts at a register.
 """
 
 from amaranth.hdl import Cat, ClockDomain, Const, Module, Mux, Signal
@@ -187,20 +189,27 @@ class AXIStreamMADCore(wiring.Component):
         applies = Signal()
         m.d.comb += applies.eq((merged >= 1) & (merged <= cfg.templates))
         writing = Signal()
-        m.d.comb += writing.eq(aw_full & w_full & ~bvalid)
-        is_active = aw_word == index["ACTIVE"]
-        # The core always takes an active count at once (its ready is constant), but the
-        # write still waits for ready, so that the response never comes before the core
-        # has it.
-        m.d.comb += [
-            core.active.valid.eq(writing & is_active & applies),
-            core.active.payload.eq(merged),
-        ]
-        with m.If(writing & (~(is_active & applies) | core.active.ready)):
-            m.d.sync += [aw_full.eq(0), w_full.eq(0), bvalid.eq(1),
-                         bresp.eq(Mux(is_active, OKAY, SLVERR))]
+        is_active = Signal()
+        m.d.comb += [writing.eq(aw_full & w_full & ~bvalid & ~core.active.valid),
+                     is_active.eq(aw_word == index["ACTIVE"])]
+        # An active count that applies is registered before it is offered to the core: the
+        # decoding above then stays off the core's vector handshake, which waits for
+        # ``active.valid``. The response follows once the core has taken it, so a vector
+        # transferred after the response sees the new m.
+        active_valid = Signal()
+        active_value = Signal.like(active)
+        m.d.comb += [core.active.valid.eq(active_valid), core.active.payload.eq(active_value)]
+        with m.If(writing):
+            m.d.sync += [aw_full.eq(0), w_full.eq(0)]
             with m.If(is_active & applies):
-                m.d.sync += active.eq(merged)
+                m.d.sync += [active_valid.eq(1), active_value.eq(merged)]
+            with m.Else():
+                # Ignored (a count outside 1..M: OKAY, as the native core ignores it), or
+                # refused (read-only or past the map).
+                m.d.sync += [bvalid.eq(1), bresp.eq(Mux(is_active, OKAY, SLVERR))]
+        with m.If(active_valid & core.active.ready):
+            m.d.sync += [active_valid.eq(0), active.eq(active_value), bvalid.eq(1),
+                         bresp.eq(OKAY)]
 
         # Read: the register is sampled when the address arrives and held until taken.
         rvalid = Signal()
