@@ -186,8 +186,13 @@ class AXIStreamMADCore(wiring.Component):
             m.d.comb += merged[8 * byte:8 * byte + 8].eq(
                 Mux(w_strb[byte], w_data[8 * byte:8 * byte + 8],
                     current[8 * byte:8 * byte + 8]))
+        # m applies when it is 1..M: the bits above M's width must all be zero and the rest
+        # compared as a narrow number (a 32-bit comparison was a long carry chain).
+        count_bits = len(active)
+        low = merged[:count_bits]
         applies = Signal()
-        m.d.comb += applies.eq((merged >= 1) & (merged <= cfg.templates))
+        m.d.comb += applies.eq((merged[count_bits:] == 0) & (low != 0)
+                               & (low <= cfg.templates))
         writing = Signal()
         is_active = Signal()
         m.d.comb += [writing.eq(aw_full & w_full & ~bvalid & ~core.active.valid),

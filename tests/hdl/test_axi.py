@@ -131,6 +131,7 @@ def test_writes_in_every_order(order):
         await write(active, 3)
         await write(active, 0)                       # out of range: ignored
         await write(active, 6)                       # M + 1: ignored
+        await write(active, 0x80000003)              # 3 in the low bits only: ignored
         await write(active, 0x100 | 2, strb=0x1)     # byte 0 only: 2
         await write(active, 0x100 | 4, strb=0x2)     # byte 1 only: 0x100 | 2, ignored
         await write(_offset(SMALL, "DIMS"), 9)       # read-only
@@ -140,8 +141,8 @@ def test_writes_in_every_order(order):
     _run(dut, (bench, False))
     bresps = [entry[3] for entry in log if entry[0] == "write"]
     actives = [entry[2] for entry in log if entry[0] == "read"]
-    assert bresps == [OKAY] * 5 + [SLVERR, SLVERR]
-    assert actives == [3, 3, 3, 2, 2, 2, 2]
+    assert bresps == [OKAY] * 6 + [SLVERR, SLVERR]
+    assert actives == [3, 3, 3, 3, 2, 2, 2, 2]
     assert log[-1] == ("dims", 2, OKAY)
 
 
