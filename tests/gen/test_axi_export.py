@@ -97,3 +97,19 @@ def test_yosys_reads_the_verilog_cleanly(config, tmp_path):
                     tmp_path)
     assert "Latch inferred" not in log
     assert not re.search(r"^Warning", log, re.M), log
+
+
+def test_implement_places_the_axi_top(tmp_path):
+    """``implement`` places the AXI top (what benchmarks/bench_axi.py measures against the
+    native core); the record says which bus it placed."""
+    from madvq.gen.synth import implement
+    small = AXIConfig(CoreConfig(dims=3, templates=4, width=4), user_width=2)
+    r = implement(small, "ecp5-25f", tmp_path / "axi", seed=3)
+    native = implement(small.core, "ecp5-25f", tmp_path / "native", seed=3)
+    assert r["fits"] and r["fmax_mhz"] > 50
+    assert r["bus"] == "axis" and r["user_width"] == 2 and "bus" not in native
+    # The wrapper's registers: counters, the AXI4-Lite state and the side queue.
+    assert r["ffs"] > native["ffs"] + 64
+    with pytest.raises(ValueError, match=r"^the AXI4-Stream top is placed out of context "
+                                         r"only \(ECP5\), not on ice40-up5k$"):
+        implement(small, "ice40-up5k", tmp_path / "ice40")
