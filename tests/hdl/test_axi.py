@@ -266,3 +266,50 @@ def test_the_check_sees_lost_framing():
     with another vector's."""
     wrong, _ = stream_check(ShallowFraming(SMALL), SMALL)
     assert wrong
+
+
+@pytest.mark.parametrize("axi", [
+    AXIConfig(CoreConfig(dims=3, templates=4, width=4), user_width=2),
+    AXIConfig(CoreConfig(dims=3, templates=5, width=4, templates_per_cycle=2)),
+    AXIConfig(CoreConfig(dims=2, templates=3, width=3, arithmetic="ecp5"), user_width=1),
+], ids=lambda a: a.default_name)
+def test_full_throughput_and_latency(axi):
+    """With both streams always valid and ready, a vector transfers every
+    ``cycles_per_vector`` cycles and each result comes ``latency_cycles`` after its vector:
+    the wrapper adds neither a stall nor a register."""
+    from amaranth.hdl import Module, Signal
+    cfg = axi.core
+    dut = AXIStreamMADCore(axi)
+    top = Module()
+    top.submodules.dut = dut
+    cycle = Signal(32)
+    top.d.sync += cycle.eq(cycle + 1)
+    sent, got = [], []
+    count = 12
+
+    async def producer(ctx):
+        ctx.set(dut.s_axis_vector_tvalid, 1)
+        while len(sent) < count:
+            *_, ready, now = await ctx.tick().sample(dut.s_axis_vector_tready, cycle)
+            if ready:
+                sent.append(now)
+        ctx.set(dut.s_axis_vector_tvalid, 0)
+
+    async def consumer(ctx):
+        ctx.set(dut.m_axis_result_tready, 1)
+        for _ in range(count * cfg.cycles_per_vector + cfg.latency_cycles + 20):
+            *_, valid, now = await ctx.tick().sample(dut.m_axis_result_tvalid, cycle)
+            if valid:
+                got.append(now)
+            if len(got) == count:
+                break
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(producer, background=True)
+    sim.add_testbench(consumer)
+    sim.run()
+    assert len(got) == count
+    assert got[0] - sent[0] == cfg.latency_cycles == register_values(axi)["LATENCY"]
+    assert np.diff(sent).tolist() == [cfg.cycles_per_vector] * (count - 1)
+    assert np.diff(got).tolist() == [cfg.cycles_per_vector] * (count - 1)
