@@ -15,6 +15,7 @@ a build that does not fit exits with status 1.
 import argparse
 import math
 import sys
+import os
 import time
 
 from madvq.hdl.config import MAX_DIMS, MAX_TEMPLATES, CoreConfig
@@ -153,21 +154,40 @@ def cmd_simulate(args):
     if vcd_cycles < 1:
         raise ValueError(f"--vcd-cycles must be at least 1, not {vcd_cycles}")
     check_vcd_window(vcd_start, vcd_cycles)
+    _check_jobs(args)
+    if args.vcd is not None and args.jobs not in (None, 1):
+        raise ValueError("--vcd records one run: it needs --jobs 1 (the default with --vcd)")
     cfg, codebook, vectors, active = _load_problem(args)
 
     batch = Batch.single(cfg, codebook, vectors, active)
     backend = resolve_backend(args.backend)
     options = {"log": lambda note: print(note, flush=True)} if backend == "verilator" else {}
+    parts = _parts(args, len(vectors))
+    executor = None
+    if parts > 1 and args.executor == "dask":
+        from madvq.gen.sweep import make_executor
+        executor = make_executor("dask", jobs=args.jobs, scheduler=args.scheduler)
     start = time.perf_counter()
     try:
-        run = simulate(batch, backend=backend, vcd=args.vcd, vcd_start=vcd_start,
-                       vcd_cycles=vcd_cycles, **options)
+        if parts > 1:
+            from madvq.sim.parallel import simulate_parts
+            run = simulate_parts(batch, parts=parts, backend=backend, executor=executor,
+                                 jobs=args.jobs, **options)
+        else:
+            run = simulate(batch, backend=backend, vcd=args.vcd, vcd_start=vcd_start,
+                           vcd_cycles=vcd_cycles, **options)
     except (BuildError, SimulationError) as exc:
         raise Failure(str(exc)) from None
     seconds = time.perf_counter() - start
     k = len(vectors)
-    print(f"simulated {k} vectors of {cfg.default_name} on the {backend} backend: "
-          f"{run.cycles} cycles (latency {cfg.latency_cycles}, one vector every "
+    where, cycles = "", ""
+    if parts > 1:
+        workers = ("a dask cluster" if executor is not None
+                   else f"{args.jobs or min(parts, os.cpu_count() or 1)} processes")
+        where = f", in {len(run.part_cycles)} independent parts on {workers}"
+        cycles = f"{' + '.join(map(str, run.part_cycles))}; "
+    print(f"simulated {k} vectors of {cfg.default_name} on the {backend} backend{where}: "
+          f"{run.cycles} cycles ({cycles}latency {cfg.latency_cycles}, one vector every "
           f"{cfg.cycles_per_vector} cycle(s)), {seconds:.2f} s, {k / seconds:,.0f} vectors/s")
     if args.output is not None:
         save_results(args.output, run.results)
@@ -183,6 +203,29 @@ def cmd_simulate(args):
         raise Failure(str(exc)) from None
     print(f"all {k} results match the golden model")
     return 0
+
+
+# Below this many vectors a run is not split by default: starting workers would cost more
+# than it saves.
+SPLIT_MIN_VECTORS = 100_000
+MAX_JOBS = 1024
+
+
+def _check_jobs(args):
+    if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
+        raise ValueError(f"--jobs must be from 1 to {MAX_JOBS}, not {args.jobs}")
+    if args.scheduler is not None and args.executor != "dask":
+        raise ValueError("--scheduler names a dask scheduler: it needs --executor dask")
+
+
+def _parts(args, vectors):
+    """How many independent parts a run is cut into: ``--jobs`` (one per CPU by default for
+    long runs), one for a waveform or a short run."""
+    if args.vcd is not None:
+        return 1
+    if args.jobs is None:
+        return (os.cpu_count() or 1) if vectors >= SPLIT_MIN_VECTORS else 1
+    return args.jobs
 
 
 def cmd_demo(args):
@@ -616,6 +659,16 @@ def build_parser():
                         "core), amaranth (Python), icarus (the exported Verilog in Icarus "
                         "Verilog, four-state), or auto: verilator when installed, else "
                         "amaranth (default auto)")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="cut the vectors into N independent parts simulated side by side "
+                        "(each on its own core, with its own codebook load; the results are "
+                        "those of one run); default: one part per CPU from "
+                        f"{SPLIT_MIN_VECTORS:,} vectors up, else 1")
+    p.add_argument("--executor", choices=("process", "dask"), default="process",
+                   help="where the parts run: local processes (default) or a dask cluster")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="with --executor dask: the scheduler's address (default: a local "
+                        "cluster)")
     p.add_argument("--vcd", metavar="FILE", help="write a waveform of a window of cycles")
     p.add_argument("--vcd-start", type=int, metavar="C",
                    help="first clock cycle in the waveform (default 0)")

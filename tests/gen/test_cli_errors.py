@@ -137,6 +137,7 @@ def tripwire(monkeypatch):
     import madvq.gen.sweep
     import madvq.gen.verilog
     import madvq.sim.board
+    import madvq.sim.parallel
     import madvq.sim.run
 
     def wire(name):
@@ -147,7 +148,8 @@ def tripwire(monkeypatch):
     for module, name in [(madvq.sim.run, "simulate"), (madvq.gen.demo, "simulate"),
                          (madvq.gen.verilog, "verilog_text"), (madvq.gen.boards, "build_board"),
                          (madvq.gen.boards, "program"), (madvq.gen.sweep, "sweep"),
-                         (madvq.sim.board, "simulated_board")]:
+                         (madvq.sim.board, "simulated_board"),
+                         (madvq.sim.parallel, "simulate_parts")]:
         monkeypatch.setattr(module, name, wire(f"{module.__name__}.{name}"))
 
 
@@ -266,6 +268,13 @@ BAD = [
     (f"{SIM} -o file/r.npz", r"cannot write output file 'file/r\.npz': '.*file' is a file, "
                              r"not a folder"),
     (f"{SIM} -o file/deeper/r.npz", r"'.*file' is a file, not a folder"),
+    (f"{SIM} --jobs 0", r"--jobs must be from 1 to 1024, not 0"),
+    (f"{SIM} --jobs 5000", r"--jobs must be from 1 to 1024, not 5000"),
+    (f"{SIM} --jobs two", r"argument --jobs: invalid int value: 'two'"),
+    (f"{SIM} --executor cluster", r"argument --executor: invalid choice: 'cluster'"),
+    (f"{SIM} --scheduler tcp://127.0.0.1:1", r"--scheduler names a dask scheduler: it needs "
+                                              r"--executor dask"),
+    (f"{SIM} --jobs 2 --vcd w.vcd", r"--vcd records one run: it needs --jobs 1"),
     (f"{SIM} --vcd w.txt", r"waveform file must end in \.vcd, not 'w\.txt'"),
     (f"{SIM} --vcd file/w.vcd", r"cannot write waveform file 'file/w\.vcd'"),
     (f"{SIM} --vcd-start 3", r"--vcd-start and --vcd-cycles set the window of a waveform: they "
