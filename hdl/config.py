@@ -14,8 +14,8 @@ use it cheaply.
 from dataclasses import dataclass
 
 
-__all__ = ["CoreConfig", "Target", "ceil_log2", "MAX_DIMS", "MAX_TEMPLATES", "MAX_WIDTH",
-           "MAX_DISTANCE_CELLS", "MAX_CODEBOOK_VALUES"]
+__all__ = ["CoreConfig", "Target", "ceil_log2", "check_config", "MAX_DIMS", "MAX_TEMPLATES",
+           "MAX_WIDTH", "MAX_DISTANCE_CELLS", "MAX_CODEBOOK_VALUES"]
 
 
 def ceil_log2(n):
@@ -318,3 +318,11 @@ class Target:
 
     def __repr__(self):
         return f"Target({self.family!r}, {self.toolchain!r})"
+
+
+def check_config(config):
+    """``config`` itself; ``TypeError`` unless it is a :class:`CoreConfig` (every component
+    takes one)."""
+    if not isinstance(config, CoreConfig):
+        raise TypeError(f"config must be a CoreConfig, not {config!r}")
+    return config

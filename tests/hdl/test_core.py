@@ -7,7 +7,8 @@ from amaranth.hdl import ClockDomain, Module, Signal
 from amaranth.sim import Simulator
 
 from madvq.hdl.config import CoreConfig
-from madvq.hdl.core import MADCore, DistanceUnit
+from madvq.hdl.core import MADCore
+from madvq.hdl.distance import DistanceUnit
 from madvq.hdl.ports import FlatMADCore
 from madvq.sim import golden
 from madvq.sim.packing import pack_rows
