@@ -9,8 +9,14 @@ from madvq.hdl.config import CoreConfig
 from .golden import Results
 
 
-__all__ = ["RunResult", "SimulationError", "MismatchError", "Backend", "cycle_budget",
-           "check_vcd_window", "MAX_CYCLE"]
+__all__ = ["RunResult", "SimulationError", "MismatchError", "MissingToolError", "Backend",
+           "cycle_budget", "check_vcd_window", "MAX_CYCLE"]
+
+
+class MissingToolError(OSError):
+    """A program madvq needs (a simulator, a compiler, a YoWASP tool) is not installed; the
+    message names it and how to install it. The command line reports it as bad input
+    (exit status 2)."""
 
 
 class SimulationError(Exception):

@@ -32,11 +32,11 @@ import numpy as np
 from madvq.hdl.ports import port_table
 from .golden import Results
 from .packing import unpack_words
-from ._base import Backend, RunResult, SimulationError, cycle_budget
+from ._base import Backend, MissingToolError, RunResult, SimulationError, cycle_budget
 from .stimulus import TEMPLATE_WRITE, ACTIVE_COUNT
 
 
-__all__ = ["IcarusBackend", "MissingIcarusError", "find_icarus", "testbench_source",
+__all__ = ["IcarusBackend", "MissingToolError", "find_icarus", "testbench_source",
            "RESET_STYLES", "GENERATIONS"]
 
 
@@ -44,18 +44,14 @@ RESET_STYLES = ("held", "edge")
 GENERATIONS = ("2012", "2005")
 
 
-class MissingIcarusError(OSError):
-    """``iverilog`` or ``vvp`` is not installed."""
-
-
 def find_icarus():
-    """Paths of ``iverilog`` and ``vvp``; :class:`MissingIcarusError` naming the missing one
+    """Paths of ``iverilog`` and ``vvp``; :class:`MissingToolError` naming the missing one
     and how to install it."""
     tools = []
     for tool in ("iverilog", "vvp"):
         path = shutil.which(tool)
         if path is None:
-            raise MissingIcarusError(f"{tool} not found: the Icarus backend needs Icarus "
+            raise MissingToolError(f"{tool} not found: the Icarus backend needs Icarus "
                                      f"Verilog (Debian: apt-get install iverilog)")
         tools.append(path)
     return tuple(tools)

@@ -51,6 +51,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._base import MissingToolError
+
 
 __all__ = ["MissingToolError", "BuildError", "VerilatedModel", "build_model", "cache_root",
            "find_tools", "MODEL_CLASS", "TIME_PRECISION_PS"]
@@ -77,10 +79,6 @@ MAKE_OPT = {"OPT_FAST": "-O2", "OPT_SLOW": "-O1", "OPT_GLOBAL": "-O2"}
 # loaded models never share Verilator's run-time state.
 CFLAGS = ("-fPIC",)
 LDFLAGS = ("-shared", "-Wl,-Bsymbolic")
-
-
-class MissingToolError(OSError):
-    """A program the Verilator flow needs is not installed; the message says how to get it."""
 
 
 class BuildError(RuntimeError):
