@@ -128,7 +128,8 @@ class MADCore(wiring.Component):
         full = Signal()
         delivered = self.result.valid & self.result.ready
 
-        seq = self._sequencer(m, platform, active, active_write, decoded_valid, full)
+        book = m.submodules.codebook = Codebook(cfg)
+        seq = self._sequencer(m, platform, book, active, active_write, decoded_valid, full)
 
         # A delivery frees its credit a cycle later (the output handshake stays off this
         # counter's path); one adder for both directions: + 1, - 1 (all ones) or + 0.
@@ -142,7 +143,7 @@ class MADCore(wiring.Component):
         with m.Elif(down):
             m.d.sync += full.eq(0)
 
-        result, result_valid = self._datapath(m, seq)
+        result, result_valid = self._datapath(m, seq, book)
         m.d.comb += [
             queue.w_en.eq(result_valid),
             queue.w_data.eq(result),
@@ -173,7 +174,7 @@ class MADCore(wiring.Component):
             m.d.sync += active.eq(decoded)
         return active, active_write, decoded_valid
 
-    def _sequencer(self, m, platform, active, active_write, decoded_valid, full):
+    def _sequencer(self, m, platform, book, active, active_write, decoded_valid, full):
         """The input register and its rounds, the handshakes of the vector and codebook
         streams, and the codebook write as the codebook sees it."""
         cfg = self._config
@@ -201,8 +202,10 @@ class MADCore(wiring.Component):
             write = delay(m, write, 1, "codebook_write")
             config_pending = config_pending | write_en
         m.d.comb += [
-            self.vector.ready.eq(free & ~full & ~config_pending),
-            self.codebook.ready.eq(free),
+            # ``book.home``: the codebook's rings are (back) at their home position, which a
+            # reset in the middle of a vector's rounds can delay (see Codebook).
+            self.vector.ready.eq(free & ~full & ~config_pending & book.home),
+            self.codebook.ready.eq(free & book.home),
         ]
         accept = self.vector.valid & self.vector.ready
 
@@ -242,14 +245,13 @@ class MADCore(wiring.Component):
                           vec_active=vec_active, vectors=vecs, write_en=write_en,
                           write=write)
 
-    def _datapath(self, m, seq):
+    def _datapath(self, m, seq, book):
         """The codebook, the distance units and the winner-take-all, with the round's
         bookkeeping travelling alongside; returns each vector's result and its valid flag,
         into the result queue."""
         cfg = self._config
         P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
         # -- codebook --
-        book = m.submodules.codebook = Codebook(cfg)
         m.d.comb += [
             book.write_en.eq(seq.write_en),
             book.write.eq(seq.write),
