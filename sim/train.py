@@ -73,21 +73,21 @@ class TrainingRecord:
 
     ``distortion[i]`` is the mean L1 distance (the core's distance, summed over the N
     dimensions) from each vector to its nearest template after iteration ``i``; entry 0 is
-    the seed codebook's (for ``lbg``, the single starting template's). ``templates[i]`` is
-    the number of templates at that point (always M for ``kmedians``), ``reseeded[i]`` the
-    empty templates re-seeded before it and ``measured[i]`` the vector-template distances
-    computed to get there (K x M' for a full search; fewer when bounds proved the rest
-    farther)."""
+    the seed codebook's (for ``lbg``, the single starting template's).
+    ``templates_per_iteration[i]`` is the number of templates at that point (always M for
+    ``kmedians``), ``reseeded[i]`` the empty templates re-seeded before it and
+    ``measured[i]`` the vector-template distances computed to get there (K x M' for a full
+    search; fewer when bounds proved the rest farther)."""
     method: str
     seed: int
     iterations: int
     dims: int
-    templates_wanted: int
+    templates: int
     width: int
     signed: bool
     vectors: int
     distortion: list = field(default_factory=list)
-    templates: list = field(default_factory=list)
+    templates_per_iteration: list = field(default_factory=list)
     reseeded: list = field(default_factory=list)
     measured: list = field(default_factory=list)
     converged: bool = False
@@ -422,13 +422,13 @@ def train_codebook(vectors, config, *, method="kmedians", iterations=20, seed=0,
                              f"{len(initial)}")
     rng = np.random.default_rng(seed)
     record = TrainingRecord(method=method, seed=seed, iterations=iterations,
-                            dims=config.dims, templates_wanted=m, width=config.width,
+                            dims=config.dims, templates=m, width=config.width,
                             signed=config.signed, vectors=len(vectors))
     assignment = _Assignment(config, vectors, chunk)
 
     def note(reseeded, measured, templates):
         record.distortion.append(assignment.mean_distance)
-        record.templates.append(templates)
+        record.templates_per_iteration.append(templates)
         record.reseeded.append(reseeded)
         record.measured.append(measured)
         if progress is not None:

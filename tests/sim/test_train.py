@@ -41,7 +41,7 @@ def test_the_record_is_the_golden_models_assignment(method, signed):
     book, record = train_codebook(x, cfg, method=method)
     assert book.shape == (12, 6) and book.dtype == np.int64
     assert record.final_distortion == golden_distortion(cfg, book, x)
-    assert record.templates[-1] == 12
+    assert record.templates_per_iteration[-1] == 12
     assert train.distortion(cfg, book, x) == record.final_distortion
 
 
@@ -119,8 +119,8 @@ def test_lbg_reaches_a_template_count_that_is_not_a_power_of_two():
     x = clustered(np.random.default_rng(5), k=800)
     book, record = train_codebook(x, {"templates": 11}, method="lbg", iterations=5)
     assert len(book) == 11
-    assert record.templates[0] == 1 and record.templates[-1] == 11
-    assert sorted(set(record.templates)) == [1, 2, 4, 8, 11]
+    assert record.templates_per_iteration[0] == 1 and record.templates_per_iteration[-1] == 11
+    assert sorted(set(record.templates_per_iteration)) == [1, 2, 4, 8, 11]
 
 
 def test_progress_reports_every_iteration():
