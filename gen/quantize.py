@@ -403,7 +403,7 @@ def _tiles(codebook, block):
     return sheet
 
 
-def figure_png(result, title=None):
+def figure_png(result, title=None, dpi=100):
     """A PNG (bytes) of the original, the reconstruction, the error map and the codebook
     as tiles, side by side (matplotlib's Agg renderer: no display needed)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -411,7 +411,7 @@ def figure_png(result, title=None):
 
     picture, recon = result.picture, result.reconstruction
     h, w = picture.shape[:2]
-    fig = Figure(figsize=(4 * 3.6 * max(0.6, min(1.6, w / h)) + 3.2, 4.4), dpi=100,
+    fig = Figure(figsize=(4 * 3.6 * max(0.6, min(1.6, w / h)) + 3.2, 4.4), dpi=dpi,
                  layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 4, width_ratios=[1, 1, 1, 0.8])
