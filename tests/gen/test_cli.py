@@ -260,13 +260,13 @@ def test_demo(capsys, tmp_path, monkeypatch):
     # the test takes seconds (the real demo: build/demo/ after `madvq demo`).
     import madvq.gen.demo
     from PIL import Image
-    monkeypatch.setattr(madvq.gen.demo, "AMARANTH_DOWNSCALE", 8)
+    monkeypatch.setattr(madvq.gen.demo, "AMARANTH_DOWNSCALE", 16)
     code, out, err = run(capsys, "demo", "--out", str(tmp_path), "--backend", "amaranth")
     assert code == 0, err
-    assert "grace_hopper.jpg" in out and "downscaled by 8" in out
-    assert "all 304 winners and distances match the golden model" in out   # 16 x 19 blocks
+    assert "grace_hopper.jpg" in out and "downscaled by 16" in out
+    assert "all 80 winners and distances match the golden model" in out    # 8 x 10 blocks
     assert (tmp_path / "madvq_16x16x8u_p16.v").is_file()
-    for name, size in [("original.png", (64, 75)), ("quantized.png", (64, 75)),
+    for name, size in [("original.png", (32, 37)), ("quantized.png", (32, 37)),
                        ("figure.png", None)]:
         with Image.open(tmp_path / "demo" / name) as img:
             assert img.format == "PNG" and (size is None or img.size == size), name
