@@ -2,9 +2,11 @@
 
 ``madvq generate`` writes a core's Verilog and interface JSON, ``madvq simulate`` runs arrays
 of vectors through the cycle-accurate simulation and checks them against the golden model,
-``madvq demo`` does both on a built-in example. ``madvq build`` makes a board's bitstream,
-``madvq program`` loads it, ``madvq classify`` and ``madvq selftest`` talk to the board (or to
-the simulated board, ``--port sim``). Bad input (and a missing tool) is reported as one line on
+``madvq train`` makes a codebook from training vectors, ``madvq quantize`` codes an image
+block by block through the core, ``madvq demo`` does it on a photograph that ships with
+matplotlib. ``madvq build`` makes a board's bitstream, ``madvq program`` loads it,
+``madvq classify`` and ``madvq selftest`` talk to the board (or to the simulated board,
+``--port sim``). Bad input (and a missing tool) is reported as one line on
 stderr with exit status 2, before any simulation, export, build or sweep, with nothing
 written; the checks are the library's (``CoreConfig``, :mod:`madvq.gen.files`, the golden
 model's, the driver's), this module only parses, calls and prints. A simulation that

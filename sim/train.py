@@ -28,16 +28,18 @@ A template left without vectors is re-seeded with the vector farthest from its o
 (distinct vectors for several empty ones). Everything random comes from ``seed``: the same
 vectors, parameters and seed give the same codebook.
 
-Speed: the assignment keeps an upper bound on each vector's distance to its template and a
-lower bound on its distance to any other (Hamerly's bounds; L1 is a metric, so the triangle
-inequality moves them by how far the templates moved). A vector whose bounds prove its
-template strictly nearest keeps it; only the others go through the golden model's chunked
-distances again. The proof is strict, so the result is exactly the golden model's
-assignment, ties included. Medians come from one stable sort by template and a partition per
-template, never a Python loop over vectors.
+Speed: the first assignment compares every vector with every template through the golden
+model's chunked distances and keeps those distances as lower bounds. When the templates
+move, each bound drops by how far its template moved (L1 is a metric: triangle
+inequality), and only the pairs whose bound does not exceed the vector's current distance
+are measured again (Elkan's method; past ``BOUNDS_BUDGET`` bytes of bounds, a full search
+every iteration). A template whose bound is above that distance is strictly farther than
+the winner, so the result is exactly the golden model's assignment, ties included. Medians
+come from one stable sort by template and a partition per template, never a Python loop
+over vectors; k-medians++ draws its seeds from a sample of ``SEEDING_SAMPLE`` vectors per
+template.
 """
 
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
