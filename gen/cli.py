@@ -528,6 +528,43 @@ def cmd_sweep(args):
     return 0
 
 
+def cmd_prove(args):
+    from pathlib import Path
+    from madvq.gen.formal import GROUPS, PROPERTIES, prove
+    cfg = _config(args, dims=1, templates=1)
+    if args.depth is not None and args.depth < 1:
+        raise ValueError(f"--depth must be a positive number of cycles, not {args.depth}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    groups = list(GROUPS) if args.properties == "all" else args.properties.split(",")
+    for g in groups:
+        if g not in GROUPS:
+            raise ValueError(f"--properties takes 'all' or a comma-separated list of "
+                             f"{', '.join(GROUPS)}, not {args.properties!r}")
+    out = Path(args.output or f"build/prove/{cfg.default_name}")
+    # One job per group when asked for several: an engine settles each on its own, and
+    # one that does not converge leaves the others' verdicts standing.
+    split = args.split and len(groups) > 1
+    jobs = [[g] for g in groups] if split else [groups]
+    failed = []
+    for job in jobs:
+        where = out / "-".join(job) if split else out
+        result = prove(cfg, where, mode=args.mode, depth=args.depth, engine=args.engine,
+                       reset=args.reset, groups=job, timeout=args.timeout)
+        print(result.summary(), flush=True)
+        if result.status == "fail":
+            props = "; ".join(f"{p}: {PROPERTIES[p][1]}" if p in PROPERTIES else p
+                              for p in result.failed)
+            failed.append(f"{props or 'an assertion'} (step {result.step}; counterexample "
+                          f"{result.trace})")
+        elif result.status != "pass":
+            failed.append(f"{result.status}: no verdict for {', '.join(job)} "
+                          f"(log {result.log})")
+    if failed:
+        raise Failure("; ".join(failed))
+    return 0
+
+
 def build_parser():
     parser = _Parser(prog="madvq", description="MAD vector-quantizer hardware generator")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -658,6 +695,36 @@ def build_parser():
                    help="also put the Markdown table between the performance markers of "
                         "FILE (e.g. README.md)")
     p.set_defaults(func=cmd_sweep)
+
+    from madvq.gen.formal import ENGINES, MODES
+    p = sub.add_parser("prove", help="check the core's contract formally (SymbiYosys): "
+                                     "bounded model check or unbounded proof")
+    _add_core_flags(p)
+    for action in p._actions:
+        # Formal proofs are for small cores: 1x1x1 unless told otherwise.
+        if action.dest in ("dims", "templates"):
+            action.default = None
+            action.help = action.help.replace("(default 16)", "(default 1)")
+    p.add_argument("--mode", choices=MODES, default="bmc",
+                   help="bmc: bounded model check to --depth cycles; prove: unbounded "
+                        "(ABC's PDR, or k-induction with --engine smtbmc) (default bmc)")
+    p.add_argument("--depth", type=int, metavar="K",
+                   help="BMC depth (default: latency + 2 x queue depth x cycles per vector + "
+                        "the stall bound), or k-induction length")
+    p.add_argument("--engine", choices=ENGINES,
+                   help="abc (ABC's bmc3 or pdr; needs berkeley-abc or yosys-abc) or smtbmc "
+                        "(Yices) (default: abc when installed)")
+    p.add_argument("--properties", default="all", metavar="G,...",
+                   help="groups of checks: results, count, stream, progress (default all)")
+    p.add_argument("--split", action="store_true",
+                   help="one job per property group (each gets its own verdict)")
+    p.add_argument("--reset", action="store_true",
+                   help="leave rst free (asserted at any time) instead of tied low")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help="seconds per job before giving up (no verdict: exit status 1)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="job folder (default build/prove/<name>)")
+    p.set_defaults(func=cmd_prove)
 
     p = sub.add_parser("demo", help="generate the default core and quantize an example "
                                     "image through its simulation")
