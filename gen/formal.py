@@ -302,7 +302,8 @@ class ProofResult:
     """What one SBY run found. ``status``: ``"pass"`` (proven: to ``depth`` cycles in mode
     ``bmc``, for all time in mode ``prove``), ``"fail"`` (a counterexample: ``failed`` lists the
     properties, ``trace`` the waveform), ``"unknown"`` (the engine gave up, or the
-    timeout struck) or ``"error"``."""
+    timeout struck: ``reached`` then says how many steps a BMC covered without a
+    counterexample) or ``"error"``."""
     config: CoreConfig
     mode: str
     depth: int
@@ -314,6 +315,7 @@ class ProofResult:
     reset: bool = False
     failed: list = field(default_factory=list)
     step: int = None
+    reached: int = None
     trace: Path = None
     log: Path = None
 
@@ -334,6 +336,9 @@ class ProofResult:
             verdict = (f"FAILED {props}" + (f" at step {self.step}" if self.step is not None
                                               else "")
                        + (f"; trace {self.trace}" if self.trace else ""))
+        elif self.reached:
+            verdict = (f"{self.status.upper()}: no counterexample in the first {self.reached} "
+                       f"steps (see {self.log})")
         else:
             verdict = f"{self.status.upper()} (see {self.log})"
         return f"{what}: {verdict} in {self.seconds:.1f} s"
@@ -398,8 +403,14 @@ def _parse(config, directory, text, **kw):
         if traces:
             # SBY names it from the folder above the job's.
             trace = Path(directory) / traces[-1]
+    # Steps a BMC covered: ABC's bmc3 prints a line per frame it has cleared ("12 + :"),
+    # smtbmc starts each step with "Checking assertions in step 12..".
+    frames = [int(f) + 1 for f in re.findall(r"engine_\d+: +(\d+) \+ : Var", text)]
+    frames += [int(f) for f in re.findall(r"Checking assertions in step (\d+)\.\.", text)]
+    reached = kw["depth"] if status == "pass" and kw["mode"] == "bmc" else max(frames,
+                                                                              default=None)
     return ProofResult(config=config, status=status, directory=Path(directory), failed=failed,
-                       trace=trace, step=step, **kw)
+                       trace=trace, step=step, reached=reached, **kw)
 
 
 def prove(config, directory, *, mode="bmc", depth=None, engine=None, reset=False,

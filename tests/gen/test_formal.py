@@ -266,7 +266,7 @@ def test_cli_reports_a_failed_proof(tmp_path, capsys, monkeypatch):
      "within_credit"),
     # The queue moves on without the consumer: result_valid and its data not held.
     ("result not held", CoreConfig(dims=1, templates=1, width=1), ["stream"], 12,
-     "result_valid_held"),
+     ("result_valid_held", "result_data_held")),
 ])
 def test_mutant_fails(job_dir, monkeypatch, mutant, config, groups, depth, expected):
     verilog = {
@@ -278,5 +278,41 @@ def test_mutant_fails(job_dir, monkeypatch, mutant, config, groups, depth, expec
     result = prove(config, job_dir, mode="bmc", depth=depth, engine="abc", groups=groups,
                    verilog=verilog, timeout=300)
     assert result.status == "fail", result.summary()
-    assert expected in result.failed
+    expected = (expected,) if isinstance(expected, str) else expected
+    assert set(expected) & set(result.failed), result.summary()
     assert result.trace is not None and result.trace.is_file()
+
+
+# -- defects the proofs found in the shipped core (strict xfails: they fail loudly, and
+# must lose their mark, once the core is fixed) --
+
+@needs_abc
+@pytest.mark.xfail(strict=True, reason="issue 9 deadlock: with ecp5 arithmetic the "
+                                       "ResultQueue reads a full queue as empty when the "
+                                       "credit depth (8 here) is a power of two; passes once "
+                                       "the queue is replaced")
+def test_ecp5_core_with_a_power_of_two_credit_depth(job_dir):
+    result = prove(CoreConfig(dims=1, templates=1, width=1, arithmetic="ecp5"), job_dir,
+                   mode="bmc", depth=16, engine="abc", groups=["stream", "progress"],
+                   timeout=300)
+    assert result.status == "pass", result.summary()
+
+
+@needs_abc
+@pytest.mark.xfail(strict=True, reason="a reset while a vector is in its rounds leaves the "
+                                       "register rings of the codebook (P < M) turned: later "
+                                       "vectors are compared with the wrong templates")
+def test_reset_during_rounds_with_register_rings(job_dir):
+    result = prove(CoreConfig(dims=1, templates=2, width=1, templates_per_cycle=1), job_dir,
+                   mode="bmc", depth=12, engine="abc", reset=True, groups=["results"],
+                   timeout=300)
+    assert result.status == "pass", result.summary()
+
+
+@needs_abc
+def test_reset_during_rounds_with_ram(job_dir):
+    """The same core with its codebook in RAM (read by address) survives any reset."""
+    result = prove(CoreConfig(dims=1, templates=2, width=1, templates_per_cycle=1,
+                              storage="ram"), job_dir, mode="bmc", depth=12, engine="abc",
+                   reset=True, groups=["results"], timeout=300)
+    assert result.status == "pass", result.summary()
