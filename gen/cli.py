@@ -4,9 +4,11 @@
 of vectors through the cycle-accurate simulation and checks them against the golden model,
 ``madvq demo`` does both on a built-in example. ``madvq build`` makes a board's bitstream,
 ``madvq program`` loads it, ``madvq classify`` and ``madvq selftest`` talk to the board (or to
-the simulated board, ``--port sim``). Bad input (and a missing tool) is reported as one line on
-stderr with exit status 2; a simulation that disagrees with the golden model, hangs or cannot
-be compiled, a board that answers wrongly or a build that does not fit exits with status 1.
+the simulated board, ``--port sim``). ``madvq prove`` checks a core's contract formally
+(SymbiYosys). Bad input (and a missing tool) is reported as one line on stderr with exit
+status 2; a simulation that disagrees with the golden model, hangs or cannot be compiled, a
+board that answers wrongly, a build that does not fit, or a proof that fails (the property
+and the counterexample trace are named) or reaches no verdict exits with status 1.
 """
 
 import argparse

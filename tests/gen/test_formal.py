@@ -277,6 +277,7 @@ def test_mutant_fails(job_dir, monkeypatch, mutant, config, groups, depth, expec
     }[mutant]()
     result = prove(config, job_dir, mode="bmc", depth=depth, engine="abc", groups=groups,
                    verilog=verilog, timeout=300)
+    print(mutant, result.summary())
     assert result.status == "fail", result.summary()
     expected = (expected,) if isinstance(expected, str) else expected
     assert set(expected) & set(result.failed), result.summary()
@@ -315,4 +316,52 @@ def test_reset_during_rounds_with_ram(job_dir):
     result = prove(CoreConfig(dims=1, templates=2, width=1, templates_per_cycle=1,
                               storage="ram"), job_dir, mode="bmc", depth=12, engine="abc",
                    reset=True, groups=["results"], timeout=300)
+    assert result.status == "pass", result.summary()
+
+
+# -- the deep set: every configuration class (python -m pytest -m formal) --
+
+# One small core of each class of the cosimulation matrix (N <= 2, M <= 3, W <= 2).
+DEEP_CORES = {
+    "1x1x1": CoreConfig(dims=1, templates=1, width=1),
+    "2x2x2 P=M": CoreConfig(dims=2, templates=2, width=2),
+    "2x3x2 P=1": CoreConfig(dims=2, templates=3, width=2, templates_per_cycle=1),
+    "2x3x2 P=2 ram": CoreConfig(dims=2, templates=3, width=2, templates_per_cycle=2,
+                                storage="ram"),
+    "1x2x2 signed P=1 ram distances": CoreConfig(dims=1, templates=2, width=2, signed=True,
+                                                 templates_per_cycle=1, storage="ram",
+                                                 distances=True),
+    "2x2x1 ecp5 P=M": CoreConfig(dims=2, templates=2, width=1, arithmetic="ecp5"),
+    "1x3x1 ecp5 P=2 ram": CoreConfig(dims=1, templates=3, width=1, templates_per_cycle=2,
+                                     storage="ram", arithmetic="ecp5"),
+}
+
+# What each class is proven to, as measured on a loaded 2-core machine (docs-verification.md
+# has the times): ABC's PDR where it settles the group for all time, ABC's bmc3 to a depth
+# otherwise (None: the default depth, latency + 2 x queue depth x cycles per vector + the
+# stall bound).
+DEEP_PROOFS = {
+    "1x1x1": {"stream": "prove", "count": "prove", "progress": None, "results": 20},
+    "2x2x2 P=M": {"stream": "prove", "count": 20, "progress": 20, "results": 14},
+    "2x3x2 P=1": {"stream": "prove", "count": "prove", "progress": 20, "results": 14},
+    "2x3x2 P=2 ram": {"stream": "prove", "count": "prove", "progress": 20, "results": 14},
+    "1x2x2 signed P=1 ram distances": {"stream": "prove", "count": "prove", "progress": 20,
+                                       "results": 14},
+    "2x2x1 ecp5 P=M": {"stream": 20, "count": 20, "progress": 20, "results": 14},
+    "1x3x1 ecp5 P=2 ram": {"stream": 20, "count": "prove", "progress": 20, "results": 14},
+}
+
+
+@pytest.mark.formal
+@needs_abc
+@pytest.mark.parametrize("core, group", [(c, g) for c in DEEP_CORES for g in GROUPS])
+def test_deep(core, group, job_dir):
+    config = DEEP_CORES[core]
+    how = DEEP_PROOFS[core][group]
+    if how == "prove":
+        result = prove(config, job_dir, mode="prove", engine="abc", groups=[group],
+                       timeout=1800)
+    else:
+        result = prove(config, job_dir, mode="bmc", depth=how, engine="abc", groups=[group],
+                       timeout=1800)
     assert result.status == "pass", result.summary()
