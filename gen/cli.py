@@ -707,6 +707,9 @@ def build_parser():
         if action.dest in ("dims", "templates"):
             action.default = None
             action.help = action.help.replace("(default 16)", "(default 1)")
+        elif action.dest == "width":
+            action.default = 1
+            action.help = action.help.replace("(default 8)", "(default 1)")
     p.add_argument("--mode", choices=MODES, default="bmc",
                    help="bmc: bounded model check to --depth cycles; prove: unbounded "
                         "(ABC's PDR, or k-induction with --engine smtbmc) (default bmc)")
