@@ -87,10 +87,12 @@ JOB = "prove"
 
 def stall_bound(config):
     """Cycles ``vector_ready`` may stay low while the consumer is ready and no configuration
-    write is offered: a result that frees a credit leaves at once (a full queue holds its
-    results ready), its credit returns two cycles later (the delivery and the ``full`` flag
-    are registered), and a vector still in its rounds takes ``cycles_per_vector - 1`` more;
-    an ``active`` write that landed just before adds its two cycles."""
+    write is offered (the harness asserts fewer): a full queue offers a result at once, its
+    credit returns two cycles after it leaves (the delivery and the ``full`` flag are
+    registered), a vector still in its rounds holds the input register for up to
+    ``cycles_per_vector - 1`` more, and an ``active`` write that transferred just before
+    blocks vectors for two cycles while it lands. A bound the proofs check, not shown to be
+    the tightest one."""
     return config.cycles_per_vector + 4
 
 
@@ -330,7 +332,8 @@ class ProofResult:
                 + ("" if len(self.groups) == len(GROUPS) else f" [{', '.join(self.groups)}]")
                 + (" with free reset" if self.reset else ""))
         if self.status == "pass":
-            verdict = "proven" if self.mode == "prove" else f"no counterexample in {self.depth} steps"
+            verdict = ("proven" if self.mode == "prove"
+                       else f"no counterexample in {self.depth} steps")
         elif self.status == "fail":
             props = ", ".join(self.failed) or "an assertion"
             verdict = (f"FAILED {props}" + (f" at step {self.step}" if self.step is not None
