@@ -560,8 +560,10 @@ def cmd_prove(args):
             failed.append(f"{props or 'an assertion'} (step {result.step}; counterexample "
                           f"{result.trace})")
         elif result.status != "pass":
-            failed.append(f"{result.status}: no verdict for {', '.join(job)} "
-                          f"(log {result.log})")
+            reached = (f", no counterexample in the first {result.reached} steps"
+                       if result.reached else "")
+            failed.append(f"no verdict for {', '.join(job)} ({result.status}{reached}; "
+                          f"log {result.log})")
     if failed:
         raise Failure("; ".join(failed))
     return 0
