@@ -6,12 +6,13 @@ of vectors through the cycle-accurate simulation and checks them against the gol
 block by block through the core, ``madvq demo`` does it on a photograph that ships with
 matplotlib. ``madvq build`` makes a board's bitstream, ``madvq program`` loads it,
 ``madvq classify`` and ``madvq selftest`` talk to the board (or to the simulated board,
-``--port sim``). Bad input (and a missing tool) is reported as one line on
+``--port sim``), ``madvq prove`` checks a core's contract formally (SymbiYosys). Bad input (and a missing tool) is reported as one line on
 stderr with exit status 2, before any simulation, export, build or sweep, with nothing
 written; the checks are the library's (``CoreConfig``, :mod:`madvq.gen.files`, the golden
 model's, the driver's), this module only parses, calls and prints. A simulation that
 disagrees with the golden model, hangs or cannot be compiled, a board that answers wrongly or
-a build that does not fit exits with status 1.
+a build that does not fit, or a proof that fails (the property and the counterexample trace
+are named) or reaches no verdict exits with status 1.
 """
 
 import argparse
@@ -769,6 +770,45 @@ def cmd_sweep(args):
     return 0
 
 
+def cmd_prove(args):
+    from pathlib import Path
+    from madvq.gen.formal import GROUPS, PROPERTIES, prove
+    cfg = _config(args, dims=1, templates=1)
+    if args.depth is not None and args.depth < 1:
+        raise ValueError(f"--depth must be a positive number of cycles, not {args.depth}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    groups = list(GROUPS) if args.properties == "all" else args.properties.split(",")
+    for g in groups:
+        if g not in GROUPS:
+            raise ValueError(f"--properties takes 'all' or a comma-separated list of "
+                             f"{', '.join(GROUPS)}, not {args.properties!r}")
+    out = Path(args.output or f"build/prove/{cfg.default_name}")
+    # One job per group when asked for several: an engine settles each on its own, and
+    # one that does not converge leaves the others' verdicts standing.
+    split = args.split and len(groups) > 1
+    jobs = [[g] for g in groups] if split else [groups]
+    failed = []
+    for job in jobs:
+        where = out / "-".join(job) if split else out
+        result = prove(cfg, where, mode=args.mode, depth=args.depth, engine=args.engine,
+                       reset=args.reset, groups=job, timeout=args.timeout)
+        print(result.summary(), flush=True)
+        if result.status == "fail":
+            props = "; ".join(f"{p}: {PROPERTIES[p][1]}" if p in PROPERTIES else p
+                              for p in result.failed)
+            failed.append(f"{props or 'an assertion'} (step {result.step}; counterexample "
+                          f"{result.trace})")
+        elif result.status != "pass":
+            reached = (f", no counterexample in the first {result.reached} steps"
+                       if result.reached else "")
+            failed.append(f"no verdict for {', '.join(job)} ({result.status}{reached}; "
+                          f"log {result.log})")
+    if failed:
+        raise Failure("; ".join(failed))
+    return 0
+
+
 def build_parser():
     parser = _Parser(prog="madvq", description="MAD vector-quantizer hardware generator")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -969,6 +1009,39 @@ def build_parser():
                    help="reconstruction (default build/quantize/IMAGE.png); beside it "
                         "OUT_figure.png, OUT_codebook.npy and OUT.json")
     p.set_defaults(func=cmd_quantize)
+
+    from madvq.gen.formal import ENGINES as FORMAL_ENGINES, MODES
+    p = sub.add_parser("prove", help="check the core's contract formally (SymbiYosys): "
+                                     "bounded model check or unbounded proof")
+    _add_core_flags(p)
+    for action in p._actions:
+        # Formal proofs are for small cores: 1x1x1 unless told otherwise.
+        if action.dest in ("dims", "templates"):
+            action.default = None
+            action.help = action.help.replace("(default 16)", "(default 1)")
+        elif action.dest == "width":
+            action.default = 1
+            action.help = action.help.replace("(default 8)", "(default 1)")
+    p.add_argument("--mode", choices=MODES, default="bmc",
+                   help="bmc: bounded model check to --depth cycles; prove: unbounded "
+                        "(ABC's PDR, or k-induction with --engine smtbmc) (default bmc)")
+    p.add_argument("--depth", type=int, metavar="K",
+                   help="BMC depth (default: latency + 2 x queue depth x cycles per vector + "
+                        "the stall bound), or k-induction length")
+    p.add_argument("--engine", choices=FORMAL_ENGINES,
+                   help="abc (ABC's bmc3 or pdr; needs berkeley-abc or yosys-abc) or smtbmc "
+                        "(Yices) (default: abc when installed)")
+    p.add_argument("--properties", default="all", metavar="G,...",
+                   help="groups of checks: results, count, stream, progress (default all)")
+    p.add_argument("--split", action="store_true",
+                   help="one job per property group (each gets its own verdict)")
+    p.add_argument("--reset", action="store_true",
+                   help="leave rst free (asserted at any time) instead of tied low")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help="seconds per job before giving up (no verdict: exit status 1)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="job folder (default build/prove/<name>)")
+    p.set_defaults(func=cmd_prove)
 
     p = sub.add_parser("demo", help="generate the default core and quantize a photograph "
                                     "through its simulation")

@@ -10,3 +10,15 @@ def madvq_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MADVQ_CACHE_DIR", str(path))
         yield path
+
+
+def pytest_collection_modifyitems(config, items):
+    """The deep formal proofs (marker ``formal``) run only when a ``-m`` expression names
+    them (``python -m pytest -m formal``): they take far longer than the rest of the suite,
+    and a plain ``-m "not build"`` must not pull them in."""
+    if "formal" in (config.option.markexpr or ""):
+        return
+    deep = [item for item in items if item.get_closest_marker("formal")]
+    if deep:
+        config.hook.pytest_deselected(items=deep)
+        items[:] = [item for item in items if not item.get_closest_marker("formal")]
