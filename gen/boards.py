@@ -19,8 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal, Const
-from amaranth.lib import io
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal, Const
+from amaranth.lib import io, wiring
+from amaranth.lib.cdc import FFSynchronizer, ResetSynchronizer
+from amaranth.lib.wiring import In
 
 from madvq.hdl.board import BoardTop
 from madvq.hdl.config import CoreConfig
@@ -28,7 +30,8 @@ from .tools import MissingToolError, ToolError, find_tool
 
 
 __all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config",
-           "toolchain_env", "ice40_pll", "ecp5_pll", "board_clock", "BoardBuild", "build_board",
+           "toolchain_env", "ice40_pll", "ecp5_pll", "board_clock", "POWER_ON_DELAY", "BoardReset",
+           "BoardBuild", "build_board",
            "BuildReport", "program_command", "program", "CONSTRAINTS_DIR"]
 
 
@@ -182,9 +185,68 @@ def board_clock(spec, clock_mhz):
     return pll, int(round(pll["f_out"]))
 
 
+# How long the board's logic stays in reset once its clock runs: Amaranth's own iCE40 clock
+# domain waits 15 us (iCE40 block RAM reads as zero for ~3 us after configuration; 5x margin).
+# The ECP5 needs no wait for its block RAM; it gets the same wait so that a PLL which has just
+# reported lock has settled before the logic starts (15 us of a 100 MHz clock: 1,500 cycles).
+POWER_ON_DELAY = 15e-6
+
+
+class BoardReset(wiring.Component):
+    """The reset of a board's clock domain: held while the clock's source (a PLL) reports no
+    ``locked``, and for ``delay`` cycles of the domain's clock after it has; released in step
+    with that clock (:class:`~amaranth.lib.cdc.ResetSynchronizer`). A lost lock asserts the
+    reset at once (asynchronously) and the wait starts again when lock returns. Without a PLL,
+    ``locked`` is tied high and the wait is the power-on delay after configuration.
+
+    It drives ``ResetSignal(domain)``; the domain and its clock belong to the caller.
+    """
+
+    locked: In(1)
+
+    def __init__(self, delay, *, domain="sync"):
+        if not isinstance(delay, int) or isinstance(delay, bool):
+            raise TypeError(f"Power-on delay must be an integer number of cycles, "
+                            f"not {delay!r}")
+        if delay < 1:
+            raise ValueError(f"Power-on delay must be at least 1 cycle, not {delay!r}")
+        if not isinstance(domain, str):
+            raise TypeError(f"Domain must be a string, not {domain!r}")
+        self._delay = delay
+        self._domain = domain
+        super().__init__()
+
+    @property
+    def delay(self):
+        return self._delay
+
+    def elaborate(self, platform):
+        m = Module()
+        # The counter cannot live in the domain whose reset it makes: it gets a reset-less
+        # domain of its own on the same clock. Its flip-flops start at zero after configuration
+        # (the FPGAs' power-on state), so it counts up, as Amaranth's iCE40 power-on timer does.
+        m.domains.por = ClockDomain("por", reset_less=True, local=True)
+        m.d.comb += ClockSignal("por").eq(ClockSignal(self._domain))
+        locked = Signal()
+        m.submodules.lock_sync = FFSynchronizer(self.locked, locked, o_domain="por")
+        timer = Signal(range(self._delay + 1))
+        ready = Signal()
+        with m.If(~locked):
+            m.d.por += [timer.eq(0), ready.eq(0)]
+        with m.Elif(timer == self._delay):
+            m.d.por += ready.eq(1)
+        with m.Else():
+            m.d.por += timer.eq(timer + 1)
+        # ~locked as well as ~ready: a lost lock resets the logic before the synchronised
+        # lock has reached the counter (the clock may already be unusable by then).
+        m.submodules.reset_sync = ResetSynchronizer(~self.locked | ~ready, domain=self._domain)
+        return m
+
+
 class BoardBuild(Elaboratable):
-    """The board top on a real board: the clock (oscillator or PLL, reset held until the
-    PLL locks), the UART pins and the LEDs (winner index; error; self-test running)."""
+    """The board top on a real board: the clock (oscillator or PLL; the reset held by
+    :class:`BoardReset` until the PLL locks and :data:`POWER_ON_DELAY` has passed), the UART
+    pins and the LEDs (winner index; error; self-test running)."""
 
     def __init__(self, spec, link, pll=None):
         self.spec = spec
@@ -240,7 +302,9 @@ class BoardBuild(Elaboratable):
                 i_PHASESTEP=Const(0), i_PHASELOADREG=Const(0), i_PLLWAKESYNC=Const(0),
                 i_ENCLKOP=Const(0),
                 o_CLKOP=clk, o_LOCK=locked)
-        m.d.comb += cd.rst.eq(~locked)
+        reset = m.submodules.reset = BoardReset(
+            max(1, round(POWER_ON_DELAY * self.link.clock_hz)), domain="sync")
+        m.d.comb += reset.locked.eq(locked)
 
         top = m.submodules.board = BoardTop(self.link)
         uart = platform.request("uart", 0, dir="-")
