@@ -31,7 +31,7 @@ from .tools import MissingToolError, ToolError, find_tool
 
 __all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config",
            "toolchain_env", "ice40_pll", "ecp5_pll", "board_clock", "POWER_ON_DELAY", "BoardReset",
-           "BoardBuild", "build_board",
+           "BoardBuild", "prepare_build", "build_board",
            "BuildReport", "program_command", "program", "CONSTRAINTS_DIR"]
 
 
@@ -403,23 +403,20 @@ def constraints_text(spec, clock_hz):
     return path.read_text().replace("{clock_mhz}", f"{clock_hz / 1e6:.6g}")
 
 
-def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
-    """Build ``link`` (a :class:`LinkConfig` whose ``clock_hz`` is what :func:`board_clock`
-    gave) for ``board``; return a :class:`BuildReport`. Raises :class:`BuildFailure` (one
-    line: the figures and what to change) when the design does not fit or misses timing,
-    and :class:`ToolError` when a tool fails otherwise."""
-    spec = board_spec(board, device)
-    out = Path(out_dir if out_dir is not None else Path("build") / board).resolve()
+def prepare_build(spec, link, pll, out_dir, *, name="madvq"):
+    """Write the build plan of ``link`` on the board ``spec`` (with ``pll`` settings or
+    none) to ``out_dir``: Amaranth's files (RTLIL, constraints, the Yosys script
+    ``<name>.ys``, the build script ``build_<name>.sh``). Returns ``(folder, environment
+    the build script runs in)``."""
+    out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     platform = spec.platform()
     env = toolchain_env()
-    name = "madvq"
     overrides = {
         "nextpnr_opts": "--report report.json --timing-allow-fail",
         "add_constraints" if spec.name == "icebreaker" else "add_preferences":
             constraints_text(spec, link.clock_hz),
     }
-    start = time.perf_counter()
     saved = dict(os.environ)
     os.environ.update(env)              # Amaranth checks for the tools in os.environ
     try:
@@ -428,6 +425,20 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
         os.environ.clear()
         os.environ.update(saved)
     plan.extract(out)
+    return out, env
+
+
+def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
+    """Build ``link`` (a :class:`LinkConfig` whose ``clock_hz`` is what :func:`board_clock`
+    gave) for ``board``; return a :class:`BuildReport`. Raises :class:`BuildFailure` (one
+    line: the figures and what to change) when the design does not fit or misses timing,
+    and :class:`ToolError` when a tool fails otherwise."""
+    spec = board_spec(board, device)
+    name = "madvq"
+    start = time.perf_counter()
+    out, env = prepare_build(spec, link, pll,
+                             out_dir if out_dir is not None else Path("build") / board,
+                             name=name)
     for stale in ("report.json", f"{name}.{spec.bitstream}"):
         (out / stale).unlink(missing_ok=True)
     proc = subprocess.run(["sh", f"build_{name}.sh"], cwd=out, env=env,

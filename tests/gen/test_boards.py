@@ -256,25 +256,22 @@ def test_program_without_a_board(capsys, tmp_path):
                      r"|no board found)", err), err
 
 
-# -- real bitstreams --------------------------------------------------------------------
+# -- real bitstreams (built once, by the default_build fixture of conftest.py) ------------
 
-def check_build(tmp_path, out, board, suffix):
-    folder = tmp_path / board
-    report = json.loads((folder / "madvq-report.json").read_text())
-    bitstream = folder / f"madvq.{suffix}"
+def check_build(build, suffix):
+    assert build.code == 0, build.err
+    report = json.loads((build.folder / "madvq-report.json").read_text())
+    bitstream = build.folder / f"madvq.{suffix}"
     assert bitstream.is_file() and bitstream.stat().st_size > 10_000
     assert report["timing_met"] is True
     assert report["fmax_hz"] >= report["clock_hz"]
-    assert "vectors/s at the built clock" in out
+    assert "vectors/s at the built clock" in build.out
     return report
 
 
 @pytest.mark.build
-def test_icebreaker_default_build(capsys, tmp_path):
-    code, out, err = run(capsys, "build", "--board", "icebreaker", "-o",
-                         str(tmp_path / "icebreaker"))
-    assert code == 0, err
-    report = check_build(tmp_path, out, "icebreaker", "bin")
+def test_icebreaker_default_build(default_build):
+    report = check_build(default_build("icebreaker"), "bin")
     core, clock_mhz = boards.default_config("icebreaker")
     assert report["core"] == core.to_dict()
     assert (core.dims, core.templates, core.width) == (16, 16, 8)
@@ -283,12 +280,9 @@ def test_icebreaker_default_build(capsys, tmp_path):
 
 
 @pytest.mark.build
-def test_ulx3s_default_build(capsys, tmp_path):
+def test_ulx3s_default_build(default_build):
     # The default core and clock on the 25F (the 85F takes longer to place and route).
-    code, out, err = run(capsys, "build", "--board", "ulx3s", "--device", "25F", "-o",
-                         str(tmp_path / "ulx3s"))
-    assert code == 0, err
-    report = check_build(tmp_path, out, "ulx3s", "bit")
+    report = check_build(default_build("ulx3s"), "bit")
     core, clock_mhz = boards.default_config("ulx3s")
     assert report["device"] == "LFE5U-25F-6BG381C"
     assert report["core"] == core.to_dict()
