@@ -342,6 +342,7 @@ class BuildReport:
     utilization: dict          # resource -> {"used": n, "available": n}
     seconds: float
     bitstream: str
+    max_vectors: int = 32      # vectors per classify request (the link's)
 
     @property
     def timing_met(self):
@@ -362,6 +363,7 @@ class BuildReport:
             "module": self.core.default_name,
             "clock_hz": self.clock_hz, "fmax_hz": round(self.fmax_hz),
             "timing_met": self.timing_met, "baud": self.baud,
+            "max_vectors": self.max_vectors,
             "cycles_per_vector": self.core.cycles_per_vector,
             "latency_cycles": self.core.latency_cycles,
             "vectors_per_second": round(self.vectors_per_second),
@@ -461,7 +463,8 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
     report = BuildReport(
         board=spec.name, device=spec.fpga, core=link.core, clock_hz=link.clock_hz,
         baud=link.baud, fmax_hz=fmax, utilization=nextpnr.get("utilization", {}),
-        seconds=seconds, bitstream=str(out / f"{name}.{spec.bitstream}"))
+        seconds=seconds, bitstream=str(out / f"{name}.{spec.bitstream}"),
+        max_vectors=link.max_vectors)
     (out / "madvq-report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     if proc.returncode != 0:
         raise ToolError(f"the {spec.name} build failed (see {out / 'build.log'}): "

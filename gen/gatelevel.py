@@ -528,7 +528,8 @@ def _compare(what, got, want):
             f"{want.index[k]} distance {want.distance[k]}")
 
 
-def check_board(transport, link, *, vectors=40, selftest_count=1000, seed=1):
+def check_board(transport, link, *, vectors=40, selftest_count=1000, seed=1,
+                reply_timeout=0.01):
     """Talk to ``transport`` through :class:`~madvq.host.Board` as to a board of ``link``
     just configured, and compare every answer with the golden model
     (:class:`GateLevelMismatch` says what differed; the driver's own errors pass through):
@@ -541,14 +542,16 @@ def check_board(transport, link, *, vectors=40, selftest_count=1000, seed=1):
       active, then a few with M-1 active;
     * a self-test of ``selftest_count`` on-chip vectors (its checksum).
 
-    Returns a :class:`CheckReport`."""
+    ``reply_timeout``: board seconds a reply may take beyond its transfer time (the driver's
+    default, 2 s, suits serial adapters; simulated, it would be minutes of waiting for a board
+    that stays silent). Returns a :class:`CheckReport`."""
     from madvq.host import Board
     from madvq.sim import golden
     from madvq.sim import selftest as selftest_model
 
     start = time.perf_counter()
     start_cycles = getattr(transport, "cycles", 0)
-    board = Board(transport)
+    board = Board(transport, timeout=reply_timeout)
     if _described(board.link) != _described(link):
         raise GateLevelMismatch(f"the board identifies as {board.link}, not {link}")
     cfg = link.core

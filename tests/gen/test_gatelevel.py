@@ -16,7 +16,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from madvq.gen import boards, gatelevel
+from madvq.gen import boards, cli, gatelevel
 from madvq.gen.gatelevel import GateLevelError
 from madvq.gen.tools import run_yosys
 from madvq.hdl.protocol import LinkConfig
@@ -135,16 +135,32 @@ def test_wrapper_names_the_board_pins(tmp_path):
         gatelevel.wrapper(boards.board_spec("ulx3s"), top)
 
 
+def test_command_without_a_build(capsys, tmp_path):
+    code = cli.main(["gatelevel", "--board", "icebreaker", "-o", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "no icebreaker build in" in err and "madvq build --board icebreaker" in err
+
+
+def test_command_on_another_board_s_build(capsys, tmp_path):
+    (tmp_path / "madvq-report.json").write_text(json.dumps({"board": "ulx3s"}))
+    code = cli.main(["gatelevel", "--board", "icebreaker", "-o", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "holds a build for the ulx3s, not the icebreaker" in err
+
+
 # -- a small ECP5 design: block RAM and multiplier against Amaranth ------------------------
 
 class StandInBench(wiring.Component):
     """Two block RAMs with initial contents, as Yosys maps them to DP16KD (x18 with byte
     enables, read on the other port; x9 with a read port transparent to the write port on
-    the same port) and a signed multiplier (MULT18X18D). ``inp`` packs every input of a
-    cycle, ``out`` the registered results."""
+    the same port) and a signed multiplier (MULT18X18D) wide enough that its sign matters.
+    ``inp`` packs the memories' inputs of a cycle, ``ops`` the multiplier's, ``out`` the
+    registered results."""
 
     inp: In(64)
-    out: Out(40)
+    ops: In(32)
+    out: Out(56)
 
     def __init__(self, seed=7):
         rng = np.random.default_rng(seed)
@@ -160,14 +176,14 @@ class StandInBench(wiring.Component):
         bw = b.write_port()
         br = b.read_port(transparent_for=(bw,))
         i = self.inp
-        x, y = Signal(signed(8)), Signal(signed(8))
-        product = Signal(signed(16))
+        x, y = Signal(signed(16)), Signal(signed(16))
+        product = Signal(signed(32))
         m.d.comb += [
             # Read beside the write (a port of its own), at the written address or the next.
             aw.addr.eq(i[0:9]), ar.addr.eq(i[0:9] ^ i[63]), aw.en.eq(i[9:11]),
             aw.data.eq(i[11:27]),
             bw.addr.eq(i[27:38]), br.addr.eq(i[27:38]), bw.en.eq(i[38]), bw.data.eq(i[39:47]),
-            x.eq(i[47:55]), y.eq(i[55:63]),
+            x.eq(self.ops[:16]), y.eq(self.ops[16:]),
             self.out.eq(Cat(ar.data, br.data, product)),
         ]
         m.d.sync += product.eq(x * y)
@@ -180,7 +196,7 @@ BENCH_HARNESS = """
 #include <cstdint>
 // Cycle k: the inputs are set, the outputs read, then the clock rises.
 extern "C" __attribute__((visibility("default")))
-void run(uint64_t n, const uint64_t* in, uint64_t* out) {
+void run(uint64_t n, const uint64_t* in, const uint32_t* ops, uint64_t* out) {
     VerilatedContext context;
     Vmodel m{&context};
     m.rst = 0;
@@ -188,6 +204,7 @@ void run(uint64_t n, const uint64_t* in, uint64_t* out) {
     m.eval();
     for (uint64_t k = 0; k < n; k++) {
         m.inp = in[k];
+        m.ops = ops[k];
         m.clk = 0;
         m.eval();
         out[k] = m.out;
@@ -199,29 +216,31 @@ void run(uint64_t n, const uint64_t* in, uint64_t* out) {
 
 
 def bench_stimulus(n, seed=3):
-    """Inputs that keep to a few addresses half of the time, so that writes and reads meet."""
+    """``(inp, ops)`` words per cycle; the memories keep to a few addresses half of the time,
+    so that writes and reads meet."""
     rng = np.random.default_rng(seed)
-    words = []
+    words, ops = [], []
     for _ in range(n):
         near = rng.random() < 0.5
         a_addr = int(rng.integers(0, 4)) if near else int(rng.integers(0, 512))
         b_addr = int(rng.integers(0, 4)) if near else int(rng.integers(0, 2048))
         fields = [(a_addr, 0), (int(rng.integers(0, 4)), 9), (int(rng.integers(0, 1 << 16)), 11),
                   (b_addr, 27), (int(rng.random() < 0.5), 38), (int(rng.integers(0, 256)), 39),
-                  (int(rng.integers(0, 256)), 47), (int(rng.integers(0, 256)), 55),
                   (int(rng.random() < 0.5), 63)]
         words.append(sum(v << at for v, at in fields))
-    return words
+        ops.append(int(rng.integers(0, 1 << 32)))
+    return words, ops
 
 
-def amaranth_outputs(bench, words):
+def amaranth_outputs(bench, words, ops):
     got = []
     sim = Simulator(bench)
     sim.add_clock(1e-6)
 
     async def testbench(ctx):
-        for word in words:
+        for word, op in zip(words, ops):
             ctx.set(bench.inp, word)
+            ctx.set(bench.ops, op)
             got.append(ctx.get(bench.out))
             await ctx.tick()
     sim.add_testbench(testbench)
@@ -229,16 +248,15 @@ def amaranth_outputs(bench, words):
     return got
 
 
-def netlist_outputs(folder, words):
+def netlist_outputs(folder, words, ops):
     sources = gatelevel.netlist_sources(folder, "ecp5")
     model = build_model(sources, "top", BENCH_HARNESS, verilator_args=gatelevel.VERILATOR_ARGS,
                         make_opt=gatelevel.MAKE_OPT)
     lib = model.load()
-    lib.run.argtypes = [ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p]
+    lib.run.argtypes = [ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     n = len(words)
-    inp = (ctypes.c_uint64 * n)(*words)
     out = (ctypes.c_uint64 * n)()
-    lib.run(n, inp, out)
+    lib.run(n, (ctypes.c_uint64 * n)(*words), (ctypes.c_uint32 * n)(*ops), out)
     return list(out)
 
 
@@ -255,8 +273,8 @@ def test_ecp5_stand_ins_match_amaranth(tmp_path):
                     if c["type"] == "DP16KD")
     assert 9 in widths and 18 in widths, cells
     assert cells.get("MULT18X18D") == 1, cells
-    words = bench_stimulus(1500)
-    assert netlist_outputs(tmp_path, words) == amaranth_outputs(bench, words)
+    words, ops = bench_stimulus(1500)
+    assert netlist_outputs(tmp_path, words, ops) == amaranth_outputs(bench, words, ops)
 
 
 # -- the boards' default builds ------------------------------------------------------------
@@ -275,3 +293,15 @@ def test_default_build_netlist(default_build, board):
     result = gatelevel.check_board(transport, link)
     assert result.vectors == 40 and result.selftest_count == 1000
     assert transport.line_errors == 0
+
+
+@pytest.mark.build
+def test_command(default_build, capsys):
+    # madvq gatelevel on a build folder (the model is the one compiled above, if it ran).
+    build = default_build("icebreaker")
+    assert build.code == 0, build.err
+    code = cli.main(["gatelevel", "--board", "icebreaker", "-o", str(build.folder)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert re.search(r"gate-level netlist: identify, codebook, 40 vectors and a 1000-vector "
+                     r"self-test match the golden model \([\d,]+ cycles in \d+ s\)", out), out
