@@ -19,6 +19,7 @@ from amaranth.sim import Simulator
 from madvq.gen import boards, cli, gatelevel
 from madvq.gen.gatelevel import GateLevelError
 from madvq.gen.tools import run_yosys
+from madvq.hdl.config import CoreConfig
 from madvq.hdl.protocol import LinkConfig
 from madvq.sim.verilated import build_model
 
@@ -277,7 +278,23 @@ def test_ecp5_stand_ins_match_amaranth(tmp_path):
     assert netlist_outputs(tmp_path, words, ops) == amaranth_outputs(bench, words, ops)
 
 
-# -- the boards' default builds ------------------------------------------------------------
+# -- the boards' netlists -------------------------------------------------------------------
+
+@pytest.mark.build
+def test_small_core_without_pll(tmp_path):
+    # The other clock path: the oscillator itself (12 MHz), no PLL, the reset released by the
+    # power-on wait alone; the netlist from synthesize (the build's Yosys step only).
+    link = LinkConfig(core=CoreConfig(dims=3, templates=4, width=5, signed=True,
+                                      templates_per_cycle=2, storage="ram"),
+                      clock_hz=12_000_000, baud=1_000_000, max_vectors=8)
+    gatelevel.synthesize("icebreaker", link, tmp_path)
+    top = gatelevel.read_netlist(tmp_path)
+    assert "SB_PLL40_PAD" not in gatelevel.cell_types(top)
+    assert "SB_RAM40_4K" in gatelevel.cell_types(top)
+    transport = gatelevel.gatelevel_board("icebreaker", tmp_path, link)
+    result = gatelevel.check_board(transport, link, vectors=20, selftest_count=200)
+    assert result.vectors == 20 and transport.line_errors == 0
+
 
 @pytest.mark.build
 @pytest.mark.parametrize("board", ["icebreaker", "ulx3s"])
