@@ -417,12 +417,31 @@ def cmd_build(args):
         raise _board_failure(exc) from None
     print(report.summary())
     print(f"wrote {report.bitstream} and {out}/madvq-report.json")
+    if args.gatelevel:
+        _gatelevel(spec, link, out)
     if args.program:
         try:
             _program(spec.name, report.bitstream, args.flash, dry_run=False)
         except Exception as exc:
             raise _board_failure(exc) from None
     return 0
+
+
+def _gatelevel(spec, link, out):
+    from madvq.gen import gatelevel
+    print("gate-level simulation of the bitstream's netlist ...", flush=True)
+    try:
+        transport = gatelevel.gatelevel_board(spec.name, out, link, device=spec.device,
+                                              log=lambda note: print(note, flush=True))
+        check = gatelevel.check_board(transport, link)
+    except gatelevel.GateLevelMismatch as exc:
+        raise Failure(f"the gate-level netlist disagrees with the golden model: {exc}") \
+            from None
+    except Exception as exc:
+        raise _board_failure(exc) from None
+    print(f"gate-level netlist: identify, codebook, {check.vectors} vectors and a "
+          f"{check.selftest_count}-vector self-test match the golden model "
+          f"({check.cycles:,} cycles in {check.seconds:.0f} s)")
 
 
 def _program(board, bitstream, flash, dry_run):
@@ -432,6 +451,27 @@ def _program(board, bitstream, flash, dry_run):
         return
     boards.program(board, bitstream, flash=flash)
     print(f"programmed the {board} with {bitstream}")
+
+
+def cmd_gatelevel(args):
+    import json
+    from pathlib import Path
+    from madvq.gen import boards
+    from madvq.hdl.protocol import LinkConfig
+    spec = boards.board_spec(args.board)
+    folder = Path(args.output or f"build/{spec.name}")
+    try:
+        report = json.loads((folder / "madvq-report.json").read_text())
+    except (OSError, ValueError):
+        raise ValueError(f"no {spec.name} build in {folder}/ (madvq-report.json); build it "
+                         f"with: madvq build --board {spec.name} -o {folder}") from None
+    if report.get("board") != spec.name:
+        raise ValueError(f"{folder}/ holds a build for the {report.get('board')}, not the "
+                         f"{spec.name}")
+    link = LinkConfig(core=CoreConfig.from_dict(report["core"]), clock_hz=report["clock_hz"],
+                      baud=report["baud"], max_vectors=report.get("max_vectors", 32))
+    _gatelevel(spec, link, folder)
+    return 0
 
 
 def cmd_program(args):
@@ -863,10 +903,21 @@ def build_parser():
     p.add_argument("--max-vectors", type=int, default=32, metavar="K",
                    help="vectors per classify request (default 32)")
     p.add_argument("-o", "--output", metavar="DIR", help="output folder (default build/BOARD)")
+    p.add_argument("--gatelevel", action="store_true",
+                   help="then simulate the bitstream's netlist with the cell models, driven "
+                        "through the host driver, against the golden model (minutes)")
     p.add_argument("--program", action="store_true", help="load the bitstream when built")
     p.add_argument("--flash", action="store_true",
                    help="with --program: write the SPI flash instead of the FPGA's memory")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("gatelevel", help="simulate a build's netlist with the cell models, "
+                                         "driven through the host driver, against the "
+                                         "golden model")
+    p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="the build's folder (default build/BOARD)")
+    p.set_defaults(func=cmd_gatelevel)
 
     p = sub.add_parser("program", help="load a bitstream into a board (openFPGALoader)")
     p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))

@@ -148,6 +148,8 @@ class ReachedWork(BaseException):
 @pytest.fixture
 def tripwire(monkeypatch):
     import madvq.gen.boards
+    import madvq.gen.formal
+    import madvq.gen.gatelevel
     import madvq.gen.quantize
     import madvq.gen.sweep
     import madvq.gen.verilog
@@ -167,7 +169,9 @@ def tripwire(monkeypatch):
                          (madvq.gen.verilog, "verilog_text"), (madvq.gen.boards, "build_board"),
                          (madvq.gen.boards, "program"), (madvq.gen.sweep, "sweep"),
                          (madvq.sim.board, "simulated_board"),
-                         (madvq.sim.parallel, "simulate_parts")]:
+                         (madvq.sim.parallel, "simulate_parts"),
+                         (madvq.gen.formal, "prove"),
+                         (madvq.gen.gatelevel, "gatelevel_board")]:
         monkeypatch.setattr(module, name, wire(f"{module.__name__}.{name}"))
 
 
@@ -514,6 +518,22 @@ BAD = [
     ("generate 'two\nlines'", r"unrecognized arguments: two lines"),
     ("simulate --codebook 'two\nlines.npy' --vectors v.npy",
      r"codebook file 'two lines\.npy' not found"),
+    # -- prove
+    ("prove --depth 0", r"--depth must be a positive number of cycles, not 0"),
+    ("prove --depth -5", r"--depth must be a positive number of cycles, not -5"),
+    ("prove --mode x", r"argument --mode: invalid choice: 'x'"),
+    ("prove --engine z", r"argument --engine: invalid choice: 'z'"),
+    ("prove --properties foo", r"--properties takes 'all' or a comma-separated list of "
+                               r"results, count, stream, progress, not 'foo'"),
+    ("prove --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
+    ("prove --dims 2000", r"dims must be an integer from 1 to 1024, not 2000"),
+    ("prove --timeout -1", r"--timeout must be a positive number of seconds, not -1"),
+    ("prove --timeout nan", r"--timeout must be a positive number of seconds, not nan"),
+    # -- gatelevel
+    ("gatelevel", r"the following arguments are required: --board"),
+    ("gatelevel --board nope", r"argument --board: invalid choice: 'nope'"),
+    ("gatelevel --board icebreaker -o nothere", r"no icebreaker build in nothere/ "
+                                                r"\(madvq-report\.json\); build it with"),
 ]
 
 
@@ -571,6 +591,8 @@ MISSING_TOOL = [
 @pytest.fixture
 def no_tools(tmp_path_factory, monkeypatch):
     import madvq.gen.boards
+    import madvq.gen.formal
+    import madvq.gen.gatelevel
     import madvq.gen.sweep
     import madvq.sim.verilated
     import madvq.sim.verilator_backend

@@ -8,7 +8,6 @@ settle in seconds, and the mutants); the deep set is marked ``formal`` and runs 
 """
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
