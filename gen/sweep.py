@@ -109,8 +109,9 @@ def grid(dims, templates, widths, *, templates_per_cycle=("all",), devices=tuple
 
 # The sources that decide what a sweep places: the core's gateware and the flow. The board
 # gateware (UART, link, self-test) is not among them, so changing it keeps the cache.
-_SOURCES = ("hdl/__init__.py", "hdl/carry.py", "hdl/config.py", "hdl/core.py", "hdl/ecp5.py",
-            "hdl/harness.py", "hdl/layouts.py", "hdl/ports.py", "gen/synth.py")
+_SOURCES = ("hdl/__init__.py", "hdl/codebook.py", "hdl/config.py", "hdl/core.py",
+            "hdl/distance.py", "hdl/ecp5_cells.py", "hdl/harness.py", "hdl/layouts.py",
+            "hdl/ports.py", "hdl/registers.py", "hdl/winner.py", "gen/synth.py")
 
 
 def source_hash():

@@ -20,7 +20,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from madvq.hdl.bus import AXIConfig, axi_port_table, register_map
-from madvq.hdl.carry import ccu2c_model
+from madvq.hdl.ecp5_cells import ccu2c_model
 from madvq.hdl.config import CoreConfig, Target
 from madvq.hdl.ports import FlatMADCore, port_table
 from .files import check_output_file, write_atomically

@@ -1,7 +1,10 @@
 """madvq gateware: the configuration object and the Amaranth components of the core."""
 
 from .config import CoreConfig
-from .core import DistanceUnit, WinnerTree, Codebook, MADCore
+from .codebook import Codebook
+from .core import MADCore
+from .distance import DistanceUnit
+from .winner import WinnerTree
 from .ports import FlatMADCore, port_table
 from .bus import AXIConfig
 from .axi import AXIStreamMADCore, AXIStreamTop

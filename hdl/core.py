@@ -23,332 +23,38 @@ when it transferred. Everything else follows from :class:`~madvq.hdl.config.Core
 whose ``latency_cycles`` is the sum above.
 """
 
-from amaranth.hdl import Module, Signal, Mux, Cat, Const, unsigned
-from amaranth.lib import data, fifo, memory, stream, wiring
+from dataclasses import dataclass
+
+from amaranth.hdl import Module, Signal, Mux, Cat, unsigned
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import CoreConfig
+from .codebook import Codebook
+from .config import check_config
+from .distance import DistanceUnit
 from .layouts import vector_layout, codebook_layout, result_layout
-from .carry import Adder, Half, build_chains, register_copy
-from .ecp5 import sign_tracking_distance
+from .registers import delay, register_copy
+from .winner import WinnerTree
 
 
-__all__ = ["DistanceUnit", "WinnerTree", "Codebook", "result_queue", "MADCore"]
+__all__ = ["result_queue", "MADCore"]
 
 
-def _check_config(config):
-    if not isinstance(config, CoreConfig):
-        raise TypeError(f"config must be a CoreConfig, not {config!r}")
-
-
-def _delay(m, value, cycles, name, *, reset=False):
-    """``value`` delayed by ``cycles`` registers (without reset unless asked: datapath
-    registers need none, which keeps reset fan-out to the few valid bits)."""
-    for k in range(cycles):
-        reg = Signal.like(value, name=f"{name}_d{k + 1}", reset_less=not reset)
-        m.d.sync += reg.eq(value)
-        value = reg
-    return value
-
-
-class DistanceUnit(wiring.Component):
-    """Distance of one vector from one template: ``sum_i |vector[i] - template[i]|``.
-
-    Exact, in ``config.distance_width`` bits. Latency ``config.distance_latency`` cycles
-    (an absolute-difference stage, one stage per adder-tree level, a last carry stage);
-    accepts a new pair every cycle. There is no handshake: the unit runs freely and its user
-    tracks validity.
-
-    The absolute difference ``|d|`` of a leaf is formed as ``(d ^ s) + s`` with ``s`` the sign
-    of ``d``; the ``+ s`` rides into the carry input of an adder higher up the tree instead of
-    costing an incrementer per leaf (on an iCE40, a leaf's subtraction and complement share
-    one LUT per bit). N - 1 adders have room for N - 1 such bits; the last one is added to
-    the root in a stage of its own, so that no stage holds two carry chains one after the
-    other. With ``ecp5`` arithmetic the unit is a sign-tracking tree of carry cells instead
-    (see :mod:`madvq.hdl.ecp5`).
-    """
-
-    def __init__(self, config):
-        _check_config(config)
-        self._config = config
-        super().__init__({
-            "vector": In(vector_layout(config)),
-            "template": In(vector_layout(config)),
-            "distance": Out(config.distance_width),
-        })
-
-    @property
-    def config(self):
-        return self._config
-
-    def elaborate(self, platform):
-        cfg = self._config
-        W = cfg.width
-        value_max = (1 << W) - 1
-        m = Module()
-        if cfg.arithmetic == "ecp5":
-            sign_tracking_distance(m, cfg, self.vector, self.template, self.distance)
-            return m
-
-        # A node is (registered sum, leaves below it, registered carry bits not yet added).
-        nodes = []
-        for i in range(cfg.dims):
-            diff = Signal(unsigned(W + 1), name=f"diff{i}")
-            m.d.comb += diff.eq(self.vector[i] - self.template[i])
-            sign = diff[W]
-            absd = Signal(W, name=f"absd{i}", reset_less=True)
-            m.d.sync += absd.eq(diff[:W] ^ sign.replicate(W))
-            carry = Signal(name=f"absd{i}_carry", reset_less=True)
-            m.d.sync += carry.eq(sign)
-            nodes.append((absd, 1, [carry]))
-
-        level = 0
-        while len(nodes) > 1:
-            level += 1
-            pairs = [nodes[k:k + 2] for k in range(0, len(nodes), 2)]
-            nodes = []
-            for k, pair in enumerate(pairs):
-                name = f"sum{level}_{k}"
-                if len(pair) == 1:          # odd node out: register it to stay aligned
-                    value, leaves, carries = pair[0]
-                    reg = Signal.like(value, name=name, reset_less=True)
-                    m.d.sync += reg.eq(value)
-                else:
-                    (a, la, ca), (b, lb, cb) = pair
-                    leaves = la + lb
-                    carries = ca + cb
-                    reg = Signal((leaves * value_max).bit_length(), name=name, reset_less=True)
-                    if carries:
-                        m.d.sync += reg.eq(a + b + carries.pop(0))
-                    else:
-                        m.d.sync += reg.eq(a + b)
-                carries = [_delay(m, c, 1, f"{name}_carry{j}") for j, c in enumerate(carries)]
-                nodes.append((reg, leaves, carries))
-
-        # The last carry, added in a stage of its own.
-        root, _, carries = nodes[0]
-        assert len(carries) == 1 and level == cfg.tree_levels
-        distance = Signal(cfg.distance_width, name="distance", reset_less=True)
-        m.d.sync += distance.eq(root + carries[0])
-        m.d.comb += self.distance.eq(distance)
-        return m
-
-
-def _right_wins(va, da, vb, db):
-    """An adder whose last half's sum says that candidate b beats candidate a: the keys
-    (not valid, distance) compare a > b, the carry out of ``key_a + ~key_b``."""
-    halves = [Half(a=da[j], b=db[j], propagate=lambda x, y, c: x ^ y ^ 1,
-                   generate=lambda x, y: x) for j in range(len(da))]
-    # The keys' top bits are the complemented valid flags: only the generate changes.
-    halves.append(Half(a=va, b=vb, propagate=lambda x, y, c: x ^ y ^ 1,
-                       generate=lambda x, y: 1 - x))
-    return Adder(halves + [Half()], 0)
-
-
-def candidate_layout(config):
-    return data.StructLayout({"valid": 1, "distance": unsigned(config.distance_width)})
-
-
-def winner_layout(config):
-    return data.StructLayout({
-        "valid": 1,
-        "distance": unsigned(config.distance_width),
-        "lane": unsigned(config.lane_width),
-    })
-
-
-class WinnerTree(wiring.Component):
-    """Winner-take-all over P candidates: the valid candidate with the smallest distance,
-    ties to the lowest lane (as ``numpy.argmin``).
-
-    Latency ``config.winner_latency`` cycles: one registered comparison level per halving
-    (zero when P = 1), two cycles each with ``ecp5`` arithmetic, whose comparisons are carry
-    chains registered before their multiplexers; accepts new candidates every cycle, no
-    handshake.
-    """
-
-    # With ecp5 arithmetic, each registered comparison result selects this many bits.
-    BITS_PER_SELECT = 4
-
-    def __init__(self, config):
-        _check_config(config)
-        self._config = config
-        super().__init__({
-            "candidates": In(data.ArrayLayout(candidate_layout(config),
-                                              config.templates_per_cycle)),
-            "winner": Out(winner_layout(config)),
-        })
-
-    def elaborate(self, platform):
-        cfg = self._config
-        m = Module()
-        nodes = [(c.valid, c.distance, Const(p, cfg.lane_width))
-                 for p, c in enumerate(self.candidates)]
-        if cfg.arithmetic == "ecp5" and len(nodes) > 1:
-            # The candidates come from distance units spread over the chip: one register
-            # stage lets the placer split those long wires.
-            nodes = [(_delay(m, v, 1, f"cand{p}_valid"), _delay(m, d, 1, f"cand{p}_distance"),
-                      lane) for p, (v, d, lane) in enumerate(nodes)]
-        comparators = []
-        level = 0
-        while len(nodes) > 1:
-            level += 1
-            pairs = [nodes[k:k + 2] for k in range(0, len(nodes), 2)]
-            nodes = []
-            for k, pair in enumerate(pairs):
-                out = Signal(winner_layout(cfg), name=f"win{level}_{k}")
-                if len(pair) == 1:     # odd node out: delayed to stay aligned
-                    valid, dist, lane = pair[0]
-                    if cfg.arithmetic == "ecp5":
-                        valid, dist, lane = (_delay(m, x, 1, f"win{level}_{k}_{n}")
-                                             for x, n in ((valid, "v"), (dist, "d"),
-                                                          (lane, "l")))
-                    m.d.sync += [out.valid.eq(valid), out.distance.eq(dist), out.lane.eq(lane)]
-                else:
-                    (va, da, la), (vb, db, lb) = pair
-                    # The right (higher) lane wins only if strictly nearer: ties go left.
-                    # As keys (not valid, distance): the right wins if the left key is larger.
-                    if cfg.arithmetic == "ecp5":
-                        # The comparison is registered straight out of its carry chain, in
-                        # one copy per few bits it selects, and the candidates wait beside
-                        # it: a level takes two cycles.
-                        compare = _right_wins(va, da, vb, db)
-                        va, da, la, vb, db, lb = (
-                            _delay(m, x, 1, f"win{level}_{k}_{n}")
-                            for x, n in ((va, "va"), (da, "da"), (la, "la"),
-                                         (vb, "vb"), (db, "db"), (lb, "lb")))
-                        comparators.append((compare, f"win{level}_{k}", out, (va, da, la),
-                                            (vb, db, lb)))
-                    else:
-                        right = Signal(name=f"win{level}_{k}_right")
-                        m.d.comb += right.eq(vb & (~va | (db < da)))
-                        m.d.sync += [
-                            out.valid.eq(va | vb),
-                            out.distance.eq(Mux(right, db, da)),
-                            out.lane.eq(Mux(right, lb, la)),
-                        ]
-                nodes.append((out.valid, out.distance, out.lane))
-        assert level == cfg.argmin_levels
-        if comparators:
-            # One chain per comparison: its inputs come from across the chip already.
-            build_chains(m, "cmp", [c[0] for c in comparators], max_halves=3)
-            for adder, name, out, (va, da, la), (vb, db, lb) in comparators:
-                left, right = Cat(va, da, la), Cat(vb, db, lb)
-                result = Cat(out.valid, out.distance, out.lane)
-                for g in range(0, len(result), self.BITS_PER_SELECT):
-                    select = register_copy(m, adder.halves[-1].sum, f"{name}_right{g}",
-                                           platform)
-                    bits = slice(g, g + self.BITS_PER_SELECT)
-                    m.d.sync += result[bits].eq(Mux(select, right[bits], left[bits]))
-                # Valid: either candidate.
-                m.d.sync += out.valid.eq(va | vb)
-        valid, dist, lane = nodes[0]
-        m.d.comb += [self.winner.valid.eq(valid), self.winner.distance.eq(dist),
-                     self.winner.lane.eq(lane)]
-        return m
-
-
-class Codebook(wiring.Component):
-    """The stored templates, written one whole template at a time and read P per round.
-
-    Template ``j`` belongs to lane ``j % P``, slot ``j // P``. ``templates[p]`` presents,
-    in each cycle of a vector's round ``r``, the template ``r*P + p``.
-
-    * ``registers``: each lane keeps its slots in a ring of registers that turns once per
-      round and is back at its home position after the last round, so no read multiplexer is
-      needed (with P = M each lane is a single register).
-    * ``ram``: each lane (the first ``config.ram_lanes`` of them; the others are rings) is a
-      synchronous-read memory of ``rounds`` words; the read of round ``r`` is issued one
-      cycle early (``next_round``).
-
-    A write (``write_en``) must not arrive while a vector is between its first and its last
-    round; the core's sequencer guarantees this. A write to an index >= M is ignored. It
-    shows in ``templates`` the next cycle, except with registers and P = M, where it is
-    registered and then copied beside each template first: three cycles later.
-    """
-
-    # With P = M, one copy of the template being written serves this many templates.
-    LANES_PER_WRITE_COPY = 4
-
-    def __init__(self, config):
-        _check_config(config)
-        self._config = config
-        super().__init__({
-            "write_en": In(1),
-            "write": In(codebook_layout(config)),
-            "turn": In(1),            # a round has been read: move to the next one
-            "next_round": In(range(config.rounds)),   # ram: the round presented next cycle
-            "templates": Out(data.ArrayLayout(vector_layout(config),
-                                              config.templates_per_cycle)),
-        })
-
-    def elaborate(self, platform):
-        cfg = self._config
-        P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
-        m = Module()
-
-        if cfg.codebook_storage == "registers" and C == 1:
-            # Every template has its own register beside its distance unit. A write is
-            # decoded into one enable per template as it is registered; then the enables,
-            # and copies of the template for each group of templates, are registered beside
-            # the templates: it lands two cycles after it is presented, and no decoder or
-            # enable has to reach across the chip.
-            hits = Signal(M, name="write_hit")
-            for p in range(M):
-                m.d.comb += hits[p].eq(self.write_en & (self.write.index == p))
-            hits = _delay(m, hits, 1, "write_hit", reset=True)
-            template = _delay(m, self.write.template.as_value(), 1, "write_template")
-            copies = {}
-            for p in range(P):
-                group = p // self.LANES_PER_WRITE_COPY
-                if group not in copies:
-                    copies[group] = register_copy(m, template, f"write_copy{group}", platform)
-                slot = Signal(vector_layout(cfg), name=f"lane{p}_slot0", reset_less=True)
-                data = vector_layout(cfg)(copies[group])
-                for i in range(cfg.dims):
-                    # One enable per value: the template's bits sit beside the leaves of
-                    # the distance unit that reads them, spread over the unit.
-                    hit = register_copy(m, hits[p], f"lane{p}_hit{i}", platform)
-                    with m.If(hit):
-                        m.d.sync += slot[i].eq(data[i])
-                m.d.comb += self.templates[p].eq(slot)
-        else:
-            ram_lanes = cfg.ram_lanes if cfg.codebook_storage == "ram" else 0
-            for p in range(ram_lanes, P):
-                ring = [Signal(vector_layout(cfg), name=f"lane{p}_slot{k}", reset_less=True)
-                        for k in range(C)]
-                for k, slot in enumerate(ring):
-                    j = k * P + p
-                    hit = Const(0) if j >= M else self.write_en & (self.write.index == j)
-                    with m.If(hit):
-                        m.d.sync += slot.eq(self.write.template)
-                    if C > 1:
-                        with m.Elif(self.turn):
-                            m.d.sync += slot.eq(ring[(k + 1) % C])
-                m.d.comb += self.templates[p].eq(ring[0])
-            if ram_lanes:
-                lane = Signal(range(P))
-                slot = Signal(range(C))
-                known = Signal()
-                with m.Switch(self.write.index):
-                    for j in range(M):
-                        with m.Case(j):
-                            m.d.comb += [lane.eq(j % P), slot.eq(j // P), known.eq(1)]
-            for p in range(ram_lanes):
-                # Even a few words deep: block RAM is where the bandwidth is.
-                mem = memory.Memory(shape=vector_layout(cfg), depth=C, init=[],
-                                    attrs={"ram_style": "block"})
-                m.submodules[f"lane{p}"] = mem
-                wr = mem.write_port()
-                rd = mem.read_port()
-                m.d.comb += [
-                    wr.addr.eq(slot),
-                    wr.data.eq(self.write.template),
-                    wr.en.eq(self.write_en & known & (lane == p)),
-                    rd.addr.eq(self.next_round),
-                    self.templates[p].eq(rd.data),
-                ]
-        return m
+@dataclass(frozen=True)
+class _Sequencer:
+    """What the sequencer hands the datapath: the vector handshake (``accept``), the input
+    register's state in this cycle (holds a vector, is free, its round and the index of
+    lane 0's template in it, the active mask shifted to the round), the vector each distance
+    unit sees, and the codebook write as the codebook sees it."""
+    accept: object
+    busy: object
+    free: object
+    rnd: object
+    base: object
+    vec_active: object
+    vectors: list
+    write_en: object
+    write: object
 
 
 def result_queue(config):
@@ -395,7 +101,7 @@ class MADCore(wiring.Component):
     """
 
     def __init__(self, config):
-        _check_config(config)
+        check_config(config)
         self._config = config
         super().__init__({
             "vector": In(stream.Signature(vector_layout(config))),
@@ -410,25 +116,8 @@ class MADCore(wiring.Component):
 
     def elaborate(self, platform):
         cfg = self._config
-        P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
         m = Module()
-
-        # -- configuration state: the active count m as a mask of the templates that compete,
-        # decoded (in a stage of its own) from a registered copy of the write, so the datapath
-        # only selects bits of it; a vector waits out the cycles in which the mask changes. --
-        active = Signal(M, init=(1 << M) - 1)
-        m.d.comb += self.active.ready.eq(1)
-        active_write = _delay(m, self.active.valid, 1, "active_write", reset=True)
-        active_count = _delay(m, self.active.p, 1, "active_count")
-        decoded = Signal(M, name="active_decoded", reset_less=True)
-        decoded_valid = Signal(name="active_decoded_valid")
-        # Each mask bit is a function of the count alone (a small LUT tree); counts outside
-        # 1..M are not applied.
-        for j in range(M):
-            m.d.sync += decoded[j].eq(active_count > j)
-        m.d.sync += decoded_valid.eq(active_write & (active_count != 0) & (active_count <= M))
-        with m.If(decoded_valid):
-            m.d.sync += active.eq(decoded)
+        active, active_write, decoded_valid = self._active_mask(m)
 
         # -- credit: results in flight or queued --
         depth = cfg.result_queue_depth
@@ -439,7 +128,57 @@ class MADCore(wiring.Component):
         full = Signal()
         delivered = self.result.valid & self.result.ready
 
-        # -- sequencer: the input register and its rounds --
+        book = m.submodules.codebook = Codebook(cfg)
+        seq = self._sequencer(m, platform, book, active, active_write, decoded_valid, full)
+
+        # A delivery frees its credit a cycle later (the output handshake stays off this
+        # counter's path); one adder for both directions: + 1, - 1 (all ones) or + 0.
+        freed = delay(m, delivered, 1, "delivered", reset=True)
+        up = seq.accept & ~freed
+        down = freed & ~seq.accept
+        m.d.sync += outstanding.eq(outstanding + Cat(up | down,
+                                                     down.replicate(len(outstanding) - 1)))
+        with m.If(up):
+            m.d.sync += full.eq(outstanding == depth - 1)
+        with m.Elif(down):
+            m.d.sync += full.eq(0)
+
+        result, result_valid = self._datapath(m, seq, book)
+        m.d.comb += [
+            queue.w_en.eq(result_valid),
+            queue.w_data.eq(result),
+            self.result.valid.eq(queue.r_rdy),
+            self.result.payload.eq(queue.r_data),
+            queue.r_en.eq(self.result.ready),
+        ]
+        return m
+
+    def _active_mask(self, m):
+        """The active count m as a mask of the templates that compete, decoded (in a stage
+        of its own) from a registered copy of the write, so that the datapath only selects
+        bits of it; a vector waits out the cycles in which the mask changes. Returns the
+        mask and the two flags that say a write is on its way."""
+        M = self._config.templates
+        active = Signal(M, init=(1 << M) - 1)
+        m.d.comb += self.active.ready.eq(1)
+        active_write = delay(m, self.active.valid, 1, "active_write", reset=True)
+        active_count = delay(m, self.active.p, 1, "active_count")
+        decoded = Signal(M, name="active_decoded", reset_less=True)
+        decoded_valid = Signal(name="active_decoded_valid")
+        # Each mask bit is a function of the count alone (a small LUT tree); counts outside
+        # 1..M are not applied.
+        for j in range(M):
+            m.d.sync += decoded[j].eq(active_count > j)
+        m.d.sync += decoded_valid.eq(active_write & (active_count != 0) & (active_count <= M))
+        with m.If(decoded_valid):
+            m.d.sync += active.eq(decoded)
+        return active, active_write, decoded_valid
+
+    def _sequencer(self, m, platform, book, active, active_write, decoded_valid, full):
+        """The input register and its rounds, the handshakes of the vector and codebook
+        streams, and the codebook write as the codebook sees it."""
+        cfg = self._config
+        P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
         busy = Signal()                          # the input register holds a vector
         rnd = Signal(range(C))
         base = Signal(cfg.index_width)           # index of lane 0's template this round
@@ -459,12 +198,14 @@ class MADCore(wiring.Component):
         if C > 1:
             # The write is registered before it reaches the codebook (its decoder and the
             # rings' enables are far from the handshake); a vector waits out that cycle.
-            write_en = _delay(m, write_en, 1, "codebook_write_en", reset=True)
-            write = _delay(m, write, 1, "codebook_write")
+            write_en = delay(m, write_en, 1, "codebook_write_en", reset=True)
+            write = delay(m, write, 1, "codebook_write")
             config_pending = config_pending | write_en
         m.d.comb += [
-            self.vector.ready.eq(free & ~full & ~config_pending),
-            self.codebook.ready.eq(free),
+            # ``book.home``: the codebook's rings are (back) at their home position, which a
+            # reset in the middle of a vector's rounds can delay (see Codebook).
+            self.vector.ready.eq(free & ~full & ~config_pending & book.home),
+            self.codebook.ready.eq(free & book.home),
         ]
         accept = self.vector.valid & self.vector.ready
 
@@ -500,26 +241,22 @@ class MADCore(wiring.Component):
             with m.Else():                       # idle next
                 m.d.sync += [last.eq(0), free.eq(1)]
             vecs = [vec] * P
+        return _Sequencer(accept=accept, busy=busy, free=free, rnd=rnd, base=base,
+                          vec_active=vec_active, vectors=vecs, write_en=write_en,
+                          write=write)
 
-        # A delivery frees its credit a cycle later (the output handshake stays off this
-        # counter's path); one adder for both directions: + 1, - 1 (all ones) or + 0.
-        freed = _delay(m, delivered, 1, "delivered", reset=True)
-        up = accept & ~freed
-        down = freed & ~accept
-        m.d.sync += outstanding.eq(outstanding + Cat(up | down,
-                                                     down.replicate(len(outstanding) - 1)))
-        with m.If(up):
-            m.d.sync += full.eq(outstanding == depth - 1)
-        with m.Elif(down):
-            m.d.sync += full.eq(0)
-
+    def _datapath(self, m, seq, book):
+        """The codebook, the distance units and the winner-take-all, with the round's
+        bookkeeping travelling alongside; returns each vector's result and its valid flag,
+        into the result queue."""
+        cfg = self._config
+        P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
         # -- codebook --
-        book = m.submodules.codebook = Codebook(cfg)
         m.d.comb += [
-            book.write_en.eq(write_en),
-            book.write.eq(write),
-            book.turn.eq(busy),
-            book.next_round.eq(Mux(free, 0, rnd + 1)),
+            book.write_en.eq(seq.write_en),
+            book.write.eq(seq.write),
+            book.turn.eq(seq.busy),
+            book.next_round.eq(Mux(seq.free, 0, seq.rnd + 1)),
         ]
 
         # -- distance units, with the round's bookkeeping travelling alongside --
@@ -529,27 +266,28 @@ class MADCore(wiring.Component):
             "active": unsigned(P),        # lane p's template competes
         })
         ctl = Signal(ctl_layout)
-        m.d.comb += [ctl.first.eq(rnd == 0), ctl.last.eq(rnd == C - 1), ctl.base.eq(base)]
-        m.d.comb += ctl.active.eq(vec_active[:P])
+        m.d.comb += [ctl.first.eq(seq.rnd == 0), ctl.last.eq(seq.rnd == C - 1),
+                     ctl.base.eq(seq.base)]
+        m.d.comb += ctl.active.eq(seq.vec_active[:P])
 
         lanes = []
         for p in range(P):
             unit = m.submodules[f"unit{p}"] = DistanceUnit(cfg)
-            m.d.comb += [unit.vector.eq(vecs[p]), unit.template.eq(book.templates[p])]
+            m.d.comb += [unit.vector.eq(seq.vectors[p]), unit.template.eq(book.templates[p])]
             lanes.append(unit.distance)
         # Only the valid bits are reset; the rest of the bookkeeping is data they qualify.
-        ctl_lanes = _delay(m, ctl, cfg.distance_latency, "ctl")
-        ctl_valid = _delay(m, busy, cfg.distance_latency, "valid", reset=True)
+        ctl_lanes = delay(m, ctl, cfg.distance_latency, "ctl")
+        ctl_valid = delay(m, seq.busy, cfg.distance_latency, "valid", reset=True)
 
         tree = m.submodules.winner = WinnerTree(cfg)
         for p in range(P):
             m.d.comb += [tree.candidates[p].valid.eq(ctl_valid & ctl_lanes.active[p]),
                          tree.candidates[p].distance.eq(lanes[p])]
-        ctl_win = _delay(m, ctl_lanes, cfg.winner_latency, "ctl_win")
-        win_valid = _delay(m, ctl_valid, cfg.winner_latency, "win_valid", reset=True)
+        ctl_win = delay(m, ctl_lanes, cfg.winner_latency, "ctl_win")
+        win_valid = delay(m, ctl_valid, cfg.winner_latency, "win_valid", reset=True)
         winner = tree.winner
         if cfg.distances:
-            round_distances = [_delay(m, d, cfg.winner_latency, f"lane{p}_distance")
+            round_distances = [delay(m, d, cfg.winner_latency, f"lane{p}_distance")
                                for p, d in enumerate(lanes)]
 
         # -- the result of each vector --
@@ -587,12 +325,4 @@ class MADCore(wiring.Component):
                     for k in range(C - 1):
                         m.d.sync += held[k].eq(held[k + 1] if k + 1 < C - 1 else now)
                     m.d.sync += result.distances.eq(Cat(*held, now)[:M * cfg.distance_width])
-
-        m.d.comb += [
-            queue.w_en.eq(result_valid),
-            queue.w_data.eq(result),
-            self.result.valid.eq(queue.r_rdy),
-            self.result.payload.eq(queue.r_data),
-            queue.r_en.eq(self.result.ready),
-        ]
-        return m
+        return result, result_valid

@@ -4,7 +4,8 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 
-__all__ = ["value_shape", "vector_layout", "codebook_layout", "result_layout"]
+__all__ = ["value_shape", "vector_layout", "codebook_layout", "result_layout",
+           "candidate_layout", "winner_layout"]
 
 
 def value_shape(config):
@@ -35,3 +36,17 @@ def result_layout(config):
     if config.distances:
         fields["distances"] = data.ArrayLayout(unsigned(config.distance_width), config.templates)
     return data.StructLayout(fields)
+
+
+def candidate_layout(config):
+    """One distance unit's offer to the winner-take-all: valid, and its distance."""
+    return data.StructLayout({"valid": 1, "distance": unsigned(config.distance_width)})
+
+
+def winner_layout(config):
+    """The nearest valid candidate of a round: valid, its distance and its lane (unit)."""
+    return data.StructLayout({
+        "valid": 1,
+        "distance": unsigned(config.distance_width),
+        "lane": unsigned(config.lane_width),
+    })

@@ -232,7 +232,7 @@ def test_sweep_command_fills_the_readme(capsys, tmp_path):
     code, out, err = run(capsys, *argv)
     assert code == 0, err
     table = (tmp_path / "s" / "sweep.md").read_text()
-    assert table.startswith(f"Reproduce with `madvq sweep --dims 2 --templates 3 --width 2 ")
+    assert table.startswith("Reproduce with `madvq sweep --dims 2 --templates 3 --width 2 ")
     assert readme.read_text() == (f"# x\n\nThe table goes between `{begin}` and `{end}`.\n\n"
                                   f"## Performance\n\n{begin}\n{table}{end}\n\n## Next\n")
     assert "old table" not in readme.read_text()

@@ -6,7 +6,7 @@ import pytest
 from madvq.hdl.config import CoreConfig
 from madvq.gen.verilog import (VERILOG_KEYWORDS, check_name, generate, interface,
                                simulation_models, verilog_text)
-from madvq.hdl.carry import ccu2c_model
+from madvq.hdl.ecp5_cells import ccu2c_model
 from madvq.gen.tools import run_yosys
 
 

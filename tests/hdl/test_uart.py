@@ -3,7 +3,6 @@
 and the transmitter's bit timing."""
 
 import pytest
-from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 from madvq.hdl.uart import UARTReceiver, UARTTransmitter

@@ -10,9 +10,9 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.sim import Simulator
 
 from madvq.gen.tools import run_yosys
-from madvq.hdl.carry import CCU2C, Adder, Half, build_chains, ccu2c_model
+from madvq.hdl.ecp5_cells import CCU2C, Adder, Half, build_chains, ccu2c_model
 from madvq.hdl.config import CoreConfig, Target
-from madvq.hdl.core import DistanceUnit
+from madvq.hdl.distance import DistanceUnit
 
 
 def _inits_of_a_distance_unit():

@@ -22,12 +22,12 @@ the cell computes. :func:`build_chains` lays out lists of :class:`Half` as chain
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Instance, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["CCU2C", "ccu2c_model", "Half", "Adder", "build_chains", "register_copy"]
+__all__ = ["CCU2C", "ccu2c_model", "Half", "Adder", "build_chains"]
 
 
 def ccu2c_model():
@@ -231,22 +231,3 @@ def build_chains(m, name, adders, *, max_halves):
                 m.d.comb += cell.CIN.eq(carry)
             carry = cell.COUT
     return len(chains)
-
-
-def register_copy(m, value, name, platform):
-    """A register of ``value`` that synthesis keeps apart from other registers of the same
-    value (a copy placed beside the logic it feeds cuts a long, heavily loaded wire). Built
-    with Yosys and nextpnr for ECP5 (toolchain ``"Trellis"``) it is made of ``TRELLIS_FF``
-    cells, which Yosys does not merge; elsewhere, and in simulation, it is a plain register
-    (that a tool may merge)."""
-    reg = Signal(len(value), name=name, reset_less=True)
-    if (getattr(platform, "family", None) != "ecp5"
-            or getattr(platform, "toolchain", None) != "Trellis"):
-        m.d.sync += reg.eq(value)
-        return reg
-    for k in range(len(value)):
-        m.submodules[f"{name}_ff{k}"] = Instance(
-            "TRELLIS_FF", p_GSR="DISABLED", p_CEMUX="1", p_CLKMUX="CLK", p_LSRMUX="LSR",
-            p_REGSET="RESET", p_SRMODE="LSR_OVER_CE",
-            i_CLK=ClockSignal("sync"), i_DI=value[k], o_Q=reg[k])
-    return reg
