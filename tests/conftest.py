@@ -10,3 +10,13 @@ def madvq_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MADVQ_CACHE_DIR", str(path))
         yield path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``deep`` run only when asked for by name (``-m deep``)."""
+    if "deep" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="a deep run: select it with -m deep")
+    for item in items:
+        if "deep" in item.keywords:
+            item.add_marker(skip)
