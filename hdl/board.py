@@ -26,8 +26,8 @@ class BoardTop(wiring.Component):
     error) and ``selftest`` (a self-test is running), for LEDs.
 
     The core belongs to the link, except while a self-test runs: then the self-test drives
-    the vectors and takes the results, and the link's vectors, template writes and active
-    counts wait. The link starts a self-test only when every earlier vector has its result,
+    the vectors and takes the results (the link refuses what would need the core
+    meanwhile). The link starts a self-test only when every earlier vector has its result,
     so the two never share the core.
     """
 
@@ -62,12 +62,10 @@ class BoardTop(wiring.Component):
             self.selftest.eq(busy),
         ]
         wiring.connect(m, link.selftest, test.control)
-
-        def gated(source, sink):
-            # ``source`` reaches ``sink`` only while the self-test is not running.
-            return [sink.valid.eq(source.valid & ~busy), sink.payload.eq(source.payload),
-                    source.ready.eq(sink.ready & ~busy)]
-        m.d.comb += gated(link.codebook, core.codebook) + gated(link.active, core.active)
+        # The link writes no template and no active count while the self-test runs (it
+        # refuses them, BUSY).
+        wiring.connect(m, link.codebook, core.codebook)
+        wiring.connect(m, link.active, core.active)
 
         def own_core(user):
             # ``user`` drives the core's vectors and takes its results.

@@ -6,8 +6,8 @@ by streams; each rule of the protocol lives in one of them::
     rx -> UARTReceiver -> SLIPDecoder -> FrameChecker -> CommandStage -----> core
                                                             | verdicts        | results
                                                             v                 v
-    tx <- UARTTransmitter <- SLIPEncoder <- CheckAppender <- ReplyBuilder <- ReplyQueue
-                                                                ^ self-test report
+    tx <- UARTTransmitter <- FrameEncoder <- ReplyBuilder <- ReplyQueue
+                                                 ^ self-test report
 
 * :class:`~madvq.hdl.uart.UARTReceiver`: bytes, and an idle mark when the line has been
   quiet for the timeout. A byte waits for the decoder for up to a byte time; a loss is
@@ -24,9 +24,9 @@ by streams; each rule of the protocol lives in one of them::
   of failed frames.
 * :class:`ReplyQueue`: the order of replies. A classify request's results wait in a staging
   queue until its verdict: kept behind its reply, or dropped.
-* :class:`ReplyBuilder`, :class:`CheckAppender`, :class:`SLIPEncoder`: a reply frame's
-  bytes (header, payload from the descriptor, the results, the identify constants or the
-  self-test report), its CRC, its escaping.
+* :class:`ReplyBuilder`: a reply frame's bytes: the header, and the payload from the
+  descriptor, the results, the identify constants or the self-test report.
+* :class:`FrameEncoder`: the frame's CRC, the escaping and the END delimiters.
 
 Flow control: the receiver is never made to wait longer than a byte time, so no byte is
 lost while the host keeps at most ``LinkConfig.window`` requests unanswered. Every stage
@@ -52,9 +52,8 @@ from .uart import UARTReceiver, UARTTransmitter, received_layout
 
 
 __all__ = ["Token", "token_layout", "Field", "item_layout", "verdict_layout",
-           "descriptor_layout", "frame_byte_layout", "SLIPDecoder", "FrameChecker",
-           "CommandStage", "ReplyQueue", "ReplyBuilder", "CheckAppender", "SLIPEncoder",
-           "Link"]
+           "descriptor_layout", "frame_byte_layout", "Queue", "SLIPDecoder", "FrameChecker",
+           "CommandStage", "ReplyQueue", "ReplyBuilder", "FrameEncoder", "Link"]
 
 
 def _check_link(link):
@@ -267,8 +266,8 @@ class FrameChecker(wiring.Component):
 
         opened = Signal()                                  # the frame has begun
         pos = Signal(range(HEADER_BYTES + 1))              # header bytes so far
-        low = Signal(8)                                    # the length field's first byte
-        remaining = Signal(range(link.max_payload + CHECK_BYTES + 1))
+        # Payload and check bytes to come; before that, the length field's first byte.
+        remaining = Signal(range(max(link.max_payload + CHECK_BYTES + 1, 256)))
         problem = Signal(ErrorCode)
 
         take = tok.valid & tok.ready
@@ -303,9 +302,9 @@ class FrameChecker(wiring.Component):
                     emit(Field.TAG, tok.p.data)
                     m.d.sync += pos.eq(2)
                 with m.Case(2):
-                    m.d.sync += [low.eq(tok.p.data), pos.eq(3)]
+                    m.d.sync += [remaining.eq(tok.p.data), pos.eq(3)]
                 with m.Case(3):
-                    length = Cat(low, tok.p.data)
+                    length = Cat(remaining[:8], tok.p.data)
                     m.d.sync += [pos.eq(4), remaining.eq(length + CHECK_BYTES)]
                     with m.If(length > link.max_payload):
                         fail(ErrorCode.OVERSIZED)
@@ -407,6 +406,9 @@ class CommandStage(wiring.Component):
         sent = Signal(range(link.max_vectors + 1))     # vectors given to the core
         too_many = Signal()
         refused = Signal()                             # a vector came while the core was busy
+        # A self-test's count (payload bytes 0-3) and seed (4-7) are zero, so far.
+        zero_count = Signal(init=1)
+        zero_seed = Signal(init=1)
         code = Signal(ErrorCode)
 
         # The verdict register; while `run` is set, it counts a run of failed frames.
@@ -456,7 +458,7 @@ class CommandStage(wiring.Component):
                     (Command.WRITE_TEMPLATE, count == 2 + vb, arg < cfg.templates),
                     (Command.SET_ACTIVE, count == 2, (arg != 0) & (arg <= cfg.templates)),
                     (Command.CLASSIFY, (count != 0) & (sub == 0) & ~too_many, 1),
-                    (Command.SELFTEST, count == 8, (run_count != 0) & (run_seed != 0))]:
+                    (Command.SELFTEST, count == 8, ~zero_count & ~zero_seed)]:
                 with m.Case(c):
                     m.d.comb += [known.eq(1), length_ok.eq(good_length),
                                  argument_ok.eq(good_argument)]
@@ -478,6 +480,11 @@ class CommandStage(wiring.Component):
                                 m.d.sync += arg[:8].eq(item.data)
                             with m.If(count == 1):
                                 m.d.sync += arg[8:].eq(item.data)
+                            with m.If(item.data != 0):
+                                with m.If(count < 4):
+                                    m.d.sync += zero_count.eq(0)
+                                with m.Elif(count < 8):
+                                    m.d.sync += zero_seed.eq(0)
                             with m.If(classify):
                                 with m.If(sub == vb - 1):
                                     m.d.sync += sub.eq(0)
@@ -578,7 +585,7 @@ class CommandStage(wiring.Component):
             with m.State("NEXT"):
                 m.d.sync += [command.eq(0), tag.eq(0), classify.eq(0), count.eq(0), arg.eq(0),
                              sub.eq(0), sent.eq(0), too_many.eq(0), refused.eq(0),
-                             code.eq(ErrorCode.NONE)]
+                             zero_count.eq(1), zero_seed.eq(1), code.eq(ErrorCode.NONE)]
                 m.next = "RECEIVE"
         return m
 
@@ -694,7 +701,10 @@ class ReplyBuilder(wiring.Component):
         m = Module()
         out = self.frames
         rb = link.result_bytes
-        desc = Signal(descriptor_layout(link))
+        # The descriptor is read where it is, at the queue's output, until the reply no
+        # longer needs it.
+        desc = data.View(descriptor_layout(link),
+                         self.replies.p[:descriptor_layout(link).size])
         kind = Signal(_Reply)
         identify = list(link.identify_payload())
         position = Signal(range(max(len(identify), REPORT_BYTES)))
@@ -729,14 +739,19 @@ class ReplyBuilder(wiring.Component):
                     m.d.comb += next_position.eq(0)
                     then()
 
-        def to_state(name):
-            return lambda: setattr(m, "next", name)
+        def done():
+            # The reply is out: the descriptor can go.
+            m.d.comb += self.replies.ready.eq(1)
+            m.next = "LOAD"
 
         def to_payload():
             with m.Switch(kind):
                 for k in _Reply:
                     with m.Case(k):
                         m.next = k.name
+                        if k in (_Reply.CLASSIFY, _Reply.IDENTIFY, _Reply.SELFTEST):
+                            # Not needed any more; results follow it.
+                            m.d.comb += self.replies.ready.eq(1)
 
         length = Signal(16)
         with m.Switch(kind):
@@ -765,9 +780,7 @@ class ReplyBuilder(wiring.Component):
 
         with m.FSM(name="builder"):
             with m.State("LOAD"):
-                m.d.comb += self.replies.ready.eq(1)
                 with m.If(self.replies.valid):
-                    m.d.sync += desc.eq(self.replies.p[:descriptor_layout(link).size])
                     m.next = "DECODE"
 
             with m.State("DECODE"):
@@ -792,10 +805,10 @@ class ReplyBuilder(wiring.Component):
 
             with m.State("ERROR"):
                 send([Cat(desc.code, Const(0, 4)), desc.command] + _bytes_of(desc.arg, 2),
-                     ends_frame=True, then=to_state("LOAD"))
+                     ends_frame=True, then=done)
 
             with m.State("ACK"):
-                send(_bytes_of(desc.arg, 2), ends_frame=True, then=to_state("LOAD"))
+                send(_bytes_of(desc.arg, 2), ends_frame=True, then=done)
 
             with m.State("IDENTIFY"):
                 with m.If(can):
@@ -828,50 +841,10 @@ class ReplyBuilder(wiring.Component):
         return m
 
 
-class CheckAppender(wiring.Component):
-    """Appends to each frame its CRC (:data:`~madvq.hdl.protocol.CRC`, two bytes, most
-    significant first) over all its bytes. Latency one cycle; one byte per cycle."""
-
-    frames_in: In(stream.Signature(frame_byte_layout()))
-    frames_out: Out(stream.Signature(frame_byte_layout()))
-
-    def elaborate(self, platform):
-        m = Module()
-        src, out = self.frames_in, self.frames_out
-        check = m.submodules.check = crc.Processor(CRC(8))
-        first = Signal(init=1)                 # the next byte starts a frame
-        can = ~out.valid | out.ready
-        with m.If(out.valid & out.ready):
-            m.d.sync += out.valid.eq(0)
-
-        def emit(value, last):
-            m.d.sync += [out.valid.eq(1), out.p.data.eq(value), out.p.last.eq(last)]
-
-        m.d.comb += [check.data.eq(src.p.data), check.start.eq(first)]
-        with m.FSM(name="appender"):
-            with m.State("PASS"):
-                m.d.comb += src.ready.eq(can)
-                with m.If(src.valid & can):
-                    emit(src.p.data, 0)
-                    m.d.comb += check.valid.eq(1)
-                    m.d.sync += first.eq(0)
-                    with m.If(src.p.last):
-                        m.next = "HIGH"
-            with m.State("HIGH"):
-                with m.If(can):
-                    emit(check.crc[8:], 0)
-                    m.next = "LOW"
-            with m.State("LOW"):
-                with m.If(can):
-                    emit(check.crc[:8], 1)
-                    m.d.sync += first.eq(1)
-                    m.next = "PASS"
-        return m
-
-
-class SLIPEncoder(wiring.Component):
-    """Frames to line bytes: END, each byte (END and ESC escaped as two bytes), END. One
-    line byte per cycle."""
+class FrameEncoder(wiring.Component):
+    """Frames to line bytes: END, the frame's bytes and then its CRC
+    (:data:`~madvq.hdl.protocol.CRC` over all of them, two bytes, most significant first),
+    each END and ESC among them escaped as two bytes, END. One line byte per cycle."""
 
     frames: In(stream.Signature(frame_byte_layout()))
     line: Out(stream.Signature(8))
@@ -879,6 +852,7 @@ class SLIPEncoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         src, out = self.frames, self.line
+        check = m.submodules.check = crc.Processor(CRC(8))
         can = ~out.valid | out.ready
         with m.If(out.valid & out.ready):
             m.d.sync += out.valid.eq(0)
@@ -886,33 +860,55 @@ class SLIPEncoder(wiring.Component):
         def emit(value):
             m.d.sync += [out.valid.eq(1), out.p.eq(value)]
 
-        special = (src.p.data == END) | (src.p.data == ESC)
+        # The byte to send: the frame's, or one of its CRC's.
+        part = Signal(range(3))                # 0: the frame's bytes; 1, 2: the CRC's
+        byte = Signal(8)
+        ready = Signal()                       # `byte` is there to send
+        with m.Switch(part):
+            with m.Case(0):
+                m.d.comb += [byte.eq(src.p.data), ready.eq(src.valid)]
+            with m.Case(1):
+                m.d.comb += [byte.eq(check.crc[8:]), ready.eq(1)]
+            with m.Default():
+                m.d.comb += [byte.eq(check.crc[:8]), ready.eq(1)]
+        m.d.comb += check.data.eq(src.p.data)
+
+        def sent():
+            # `byte` is out: take the next.
+            with m.Switch(part):
+                with m.Case(0):
+                    m.d.comb += [src.ready.eq(1), check.valid.eq(1)]
+                    with m.If(src.p.last):
+                        m.d.sync += part.eq(1)
+                with m.Case(1):
+                    m.d.sync += part.eq(2)
+                with m.Default():
+                    m.d.sync += part.eq(0)
+                    m.next = "CLOSE"
+
+        special = (byte == END) | (byte == ESC)
         with m.FSM(name="encoder"):
             with m.State("OPEN"):
-                with m.If(src.valid & can):
+                m.d.comb += check.start.eq(1)
+                with m.If(ready & can):
                     emit(END)
                     m.next = "BODY"
             with m.State("BODY"):
-                with m.If(src.valid & can):
+                with m.If(ready & can):
                     with m.If(special):
                         emit(ESC)
                         m.next = "ESCAPED"
                     with m.Else():
-                        emit(src.p.data)
-                        m.d.comb += src.ready.eq(1)
-                        with m.If(src.p.last):
-                            m.next = "CLOSE"
+                        emit(byte)
+                        sent()
             with m.State("ESCAPED"):
                 with m.If(can):
-                    with m.If(src.p.data == END):
+                    with m.If(byte == END):
                         emit(ESC_END)
                     with m.Else():
                         emit(ESC_ESC)
-                    m.d.comb += src.ready.eq(1)
-                    with m.If(src.p.last):
-                        m.next = "CLOSE"
-                    with m.Else():
-                        m.next = "BODY"
+                    m.next = "BODY"
+                    sent()
             with m.State("CLOSE"):
                 with m.If(can):
                     emit(END)
@@ -968,8 +964,7 @@ class Link(wiring.Component):
         commands = m.submodules.commands = CommandStage(link)
         replies = m.submodules.replies = ReplyQueue(link)
         builder = m.submodules.builder = ReplyBuilder(link)
-        appender = m.submodules.appender = CheckAppender()
-        encoder = m.submodules.encoder = SLIPEncoder()
+        encoder = m.submodules.encoder = FrameEncoder()
         uart_tx = m.submodules.uart_tx = UARTTransmitter(link.divisor)
 
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
@@ -985,8 +980,7 @@ class Link(wiring.Component):
         wiring.connect(m, wiring.flipped(self.result), replies.results)
         wiring.connect(m, replies.replies, builder.replies)
         wiring.connect(m, wiring.flipped(self.selftest.report), builder.report)
-        wiring.connect(m, builder.frames, appender.frames_in)
-        wiring.connect(m, appender.frames_out, encoder.frames)
+        wiring.connect(m, builder.frames, encoder.frames)
         wiring.connect(m, encoder.line, uart_tx.send)
 
         # Vectors in the core: the core's credit bounds them by its result queue's depth.

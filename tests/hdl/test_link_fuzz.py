@@ -457,8 +457,8 @@ def fuzz(transport, link, seed, cases):
     return stats
 
 
-def report(backend, stats):
-    print(f"\nlink fuzz ({backend}, seed {SEED}): {stats.cases} cases, {stats.frames} frames "
+def report(backend, seed, stats):
+    print(f"\nlink fuzz ({backend}, seed {seed}): {stats.cases} cases, {stats.frames} frames "
           f"({stats.requests} intact requests, {stats.failed} failed, answered by "
           f"{stats.error_replies} error replies), {stats.bursts} bursts of junk frames "
           f"({stats.burst_frames} frames), {stats.breaks} breaks, {stats.timeouts} timeouts, "
@@ -468,7 +468,7 @@ def report(backend, stats):
 @pytest.mark.parametrize("backend, cases", [("verilator", 1200), ("amaranth", 120)])
 def test_link_fuzz(backend, cases):
     stats = fuzz(simulated_board(LINK, backend=backend), LINK, SEED, cases)
-    report(backend, stats)
+    report(backend, SEED, stats)
     assert stats.bursts and stats.breaks and stats.timeouts
     assert stats.most_in_flight == LINK.window
 
@@ -476,4 +476,4 @@ def test_link_fuzz(backend, cases):
 @pytest.mark.deep
 def test_link_fuzz_deep():
     stats = fuzz(simulated_board(LINK, backend="verilator"), LINK, SEED + 1, 20_000)
-    report("verilator", stats)
+    report("verilator", SEED + 1, stats)
