@@ -30,8 +30,9 @@ by streams; each rule of the protocol lives in one of them::
 
 Flow control: the receiver is never made to wait longer than a byte time, so no byte is
 lost while the host keeps at most ``LinkConfig.window`` requests unanswered. Every stage
-handles an item per clock cycle or better (the line brings one every ``10 * divisor``
-cycles, at least 40); the command stage waits only for the core's rounds on a vector and,
+handles an item every two clock cycles or better (the line brings one every
+``10 * divisor`` cycles, at least 40; a stage takes an item only into an empty output
+register, so that no ready signal runs through two stages); the command stage waits only for the core's rounds on a vector and,
 at a frame's end, for the reply queue to keep or drop up to ``max_vectors`` results or for
 the core's last results before a self-test. It never waits for a self-test run (requests
 that need the core meanwhile are refused, ``BUSY``) nor for the reply queue to have room:
@@ -124,10 +125,10 @@ def _reply_item_bits(link):
 
 def _reply_queue_depth(link):
     # At most `window` replies with their results, an error reply ahead of each, one given
-    # while the queue was empty and one that reached MAX_ERROR_COUNT; one entry more, so
-    # that the FIFO's memory is a power of two deep.
+    # while the queue was empty and one that reached MAX_ERROR_COUNT; two entries more (the
+    # registers behind the queue's memory), so that the memory is a power of two deep.
     need = link.result_queue_depth + 2 * link.window + 2
-    return (1 << (need - 1).bit_length()) + 1
+    return (1 << (need - 1).bit_length()) + 2
 
 
 # ---------------------------------------------------------------------------- queues
@@ -146,13 +147,15 @@ class _SyncFIFO(fifo.SyncFIFO):
 
 class Queue(wiring.Component):
     """A first-in first-out queue of ``depth`` items of ``width`` bits: an
-    ``amaranth.lib.fifo.SyncFIFO`` of ``depth - 1`` items and the register its output is
-    read into (so that a block RAM holds both). An item written to an empty queue is offered
-    two cycles later; one item in and one out per cycle."""
+    ``amaranth.lib.fifo.SyncFIFO`` of ``depth - 2`` items, the register its output is read
+    into (so that a block RAM holds both) and one more register, from which the items leave:
+    a block RAM's read is slow (about 6 ns on an ECP5), and the queue's users may put logic
+    behind it. An item written to an empty queue is offered three cycles later; one item in
+    and one out per cycle."""
 
     def __init__(self, width, depth):
-        if not isinstance(depth, int) or depth < 2:
-            raise ValueError(f"depth must be an integer >= 2, not {depth!r}")
+        if not isinstance(depth, int) or depth < 3:
+            raise ValueError(f"depth must be an integer >= 3, not {depth!r}")
         self._width = width
         self._depth = depth
         super().__init__({
@@ -167,16 +170,22 @@ class Queue(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        inner = m.submodules.fifo = _SyncFIFO(width=self._width, depth=self._depth - 1)
+        inner = m.submodules.fifo = _SyncFIFO(width=self._width, depth=self._depth - 2)
         wiring.connect(m, wiring.flipped(self.w), inner.w_stream)
-        # The register holds data only: no reset, as a block RAM's output has none.
+        # The registers hold data only: no reset (a block RAM's output has none).
+        read = Signal(self._width, reset_less=True)
+        read_valid = Signal()
         item = Signal(self._width, reset_less=True)
-        m.d.comb += [self.r.payload.eq(item), inner.r_en.eq(~self.r.valid | self.r.ready)]
-        with m.If(self.r.valid & self.r.ready):
-            m.d.sync += self.r.valid.eq(0)
+        out = self.r
+        move = read_valid & (~out.valid | out.ready)
+        m.d.comb += [out.payload.eq(item), inner.r_en.eq(~read_valid | move)]
+        with m.If(out.valid & out.ready):
+            m.d.sync += out.valid.eq(0)
+        with m.If(move):
+            m.d.sync += [item.eq(read), out.valid.eq(1), read_valid.eq(0)]
         with m.If(inner.r_en & inner.r_rdy):
-            m.d.sync += [item.eq(inner.r_data), self.r.valid.eq(1)]
-        m.d.comb += self.empty.eq(~inner.r_rdy & ~self.r.valid)
+            m.d.sync += [read.eq(inner.r_data), read_valid.eq(1)]
+        m.d.comb += self.empty.eq(~inner.r_rdy & ~read_valid & ~out.valid)
         return m
 
 
@@ -190,7 +199,7 @@ class SLIPDecoder(wiring.Component):
     one of the two escape codes; an ESC gives nothing; any other byte gives itself. Damage on
     an item that gives no token (an ESC) goes with the next token. An END byte ends a frame
     even when damaged, so that a loss never joins two frames. Latency one cycle; one item
-    per cycle.
+    every two cycles.
     """
 
     line: In(stream.Signature(received_layout()))
@@ -204,7 +213,9 @@ class SLIPDecoder(wiring.Component):
         carried = Signal()
         damaged = item.error | carried
 
-        m.d.comb += line.ready.eq(~out.valid | out.ready)
+        # An item is taken only into an empty output register: no ready path runs through
+        # the stage (two cycles per item; the line brings one every forty or more).
+        m.d.comb += line.ready.eq(~out.valid)
         with m.If(out.valid & out.ready):
             m.d.sync += out.valid.eq(0)
 
@@ -247,7 +258,7 @@ class FrameChecker(wiring.Component):
 
     No payload byte beyond the length field or ``max_payload`` ever leaves. No counter is
     compared with another: the header is counted up, the payload and check down. Latency
-    one cycle; one token per cycle.
+    one cycle; one token every two cycles.
     """
 
     def __init__(self, link):
@@ -273,7 +284,8 @@ class FrameChecker(wiring.Component):
         take = tok.valid & tok.ready
         is_data = tok.p.kind == Token.DATA
         m.d.comb += [
-            tok.ready.eq(~out.valid | out.ready),
+            # Only into an empty output register: no ready path runs through the stage.
+            tok.ready.eq(~out.valid),
             check.data.eq(tok.p.data),
             check.valid.eq(take & is_data),
             # Between frames the CRC stays at its initial value.
@@ -357,10 +369,10 @@ class CommandStage(wiring.Component):
     frame whose vectors reached the core hands on a verdict without a reply, to drop their
     results.
 
-    Takes an item per cycle, except while a vector waits for the core (its rounds; the core
-    is never left to a self-test meanwhile) and at a frame's end (four to six cycles, more
-    while the reply queue keeps or drops results, up to ``max_vectors``, or waits for the
-    core's last results before a self-test). It never waits for a self-test to finish.
+    Takes an item per cycle, except while a vector waits for the core (the rounds of the
+    vector before it) and at a frame's end (four to six cycles, more while the reply queue
+    keeps or drops results, up to ``max_vectors``, or before a self-test while the core's
+    last results come back). It never waits for a self-test to finish.
     """
 
     def __init__(self, link):
@@ -614,7 +626,7 @@ class ReplyQueue(wiring.Component):
         link = self._link
         m = Module()
         staged = m.submodules.staged = Queue(result_layout(link.core).size,
-                                             link.max_vectors + 1)
+                                             link.max_vectors + 2)
         queue = m.submodules.queue = Queue(_reply_item_bits(link), _reply_queue_depth(link))
         wiring.connect(m, wiring.flipped(self.results), staged.w)
         wiring.connect(m, queue.r, wiring.flipped(self.replies))
@@ -669,6 +681,15 @@ class _Reply(enum.Enum, shape=3):
     SELFTEST = 4
 
 
+def _times(value, constant):
+    """``value * constant`` as shifts and adds (a multiplier block would be slow here)."""
+    terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
 def _bytes_of(value, n):
     """The ``n`` bytes of ``value``, zero-extended."""
     value = Cat(value, Const(0, max(0, 8 * n - len(value))))
@@ -682,8 +703,8 @@ class ReplyBuilder(wiring.Component):
     Header (reply command, tag, length), then the payload: an error reply's code, command
     and count; a write's or active count's argument; the identify constants; the self-test
     report; or ``arg`` results, each in ``result_bytes`` bytes (index, distance, distances,
-    each zero-extended to whole bytes), read from the queue's output in place. One byte per
-    cycle; two cycles or more between replies.
+    each zero-extended to whole bytes), read from the queue's output in place. One byte
+    every two cycles; a few cycles between replies.
     """
 
     def __init__(self, link):
@@ -720,7 +741,9 @@ class ReplyBuilder(wiring.Component):
         results = Signal(range(link.max_vectors + 1))  # results still to send
         part = Signal(range(rb))                       # byte of the result being sent
 
-        can = ~out.valid | out.ready
+        # A byte is made only into an empty output register: no ready path runs through the
+        # builder (two cycles a byte; the line takes one every forty or more).
+        can = ~out.valid
         with m.If(out.valid & out.ready):
             m.d.sync += out.valid.eq(0)
 
@@ -760,7 +783,7 @@ class ReplyBuilder(wiring.Component):
             with m.Case(_Reply.ACK):
                 m.d.comb += length.eq(2)
             with m.Case(_Reply.CLASSIFY):
-                m.d.comb += length.eq(desc.arg * rb)
+                m.d.comb += length.eq(_times(desc.arg, rb))
             with m.Case(_Reply.IDENTIFY):
                 m.d.comb += length.eq(len(identify))
             with m.Case(_Reply.SELFTEST):
@@ -844,7 +867,8 @@ class ReplyBuilder(wiring.Component):
 class FrameEncoder(wiring.Component):
     """Frames to line bytes: END, the frame's bytes and then its CRC
     (:data:`~madvq.hdl.protocol.CRC` over all of them, two bytes, most significant first),
-    each END and ESC among them escaped as two bytes, END. One line byte per cycle."""
+    each END and ESC among them escaped as two bytes, END. One line byte every two
+    cycles."""
 
     frames: In(stream.Signature(frame_byte_layout()))
     line: Out(stream.Signature(8))
@@ -853,7 +877,9 @@ class FrameEncoder(wiring.Component):
         m = Module()
         src, out = self.frames, self.line
         check = m.submodules.check = crc.Processor(CRC(8))
-        can = ~out.valid | out.ready
+        # A byte goes only into an empty output register, so that the transmitter's ready
+        # runs no further (two cycles a byte; the line takes one every forty or more).
+        can = ~out.valid
         with m.If(out.valid & out.ready):
             m.d.sync += out.valid.eq(0)
 

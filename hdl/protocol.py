@@ -178,6 +178,11 @@ class LinkConfig:
                              f"{self.clock_hz} Hz clock within 2% (off by {error:.1%}); "
                              f"choose a rate near clock/k, e.g. {self.clock_hz // self.divisor}")
         _check_positive("max_vectors", self.max_vectors, 1, 4096)
+        if self.max_vectors * self.result_bytes > 0xFFFF:
+            raise ValueError(f"max_vectors {self.max_vectors} is too many for this core: a "
+                             f"classify reply of {self.result_bytes} bytes per vector must "
+                             f"fit the 16-bit length field, so at most "
+                             f"{0xFFFF // self.result_bytes} vectors per request")
         _check_positive("timeout_bytes", self.timeout_bytes, 4, 1 << 20)
 
     # -- derived --
