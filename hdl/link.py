@@ -32,13 +32,13 @@ Flow control: the receiver is never made to wait longer than a byte time, so no 
 lost while the host keeps at most ``LinkConfig.window`` requests unanswered. Every stage
 handles an item every two clock cycles or better (the line brings one every
 ``10 * divisor`` cycles, at least 40; a stage takes an item only into an empty output
-register, so that no ready signal runs through two stages); the command stage waits only for the core's rounds on a vector and,
-at a frame's end, for the reply queue to keep or drop up to ``max_vectors`` results or for
-the core's last results before a self-test. It never waits for a self-test run (requests
-that need the core meanwhile are refused, ``BUSY``) nor for the reply queue to have room:
-the queue holds ``window`` full replies, an error reply ahead of each and two more, and
-failed frames share error replies (one at a time while the queue is not empty), so damaged
-input never fills it.
+register, so that no ready signal runs through two stages). The command stage waits only
+for the core's rounds on a vector and, at a frame's end, for the reply queue to keep or
+drop up to ``max_vectors`` results or for the core's last results before a self-test. It
+never waits for a self-test run (requests that need the core meanwhile are refused,
+``BUSY``) nor for the reply queue to have room: the queue holds ``window`` full replies, an
+error reply ahead of each and two more, and failed frames share error replies (one at a
+time while the queue is not empty), so damaged input never fills it.
 """
 
 from amaranth.hdl import Module, Signal, Cat, Const, Array
@@ -154,7 +154,9 @@ class Queue(wiring.Component):
     and one out per cycle."""
 
     def __init__(self, width, depth):
-        if not isinstance(depth, int) or depth < 3:
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            raise ValueError(f"width must be a positive integer, not {width!r}")
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 3:
             raise ValueError(f"depth must be an integer >= 3, not {depth!r}")
         self._width = width
         self._depth = depth
