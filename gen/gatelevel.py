@@ -14,8 +14,9 @@ stand-ins written here (:func:`cell_library`):
   :func:`pll_output_hz` computes from the netlist's PLL parameters and which must equal the
   link's clock) and ``LOCK`` rises after :data:`LOCK_CYCLES` clock edges;
 * the ECP5 block RAM ``DP16KD`` (1,024 x 18 bits, initial contents from ``INITVAL_xx``),
-  with ports x18 (byte enables on ``AD[1:0]``) or x9, the three write modes and the output
-  register; other widths and chip selects are refused;
+  with ports x18 (byte enables on ``AD[1:0]``) or x9, or both x36 (pseudo dual-port: port A
+  writes with byte enables on ``AD[3:0]``, port B reads), the three write modes and the
+  output register; other widths, mixed x36 and chip selects are refused;
 * the ECP5 multiplier ``MULT18X18D`` (Yosys maps small multiplications to it) in its
   combinational configuration only; a registered one is refused.
 
@@ -295,53 +296,67 @@ def _dp16kd_body():
     ports = []
     for x in "AB":
         ports.append(f"""
-	// Port {x}.
+	// Port {x}. Its access covers the 18-bit words lo and hi (x36: a pair, lo even; else
+	// hi = lo); be enables its 9-bit quarters: x36 AD[3:0], x18 AD[1:0], x9 AD[3] picks the
+	// half.
 	wire [13:0] madvq_ad{x} = {bus("AD" + x, 14)};
 	wire [17:0] madvq_di{x} = {bus("DI" + x, 18)};
 	wire madvq_clk{x} = (CLK{x}MUX == "INV") ? ~CLK{x} : CLK{x};
-	wire [9:0] madvq_word{x} = madvq_ad{x}[13:4];
-	// x18: AD[1:0] enable the two 9-bit halves of a write; x9: AD[3] picks the half.
-	wire [1:0] madvq_be{x} = DATA_WIDTH_{x} == 18 ? madvq_ad{x}[1:0]
-	                                             : {{madvq_ad{x}[3], ~madvq_ad{x}[3]}};
-	wire [17:0] madvq_wr{x} = DATA_WIDTH_{x} == 18 ? madvq_di{x} : {{2{{madvq_di{x}[8:0]}}}};
-	wire [17:0] madvq_mask{x} = {{{{9{{madvq_be{x}[1]}}}}, {{9{{madvq_be{x}[0]}}}}}};
-	wire [17:0] madvq_new{x} = (madvq_mem[madvq_word{x}] & ~madvq_mask{x})
-	                          | (madvq_wr{x} & madvq_mask{x});
-	// What a read returns, aligned to DO: the word, or (x9) its half AD[3] picks.
+	wire madvq_x36{x} = DATA_WIDTH_{x} == 36;
+	wire [9:0] madvq_lo{x} = madvq_x36{x} ? {{madvq_ad{x}[13:5], 1'b0}} : madvq_ad{x}[13:4];
+	wire [9:0] madvq_hi{x} = madvq_lo{x} | {{9'b0, madvq_x36{x}}};
+	wire [3:0] madvq_be{x} = madvq_x36{x} ? madvq_ad{x}[3:0]
+	                       : DATA_WIDTH_{x} == 18 ? {{2'b0, madvq_ad{x}[1:0]}}
+	                       : {{2'b0, madvq_ad{x}[3], ~madvq_ad{x}[3]}};
+	wire [35:0] madvq_wr{x} = madvq_x36{x} ? madvq_di36
+	                        : DATA_WIDTH_{x} == 18 ? {{18'b0, madvq_di{x}}}
+	                        : {{18'b0, {{2{{madvq_di{x}[8:0]}}}}}};
+	wire [35:0] madvq_mask{x} = {{{{9{{madvq_be{x}[3]}}}}, {{9{{madvq_be{x}[2]}}}},
+	                             {{9{{madvq_be{x}[1]}}}}, {{9{{madvq_be{x}[0]}}}}}};
+	wire [35:0] madvq_old{x} = {{madvq_mem[madvq_hi{x}], madvq_mem[madvq_lo{x}]}};
+	wire [35:0] madvq_new{x} = (madvq_old{x} & ~madvq_mask{x}) | (madvq_wr{x} & madvq_mask{x});
+	// What a read returns, aligned to DO: both words (x36), the word (x18), or (x9) its half
+	// AD[3] picks.
 	wire madvq_high{x} = DATA_WIDTH_{x} == 9 && madvq_ad{x}[3];
-	function [17:0] madvq_align{x}(input [17:0] word);
-		madvq_align{x} = DATA_WIDTH_{x} == 18 ? word
-		                 : {{9'b0, madvq_high{x} ? word[17:9] : word[8:0]}};
+	function [35:0] madvq_align{x}(input [35:0] words);
+		madvq_align{x} = madvq_x36{x} ? words
+		                 : DATA_WIDTH_{x} == 18 ? {{18'b0, words[17:0]}}
+		                 : {{27'b0, madvq_high{x} ? words[17:9] : words[8:0]}};
 	endfunction
-	reg [17:0] madvq_latch{x} = 18'b0;
-	reg [17:0] madvq_reg{x} = 18'b0;
+	reg [35:0] madvq_latch{x} = 36'b0;
+	reg [35:0] madvq_reg{x} = 36'b0;
 	wire madvq_rst{x} = RST{x} && RESETMODE == "ASYNC";
 	always @(posedge madvq_clk{x} or posedge madvq_rst{x})
 		if (madvq_rst{x}) begin
-			madvq_latch{x} <= 18'b0;
-			madvq_reg{x} <= 18'b0;
+			madvq_latch{x} <= 36'b0;
+			madvq_reg{x} <= 36'b0;
 		end else begin
 			if (CE{x}) begin
-				if (WE{x})
-					madvq_mem[madvq_word{x}] <= madvq_new{x};
+				if (WE{x}) begin
+					madvq_mem[madvq_lo{x}] <= madvq_new{x}[17:0];
+					if (madvq_x36{x})
+						madvq_mem[madvq_hi{x}] <= madvq_new{x}[35:18];
+				end
 				if (RST{x})
-					madvq_latch{x} <= 18'b0;
+					madvq_latch{x} <= 36'b0;
 				else if (!WE{x} || WRITEMODE_{x} == "READBEFOREWRITE")
-					madvq_latch{x} <= madvq_align{x}(madvq_mem[madvq_word{x}]);
+					madvq_latch{x} <= madvq_align{x}(madvq_old{x});
 				else if (WRITEMODE_{x} == "WRITETHROUGH")
 					madvq_latch{x} <= madvq_align{x}(madvq_new{x});
 			end
 			if (RST{x})
-				madvq_reg{x} <= 18'b0;
+				madvq_reg{x} <= 36'b0;
 			else if (OCE{x})
 				madvq_reg{x} <= madvq_latch{x};
 		end
-	assign {bus("DO" + x, 18)} = REGMODE_{x} == "OUTREG" ? madvq_reg{x} : madvq_latch{x};
+	wire [35:0] madvq_out{x} = REGMODE_{x} == "OUTREG" ? madvq_reg{x} : madvq_latch{x};
 """)
     return f"""
-	// madvq gate-level stand-in: 1,024 words of 18 bits, each port x18 or x9 (madvq refuses
-	// other widths and chip selects); INITVAL_00..3F hold 16 words each, 20 bits apart.
-	// Simultaneous access to one address from both ports reads the old contents.
+	// madvq gate-level stand-in: 1,024 words of 18 bits; each port x36, x18 or x9 (madvq
+	// refuses other widths, x36 beside another width, and chip selects); INITVAL_00..3F hold
+	// 16 words each, 20 bits apart. x36 is the pseudo dual-port mode: port A writes
+	// {{DIB, DIA}}, port B reads onto {{DOB, DOA}}. Simultaneous access to one address from
+	// both ports reads the old contents.
 	reg [17:0] madvq_mem [0:1023];
 	function [319:0] madvq_slice(input integer k);
 		case (k)
@@ -356,13 +371,23 @@ def _dp16kd_body():
 			madvq_init = madvq_slice(madvq_i / 16);
 			madvq_mem[madvq_i] = madvq_init[(madvq_i % 16) * 20 +: 18];
 		end
-{"".join(ports)}"""
+	wire [35:0] madvq_di36 = {{{bus("DIB", 18)}, {bus("DIA", 18)}}};
+{"".join(ports)}
+	assign {bus("DOA", 18)} = DATA_WIDTH_B == 36 ? madvq_outB[17:0] : madvq_outA[17:0];
+	assign {bus("DOB", 18)} = DATA_WIDTH_B == 36 ? madvq_outB[35:18] : madvq_outB[17:0];
+"""
 
 
 def _check_dp16kd(cell):
     p = cell["parameters"]
     widths = [_int(p.get(f"DATA_WIDTH_{x}", "00000000000000000000000000010010")) for x in "AB"]
-    problems = [f"DATA_WIDTH {w}" for w in widths if w not in (9, 18)]
+    problems = [f"DATA_WIDTH {w}" for w in widths if w not in (9, 18, 36)]
+    if not problems and 36 in widths:
+        # x36 is pseudo dual-port: port A writes, port B reads, both 36 bits wide.
+        if widths != [36, 36]:
+            problems.append(f"DATA_WIDTH {widths[0]} beside {widths[1]}")
+        if cell["connections"].get("WEB", ["0"]) != ["0"]:
+            problems.append("a write on port B in x36")
     for x in "AB":
         if str(p.get(f"CSDECODE_{x}", "0b000")).strip() != "0b000" or any(
                 cell["connections"].get(f"CS{x}{k}", ["0"]) != ["0"] for k in range(3)):

@@ -104,8 +104,13 @@ def icebreaker_link(mhz=24):
     # No PLL: the oscillator's 12 MHz.
     ("icebreaker", {}, r"^the netlist's clock is 12 MHz, not the link's 24 MHz$"),
     # Configurations the ECP5 stand-ins do not model.
+    ("ulx3s", {"pll": ECP5_PLL, "ram": ("DP16KD", {"DATA_WIDTH_A": bits(4)}, {})},
+     r"^a DP16KD uses DATA_WIDTH 4, which madvq's stand-in does not model$"),
     ("ulx3s", {"pll": ECP5_PLL, "ram": ("DP16KD", {"DATA_WIDTH_A": bits(36)}, {})},
-     r"^a DP16KD uses DATA_WIDTH 36, which madvq's stand-in does not model$"),
+     r"^a DP16KD uses DATA_WIDTH 36 beside 18, which madvq's stand-in does not model$"),
+    ("ulx3s", {"pll": ECP5_PLL, "ram": ("DP16KD", {"DATA_WIDTH_A": bits(36),
+                                                   "DATA_WIDTH_B": bits(36)}, {"WEB": ["5"]})},
+     r"^a DP16KD uses a write on port B in x36, which madvq's stand-in does not model$"),
     ("ulx3s", {"pll": ECP5_PLL, "ram": ("DP16KD", {}, {"CSB1": ["1"]})},
      r"^a DP16KD uses chip select B, which madvq's stand-in does not model$"),
     ("ulx3s", {"pll": ECP5_PLL, "mul": ("MULT18X18D", {"REG_OUTPUT_CLK": "CLK0"}, {})},
@@ -153,20 +158,24 @@ def test_command_on_another_board_s_build(capsys, tmp_path):
 # -- a small ECP5 design: block RAM and multiplier against Amaranth ------------------------
 
 class StandInBench(wiring.Component):
-    """Two block RAMs with initial contents, as Yosys maps them to DP16KD (x18 with byte
+    """Three block RAMs with initial contents, as Yosys maps them to DP16KD (x18 with byte
     enables, read on the other port; x9 with a read port transparent to the write port on
-    the same port) and a signed multiplier (MULT18X18D) wide enough that its sign matters.
-    ``inp`` packs the memories' inputs of a cycle, ``ops`` the multiplier's, ``out`` the
-    registered results."""
+    the same port; x36 pseudo dual-port with four byte enables) and a signed multiplier
+    (MULT18X18D) wide enough that its sign matters. ``inp`` packs the first two memories'
+    inputs of a cycle, ``wide`` the third's, ``ops`` the multiplier's, ``out`` and
+    ``out_wide`` the registered results."""
 
     inp: In(64)
+    wide: In(64)
     ops: In(32)
     out: Out(56)
+    out_wide: Out(36)
 
     def __init__(self, seed=7):
         rng = np.random.default_rng(seed)
         self.init_a = rng.integers(0, 1 << 16, 512).tolist()
         self.init_b = rng.integers(0, 1 << 8, 2048).tolist()
+        self.init_c = rng.integers(0, 1 << 36, 512).tolist()
         super().__init__()
 
     def elaborate(self, platform):
@@ -176,6 +185,11 @@ class StandInBench(wiring.Component):
         aw, ar = a.write_port(granularity=8), a.read_port()
         bw = b.write_port()
         br = b.read_port(transparent_for=(bw,))
+        c = m.submodules.c = memory.Memory(shape=36, depth=512, init=self.init_c)
+        cw, cr = c.write_port(granularity=9), c.read_port()
+        w = self.wide
+        m.d.comb += [cw.addr.eq(w[0:9]), cr.addr.eq(w[0:9] ^ w[9]), cw.en.eq(w[10:14]),
+                     cw.data.eq(w[14:50]), self.out_wide.eq(cr.data)]
         i = self.inp
         x, y = Signal(signed(16)), Signal(signed(16))
         product = Signal(signed(32))
@@ -197,7 +211,8 @@ BENCH_HARNESS = """
 #include <cstdint>
 // Cycle k: the inputs are set, the outputs read, then the clock rises.
 extern "C" __attribute__((visibility("default")))
-void run(uint64_t n, const uint64_t* in, const uint32_t* ops, uint64_t* out) {
+void run(uint64_t n, const uint64_t* in, const uint64_t* wide, const uint32_t* ops,
+         uint64_t* out, uint64_t* out_wide) {
     VerilatedContext context;
     Vmodel m{&context};
     m.rst = 0;
@@ -205,10 +220,12 @@ void run(uint64_t n, const uint64_t* in, const uint32_t* ops, uint64_t* out) {
     m.eval();
     for (uint64_t k = 0; k < n; k++) {
         m.inp = in[k];
+        m.wide = wide[k];
         m.ops = ops[k];
         m.clk = 0;
         m.eval();
         out[k] = m.out;
+        out_wide[k] = m.out_wide;
         m.clk = 1;
         m.eval();
     }
@@ -217,10 +234,10 @@ void run(uint64_t n, const uint64_t* in, const uint32_t* ops, uint64_t* out) {
 
 
 def bench_stimulus(n, seed=3):
-    """``(inp, ops)`` words per cycle; the memories keep to a few addresses half of the time,
-    so that writes and reads meet."""
+    """``(inp, wide, ops)`` words per cycle; the memories keep to a few addresses half of the
+    time, so that writes and reads meet."""
     rng = np.random.default_rng(seed)
-    words, ops = [], []
+    words, wides, ops = [], [], []
     for _ in range(n):
         near = rng.random() < 0.5
         a_addr = int(rng.integers(0, 4)) if near else int(rng.integers(0, 512))
@@ -229,36 +246,42 @@ def bench_stimulus(n, seed=3):
                   (b_addr, 27), (int(rng.random() < 0.5), 38), (int(rng.integers(0, 256)), 39),
                   (int(rng.random() < 0.5), 63)]
         words.append(sum(v << at for v, at in fields))
+        c_addr = int(rng.integers(0, 4)) if near else int(rng.integers(0, 512))
+        fields = [(c_addr, 0), (int(rng.random() < 0.5), 9), (int(rng.integers(0, 16)), 10),
+                  (int(rng.integers(0, 1 << 36)), 14)]
+        wides.append(sum(v << at for v, at in fields))
         ops.append(int(rng.integers(0, 1 << 32)))
-    return words, ops
+    return words, wides, ops
 
 
-def amaranth_outputs(bench, words, ops):
+def amaranth_outputs(bench, words, wides, ops):
     got = []
     sim = Simulator(bench)
     sim.add_clock(1e-6)
 
     async def testbench(ctx):
-        for word, op in zip(words, ops):
+        for word, wide, op in zip(words, wides, ops):
             ctx.set(bench.inp, word)
+            ctx.set(bench.wide, wide)
             ctx.set(bench.ops, op)
-            got.append(ctx.get(bench.out))
+            got.append((ctx.get(bench.out), ctx.get(bench.out_wide)))
             await ctx.tick()
     sim.add_testbench(testbench)
     sim.run()
     return got
 
 
-def netlist_outputs(folder, words, ops):
+def netlist_outputs(folder, words, wides, ops):
     sources = gatelevel.netlist_sources(folder, "ecp5")
     model = build_model(sources, "top", BENCH_HARNESS, verilator_args=gatelevel.VERILATOR_ARGS,
                         make_opt=gatelevel.MAKE_OPT)
     lib = model.load()
-    lib.run.argtypes = [ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    lib.run.argtypes = [ctypes.c_uint64] + [ctypes.c_void_p] * 5
     n = len(words)
-    out = (ctypes.c_uint64 * n)()
-    lib.run(n, (ctypes.c_uint64 * n)(*words), (ctypes.c_uint32 * n)(*ops), out)
-    return list(out)
+    out, out_wide = (ctypes.c_uint64 * n)(), (ctypes.c_uint64 * n)()
+    lib.run(n, (ctypes.c_uint64 * n)(*words), (ctypes.c_uint64 * n)(*wides),
+            (ctypes.c_uint32 * n)(*ops), out, out_wide)
+    return list(zip(out, out_wide))
 
 
 @pytest.mark.build
@@ -269,13 +292,13 @@ def test_ecp5_stand_ins_match_amaranth(tmp_path):
               tmp_path)
     top = gatelevel.read_netlist(tmp_path)
     cells = gatelevel.cell_types(top)
-    # The test covers what it means to: both DP16KD widths and the multiplier.
+    # The test covers what it means to: the three DP16KD widths and the multiplier.
     widths = sorted(int(c["parameters"]["DATA_WIDTH_A"], 2) for c in top["cells"].values()
                     if c["type"] == "DP16KD")
-    assert 9 in widths and 18 in widths, cells
+    assert {9, 18, 36} <= set(widths), cells
     assert cells.get("MULT18X18D") == 1, cells
-    words, ops = bench_stimulus(1500)
-    assert netlist_outputs(tmp_path, words, ops) == amaranth_outputs(bench, words, ops)
+    stimulus = bench_stimulus(1500)
+    assert netlist_outputs(tmp_path, *stimulus) == amaranth_outputs(bench, *stimulus)
 
 
 # -- the boards' netlists -------------------------------------------------------------------

@@ -62,8 +62,8 @@ def test_identify_refusals():
         LinkConfig.from_identify(unknown)
     bad = bytearray(good)
     bad[6:8] = (0).to_bytes(2, "little")              # zero dimensions
-    with pytest.raises(ValueError, match=re.escape("inconsistent: dims must be a positive "
-                                                   "integer, not 0")):
+    with pytest.raises(ValueError, match=re.escape("inconsistent: dims must be an integer "
+                                                   "from 1 to 1024, not 0")):
         LinkConfig.from_identify(bad)
     depth = bytearray(good)
     depth[27] ^= 1
