@@ -17,7 +17,9 @@ Nothing here knows about madvq cores: any top with a probe port works (the ASIC 
 :mod:`madvq.gen.asic` is one user). The model is compiled once per netlist and cached by
 :func:`madvq.sim.verilated.build_model`. Tracing is switched off in the netlist (a
 ``verilator tracing_off`` comment before it): the trace code of tens of thousands of gate
-nets would only slow the compile.
+nets would only slow the compile. Gate netlists make huge C++ functions, which the
+compiler handles in more than linear time, so Verilator is told to split them
+(:data:`VERILATOR_ARGS`).
 """
 
 import ctypes
@@ -29,10 +31,15 @@ import numpy as np
 from .verilated import build_model, find_tools
 
 
-__all__ = ["ToggleCounter", "Activity", "harness_source", "port_words"]
+__all__ = ["ToggleCounter", "Activity", "harness_source", "port_words", "VERILATOR_ARGS"]
 
 
 _TEMPLATE = Path(__file__).with_name("toggle_harness.cpp")
+
+#: Extra Verilator options. Functions of at most 1,000 statements: on the 16x16x8 core's gate
+#: netlist (36,000 cells) the model compiled in 7.3 minutes of CPU instead of 13, and
+#: simulated 8,200 instead of 6,800 cycles per second (one measurement each, same machine).
+VERILATOR_ARGS = ("--output-split-cfuncs", "1000")
 
 
 def port_words(width):
@@ -155,7 +162,8 @@ class ToggleCounter:
         if self._library is None:
             find_tools()
             model = build_model(self._verilog, self._top, self._harness,
-                                cache_dir=self._cache_dir, log=self._log)
+                                verilator_args=VERILATOR_ARGS, cache_dir=self._cache_dir,
+                                log=self._log)
             lib = model.load()
             lib.toggle_words.restype = ctypes.c_uint64
             lib.toggle_words.argtypes = [ctypes.c_int]
