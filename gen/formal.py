@@ -41,7 +41,7 @@ from importlib import resources
 from pathlib import Path
 
 from madvq.hdl.config import CoreConfig
-from madvq.gen.tools import MissingToolError, find_tool
+from madvq.hdl.tools import MissingToolError, find_tool
 
 
 __all__ = ["MODES", "ENGINES", "GROUPS", "PROPERTIES", "ProofResult", "stall_bound",
@@ -230,7 +230,7 @@ def write_job(config, directory, *, mode="bmc", depth=None, engine=None, reset=F
               groups=None, verilog=None, timeout=None):
     """Write the SBY job for ``config`` into ``directory``; return the path of its ``.sby``
     file. ``verilog`` replaces the core's exported Verilog (tests use it for mutants)."""
-    from madvq.gen.verilog import verilog_text
+    from madvq.hdl.export import verilog_text
     mode, depth, engine = _check_run(config, mode, depth, engine)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 from madvq.hdl.config import CoreConfig, Target
-from .tools import ToolError, run_tool, run_yosys
+from madvq.hdl.tools import ToolError, run_tool, run_yosys
 
 
 __all__ = ["Device", "DEVICES", "device", "tool_versions", "NextpnrReport", "read_report",
@@ -221,7 +221,7 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
     cells, ``fits``, ``timing_met`` (against ``clock_mhz``), the critical path, the tool
     versions and the seconds each step took. A design that does not fit, or that nextpnr
     cannot place, is a result (``fits`` False, counts from nextpnr's log), not an error; any
-    other tool failure raises :class:`~madvq.gen.tools.ToolError`.
+    other tool failure raises :class:`~madvq.hdl.tools.ToolError`.
     """
     from madvq.hdl.bus import AXIConfig
     bus = None

@@ -157,6 +157,7 @@ def tripwire(monkeypatch):
     import madvq.gen.quantize
     import madvq.gen.sweep
     import madvq.gen.verilog
+    import madvq.hdl.export
     import madvq.sim.board
     import madvq.sim.parallel
     import madvq.sim.run
@@ -170,7 +171,8 @@ def tripwire(monkeypatch):
     for module, name in [(madvq.sim.run, "simulate"), (madvq.gen.quantize, "simulate"),
                          (madvq.gen.quantize, "train_codebook"),
                          (madvq.sim.train, "train_codebook"),
-                         (madvq.gen.verilog, "verilog_text"), (madvq.gen.boards, "build_board"),
+                         (madvq.gen.verilog, "verilog_text"), (madvq.hdl.export, "verilog_text"),
+                         (madvq.gen.boards, "build_board"),
                          (madvq.gen.boards, "program"), (madvq.gen.sweep, "sweep"),
                          (madvq.sim.board, "simulated_board"),
                          (madvq.sim.parallel, "simulate_parts"),

@@ -20,7 +20,7 @@ from madvq.gen import formal
 from madvq.gen.cli import main
 from madvq.gen.formal import (GROUPS, PROPERTIES, abc_shim, default_depth,
                               harness_parameters, prove, stall_bound, write_job)
-from madvq.gen.verilog import verilog_text
+from madvq.hdl.export import verilog_text
 from madvq.hdl import core as core_module
 from madvq.hdl.config import CoreConfig
 from madvq.hdl.layouts import result_layout
