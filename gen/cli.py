@@ -843,7 +843,7 @@ def cmd_sweep(args):
 
 def cmd_prove(args):
     from pathlib import Path
-    from madvq.gen.formal import GROUPS, PROPERTIES, prove
+    from madvq.gen.formal import ALL_GROUPS, GROUPS, PROPERTIES, QUEUE, prove
     cfg = _config(args)
     if args.depth is not None and args.depth < 1:
         raise ValueError(f"--depth must be a positive number of cycles, not {args.depth}")
@@ -851,19 +851,24 @@ def cmd_prove(args):
         raise ValueError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     groups = list(GROUPS) if args.properties == "all" else args.properties.split(",")
     for g in groups:
-        if g not in GROUPS:
+        if g not in ALL_GROUPS:
             raise ValueError(f"--properties takes 'all' or a comma-separated list of "
-                             f"{', '.join(GROUPS)}, not {args.properties!r}")
+                             f"{', '.join(ALL_GROUPS)}, not {args.properties!r}")
     out = Path(args.output or f"build/prove/{cfg.default_name}")
     # One job per group when asked for several: an engine settles each on its own, and
     # one that does not converge leaves the others' verdicts standing.
     split = args.split and len(groups) > 1
-    jobs = [[g] for g in groups] if split else [groups]
+    # The queue is proven on its own (a harness of its own): always a job apart.
+    core_groups = [g for g in groups if g != QUEUE]
+    jobs = ([[g] for g in groups] if split
+            else [core_groups] * bool(core_groups) + [[QUEUE]] * (QUEUE in groups))
+    split = len(jobs) > 1
     failed = []
     for job in jobs:
         where = out / "-".join(job) if split else out
         result = prove(cfg, where, mode=args.mode, depth=args.depth, engine=args.engine,
-                       reset=args.reset, groups=job, timeout=args.timeout)
+                       reset=args.reset, groups=job, timeout=args.timeout,
+                       consumer=args.consumer)
         print(result.summary(), flush=True)
         if result.status == "fail":
             props = "; ".join(f"{p}: {PROPERTIES[p][1]}" if p in PROPERTIES else p
@@ -1126,7 +1131,12 @@ def build_parser():
                    help="abc (ABC's bmc3 or pdr; needs berkeley-abc or yosys-abc) or smtbmc "
                         "(Yices) (default: abc when installed)")
     p.add_argument("--properties", default="all", metavar="G,...",
-                   help="groups of checks: results, count, stream, progress (default all)")
+                   help="groups of checks: results, count, stream, progress (all: these "
+                        "four), and queue: the result queue on its own (default all)")
+    p.add_argument("--consumer", choices=("free", "ready"), default="free",
+                   help="the consumer of results stalls at will (free), or takes every "
+                        "result at once (ready: with the queue group, covers a stalling "
+                        "consumer in far fewer steps; see the README) (default free)")
     p.add_argument("--split", action="store_true",
                    help="one job per property group (each gets its own verdict)")
     p.add_argument("--reset", action="store_true",

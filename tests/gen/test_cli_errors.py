@@ -572,7 +572,8 @@ BAD = [
     ("prove --mode x", r"argument --mode: invalid choice: 'x'"),
     ("prove --engine z", r"argument --engine: invalid choice: 'z'"),
     ("prove --properties foo", r"--properties takes 'all' or a comma-separated list of "
-                               r"results, count, stream, progress, not 'foo'"),
+                               r"results, count, stream, progress, queue, not 'foo'"),
+    ("prove --consumer slow", r"argument --consumer: invalid choice: 'slow'"),
     ("prove --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
     ("prove --dims 2000", r"dims must be an integer from 1 to 1024, not 2000"),
     ("prove --timeout -1", r"--timeout must be a positive number of seconds, not -1"),
