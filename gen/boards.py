@@ -86,16 +86,16 @@ def board_spec(board, device=None):
 # (benchmarks/bench_boards.py --candidates prints the figures):
 # * iCEBreaker: a fully parallel core needs ~9,000 logic cells of the UP5K's 5,280. With
 #   the codebook in block RAM, each distance unit reads a 128-bit template from 8 EBRs, so
-#   3 units (24 of the 30 EBRs, 28 with the link's queues) is the most that fits: 6 cycles
-#   per vector, ~4,250 cells. 4 units need 33 EBRs; with one of them in registers
-#   (ram_lanes=3) the build needs ~5,240 cells, and nextpnr finds no placement. Fmax
-#   measured 27-34 MHz: 24 MHz from the PLL.
+#   3 units (24 of the 30 EBRs, 27 with the link's queues) is the most that fits: 6 cycles
+#   per vector, ~4,100 cells. 4 units need 32 EBRs for the codebook alone; with one of them
+#   in registers (ram_lanes=3) the build needs 5,105 cells, and nextpnr finds no placement.
+#   Fmax measured 32.4 MHz (P=3, at a 33 MHz constraint): 30 MHz from the PLL.
 # * ULX3S: the fully parallel core fits every ULX3S (nextpnr gives the 12F the 25F's 24,288
 #   LUT4s: one die). Measured Fmax 104.7-106.0 MHz with plain arithmetic (12,133 LUT4, the
 #   first link), 106.8-121.4 MHz with the ECP5 carry-cell arithmetic (8,851 LUT4), which is
 #   the default for its margin and size: 100 MHz from the PLL either way.
 DEFAULTS = {
-    "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=24.0),
+    "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=30.0),
     "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5"),
                   clock_mhz=100.0),
 }

@@ -63,6 +63,9 @@ class Codebook(wiring.Component):
         cfg = self._config
         P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
         m = Module()
+        # The registers the block RAM lanes are read into, for the test that makes a read
+        # during a write return garbage, as the hardware may.
+        self._ram_templates = []
 
         if cfg.codebook_storage == "registers" and C == 1:
             m.d.comb += self.home.eq(1)
@@ -125,16 +128,37 @@ class Codebook(wiring.Component):
                             m.d.comb += [lane.eq(j % P), slot.eq(j // P), known.eq(1)]
             for p in range(ram_lanes):
                 # Even a few words deep: block RAM is where the bandwidth is.
+                #
+                # ``no_rw_check``: what a read returns while the same word is written does
+                # not matter here, because no vector ever uses a read made while a write
+                # lands. A write lands (``write_en``, registered: C > 1 here) one cycle
+                # after the codebook's handshake, which needs ``free`` (no vector, or one in
+                # its last round) and keeps a vector from being taken in that cycle
+                # (``config_pending``); the landing cycle keeps one from being taken too. So
+                # no vector is in its rounds in the cycle after the landing, when the
+                # template read in the landing cycle reaches the distance units
+                # (tests/hdl/test_core.py makes that read return garbage). Without the
+                # attribute Yosys emulates a read-before-write port beside the iCE40 block
+                # RAM: a register of the written template and a collision flag per lane
+                # (264 flip-flops for three lanes of a 16x16x8 core).
                 mem = memory.Memory(shape=vector_layout(cfg), depth=C, init=[],
-                                    attrs={"ram_style": "block"})
+                                    attrs={"ram_style": "block", "no_rw_check": 1})
                 m.submodules[f"lane{p}"] = mem
                 wr = mem.write_port()
-                rd = mem.read_port()
+                # An asynchronous read and the register after it, rather than a synchronous
+                # read port: Yosys (memory_dff) honours ``no_rw_check`` while it merges such
+                # a register into the port, and ignores it on a port that is synchronous
+                # already. In simulation both read the old contents.
+                rd = mem.read_port(domain="comb")
+                template = Signal(vector_layout(cfg), name=f"lane{p}_template",
+                                  reset_less=True)
+                m.d.sync += template.eq(rd.data)
+                self._ram_templates.append(template)
                 m.d.comb += [
                     wr.addr.eq(slot),
                     wr.data.eq(self.write.template),
                     wr.en.eq(self.write_en & known & (lane == p)),
                     rd.addr.eq(self.next_round),
-                    self.templates[p].eq(rd.data),
+                    self.templates[p].eq(template),
                 ]
         return m

@@ -134,8 +134,16 @@ class MADCore(wiring.Component):
         # A delivery frees its credit a cycle later (the output handshake stays off this
         # counter's path); one adder for both directions: + 1, - 1 (all ones) or + 0.
         freed = delay(m, delivered, 1, "delivered", reset=True)
-        up = seq.accept & ~freed
-        down = freed & ~seq.accept
+        counted = seq.accept
+        if cfg.rounds > 1:
+            # With rounds, an accepted vector is counted a cycle later, so that the counter
+            # and ``full`` are off the handshake's path (on a board, the slowest path runs
+            # from the link's valid through ``ready`` into them). The count lags only in
+            # the cycle after an acceptance, in which ``free`` is low and no vector can be
+            # taken: ``full`` is never read stale.
+            counted = delay(m, seq.accept, 1, "accepted", reset=True)
+        up = counted & ~freed
+        down = freed & ~counted
         m.d.sync += outstanding.eq(outstanding + Cat(up | down,
                                                      down.replicate(len(outstanding) - 1)))
         with m.If(up):

@@ -72,7 +72,8 @@ def sim_link(core=None, **kwargs):
 
 def board_link(core, backend, baud=1_000_000):
     """The link ``madvq classify --port sim`` simulates: on Verilator a real one (24 MHz
-    clock, ``baud``, as the iCEBreaker build), on Amaranth :func:`sim_link`."""
+    clock, as the iCEBreaker build had before it moved to 30 MHz, and ``baud``), on Amaranth
+    :func:`sim_link`."""
     if backend == "verilator":
         return LinkConfig(core=core, clock_hz=24_000_000, baud=baud)
     return sim_link(core)

@@ -6,6 +6,7 @@ import pytest
 from amaranth.hdl import ClockDomain, Module, ResetInserter, Signal
 from amaranth.sim import Simulator
 
+from madvq.hdl import core as core_module
 from madvq.hdl.config import CoreConfig
 from madvq.hdl.core import MADCore
 from madvq.hdl.distance import DistanceUnit
@@ -89,6 +90,90 @@ def test_a_codebook_write_right_after_a_vector_does_not_reach_it(arithmetic):
 
     _bench(dut, [(producer, True), (consumer, False)])
     assert got == [(1, 4), (2, 0), (1, 0)]
+
+
+# Block RAM codebooks: the board default (16x16x8, P = 4, three lanes in block RAM), its
+# shape scaled down, all lanes in block RAM with P dividing M and not.
+COLLISION_CONFIGS = [(16, 16, 8, 4, 3), (3, 16, 4, 4, 3), (4, 16, 8, 3, 3), (2, 7, 3, 2, 2)]
+
+
+@pytest.mark.parametrize("params", COLLISION_CONFIGS,
+                         ids=["x".join(map(str, c[:3])) + f"p{c[3]}r{c[4]}"
+                              for c in COLLISION_CONFIGS])
+def test_a_block_ram_read_while_a_write_lands_is_never_used(params, monkeypatch):
+    """The codebook's block RAM lanes let Yosys return anything for a read of the word
+    being written (``no_rw_check``). Here every block RAM read made while a write lands
+    returns random bits, whether or not it collides with the write, and still every result
+    is exact: codebook writes offered right behind vectors (they land as a vector finishes
+    its last round) and vectors right behind writes, under random output stalls."""
+    n, m, w, p, lanes = params
+    cfg = CoreConfig(dims=n, templates=m, width=w, templates_per_cycle=p, storage="ram",
+                     ram_lanes=lanes)
+    books = []
+
+    class RecordedCodebook(core_module.Codebook):
+        def elaborate(self, platform):
+            books.append(self)
+            return super().elaborate(platform)
+
+    monkeypatch.setattr(core_module, "Codebook", RecordedCodebook)
+    rng = np.random.default_rng(n * 100 + m * 10 + p)
+    book = rng.integers(0, 1 << w, (m, n))
+    ops, expected = [], []
+    stored = np.zeros_like(book)
+    for j, row in enumerate(book):
+        ops.append(("codebook", (j, pack_rows(cfg, [row])[0])))
+        stored[j] = row
+    for _ in range(10 if n * m >= 256 else 40):
+        if rng.random() < 0.5:
+            j = int(rng.integers(0, m))
+            row = rng.integers(0, 1 << w, n)
+            ops.append(("codebook", (j, pack_rows(cfg, [row])[0])))
+            stored[j] = row
+        x = rng.integers(0, 1 << w, (1, n))
+        ops.append(("vector", (pack_rows(cfg, x)[0],)))
+        want = golden.classify(cfg, stored, x)
+        expected.append((int(want.index[0]), int(want.distance[0])))
+
+    dut = FlatMADCore(cfg)
+    ports = {"codebook": flat_port(dut, "codebook", ["index", "data"]),
+             "vector": flat_port(dut, "vector", ["data"])}
+    result = flat_port(dut, "result", ["index", "distance"])
+    got = []
+    seen = {"landings": 0, "collisions": 0}
+
+    async def producer(ctx):
+        for name, values in ops:
+            await stream_put(ctx, ports[name], values)
+
+    async def garbage(ctx):
+        (codebook,) = books
+        poison = np.random.default_rng(1)
+        while True:
+            landing = ctx.get(codebook.write_en)
+            index = ctx.get(codebook.write.index)
+            address = ctx.get(codebook.next_round)
+            await ctx.tick()
+            if not landing:
+                continue
+            seen["landings"] += 1
+            seen["collisions"] += index % p < lanes and index // p == address
+            for register in codebook._ram_templates:
+                value = int.from_bytes(poison.bytes((n * w + 7) // 8), "little")
+                ctx.set(register.as_value(), value & ((1 << n * w) - 1))
+
+    async def consumer(ctx):
+        stalls = np.random.default_rng(2)
+        while len(got) < len(expected):
+            ready = int(stalls.random() < 0.7)
+            ctx.set(result.ready, ready)
+            *_, valid, index, distance = await ctx.tick().sample(result.valid, *result.data)
+            if valid and ready:
+                got.append((index, distance))
+
+    _bench(dut, [(producer, True), (garbage, True), (consumer, False)])
+    assert got == expected
+    assert seen["landings"] >= m and seen["collisions"] > 0
 
 
 def test_ties_go_to_the_lowest_index():
