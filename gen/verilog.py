@@ -1,7 +1,8 @@
 """Verilog export of a core and its interface description.
 
 ``generate(config, name, path)`` writes ``path`` (Verilog-2005, one module per Amaranth
-component, no escaped identifiers, no attributes) and ``path`` with suffix ``.json`` (the
+component, no escaped identifiers, no attributes but ``(* keep *)`` on the registers that
+must not be merged) and ``path`` with suffix ``.json`` (the
 interface: parameters, latency, cycles per vector, widths and every port with its role).
 The same configuration and name always give byte-identical files.
 """
@@ -16,6 +17,7 @@ from amaranth.back import rtlil
 from madvq.hdl.ecp5_cells import ccu2c_model
 from madvq.hdl.config import CoreConfig, Target
 from madvq.hdl.ports import FlatMADCore, port_table
+from madvq.hdl.registers import COPY_ATTRIBUTE
 from .files import check_output_file, write_atomically
 from .tools import run_yosys
 
@@ -88,6 +90,27 @@ def _plain_names(rtlil_text):
     return _RTLIL_ID.sub(lambda m: "\\" + mapping.get(m.group(1), m.group(1)), rtlil_text)
 
 
+# An attribute instance, alone on its line as write_verilog prints them.
+_ATTRIBUTE_LINE = re.compile(r"^[ \t]*\(\*.*\*\)[ \t]*\n", re.M)
+
+
+def _keep_attributes_only(text):
+    """``text`` without its attribute instances, except ``(* keep *)`` on registers: the
+    only one a synthesis of the core needs (Amaranth's own, ``init`` among them, say
+    nothing that the Verilog does not say already)."""
+    def keep_or_drop(match):
+        line = match.group(0)
+        if re.fullmatch(r"([ \t]*)\(\* keep = 1 \*\)[ \t]*\n", line):
+            return line.replace("keep = 1", "keep")
+        return ""
+    text = _ATTRIBUTE_LINE.sub(keep_or_drop, text)
+    # Attributes inside expressions (a multiplexer's `full_case`).
+    text = re.sub(r"\(\*(?! keep \*\))[^*]*\*\) ?", "", text)
+    if re.search(r"\(\*(?! keep \*\))", text):
+        raise RuntimeError("Yosys wrote an attribute madvq does not expect")
+    return text
+
+
 def verilog_text(config, name=None):
     """The Verilog source of the core described by ``config`` as module ``name``."""
     if not isinstance(config, CoreConfig):
@@ -109,8 +132,11 @@ def verilog_text(config, name=None):
         # trees of `?:` propagate an X select as every simulator does.
         "pmuxtree",
         "memory_collect",
-        # Private names ($...) get short _N_ names; no attributes: clean for any tool.
-        "write_verilog -noattr -decimal core.v",
+        # Register copies (hdl/registers.py) are marked on their signals: the mark goes onto
+        # the registers themselves as `keep`, so that a stock synthesis does not merge them.
+        f"setattr -set keep 1 w:* a:{COPY_ATTRIBUTE} %i %ci1:+$dff[Q] t:$dff %i",
+        # Private names ($...) get short _N_ names; every other attribute is dropped below.
+        "write_verilog -decimal core.v",
     ])
     # The full Yosys from PyPI (YoWASP), run in a folder of its own: its sandbox reads
     # relative paths reliably.
@@ -124,6 +150,7 @@ def verilog_text(config, name=None):
               f"{config.cycles_per_vector} cycle(s). Interface: see the .json beside this file.\n")
     # Drop yosys' own banner, which names its version, so output depends only on the inputs.
     body = re.sub(r"\A/\*.*?\*/\n+", "", verilog, flags=re.S)
+    body = _keep_attributes_only(body)
     if "always @*" in body:
         raise RuntimeError("Yosys left a process in the exported Verilog")
     # List the top module's ports in the documented order rather than yosys' own.

@@ -26,7 +26,7 @@ whose ``latency_cycles`` is the sum above.
 from dataclasses import dataclass
 
 from amaranth.hdl import Module, Signal, Mux, Cat, unsigned
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .codebook import Codebook
@@ -37,7 +37,7 @@ from .registers import delay, register_copy
 from .winner import WinnerTree
 
 
-__all__ = ["result_queue", "MADCore"]
+__all__ = ["ResultQueue", "result_queue", "MADCore"]
 
 
 @dataclass(frozen=True)
@@ -57,23 +57,77 @@ class _Sequencer:
     write: object
 
 
+class ResultQueue(wiring.Component):
+    """A first-in first-out queue of ``depth`` entries of ``width`` bits in distributed RAM,
+    read asynchronously: an entry written in cycle t is offered from cycle t + 1, one can
+    enter and one leave every cycle.
+
+    ``w_en`` writes ``w_data``; its user never writes to a full queue (a core's credit
+    counter sees to that), so the write checks no full flag: the memory's write enable and
+    address come straight from registers, the one path of the queue that the memory's setup
+    time makes slow. The oldest entry is offered on ``r_data`` while ``r_rdy`` (a register)
+    and leaves when ``r_en``. A level register counts the entries, so a full queue can never
+    be mistaken for an empty one, whatever the depth.
+    """
+
+    def __init__(self, width, depth):
+        self._depth = depth
+        super().__init__({
+            "w_en": In(1), "w_data": In(width),
+            "r_en": In(1), "r_data": Out(width), "r_rdy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        # A power of two: the pointers wrap by themselves.
+        size = 1 << max(1, (self._depth - 1).bit_length())
+        storage = m.submodules.storage = memory.Memory(shape=len(self.w_data), depth=size,
+                                                       init=[])
+        write = storage.write_port()
+        read = storage.read_port(domain="comb")
+        produce = Signal(range(size))
+        consume = Signal(range(size))
+        level = Signal(range(self._depth + 1))
+        # Flags kept beside the level, so that what depends on the consumer's ready (a port)
+        # is one LUT away from a register: the level is 1; the level is 2 (a comparison).
+        level_one = Signal()
+        level_two = Signal()
+        taken = self.r_en & self.r_rdy
+        m.d.comb += [
+            write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(self.w_en),
+            read.addr.eq(consume), self.r_data.eq(read.data),
+            level_two.eq(level == 2),
+        ]
+        with m.If(self.w_en):
+            m.d.sync += produce.eq(produce + 1)
+        with m.If(taken):
+            m.d.sync += consume.eq(consume + 1)
+        # Entries are offered while the level is not 0: a write makes it so, and only taking
+        # the last one undoes it.
+        m.d.sync += self.r_rdy.eq(self.w_en | (self.r_rdy & ~(level_one & self.r_en)))
+        with m.If(self.w_en ^ taken):
+            m.d.sync += [level.eq(Mux(self.w_en, level + 1, level - 1)),
+                         level_one.eq(Mux(self.w_en, ~self.r_rdy, level_two))]
+        return m
+
+
 def result_queue(config):
     """The queue that holds a core's results until the consumer takes them:
-    ``config.result_queue_depth`` entries, from :mod:`amaranth.lib.fifo`.
+    ``config.result_queue_depth`` entries.
 
     An entry written in cycle t is offered from cycle ``t + config.result_queue_latency``:
     with ``generic`` arithmetic a :class:`~amaranth.lib.fifo.SyncFIFOBuffered` (its memory
     read synchronously, so that it fits block RAM; 2 cycles), with ``ecp5`` arithmetic a
-    :class:`~amaranth.lib.fifo.SyncFIFO` (read asynchronously, from distributed RAM;
-    1 cycle). One entry can enter and one leave every cycle. The core's credit counter never
-    writes to a full queue. Both count their entries with a level register, so a full queue
-    can never be mistaken for an empty one, whatever the depth.
+    :class:`ResultQueue` (read asynchronously, from distributed RAM; 1 cycle). One entry can
+    enter and one leave every cycle. The core's credit counter never writes to a full queue.
+    Both count their entries with a level register, so a full queue can never be mistaken for
+    an empty one, whatever the depth.
     """
     width = result_layout(config).size
     depth = config.result_queue_depth
     if config.result_queue_latency == 2:
         return fifo.SyncFIFOBuffered(width=width, depth=depth)
-    return fifo.SyncFIFO(width=width, depth=depth)
+    return ResultQueue(width, depth)
 
 
 class MADCore(wiring.Component):

@@ -19,14 +19,14 @@ __all__ = ["WinnerTree"]
 
 
 def _right_wins(va, da, vb, db):
-    """An adder whose last half's sum says that candidate b beats candidate a: the keys
+    """An adder whose carry out says that candidate b beats candidate a: the keys
     (not valid, distance) compare a > b, the carry out of ``key_a + ~key_b``."""
     halves = [Half(a=da[j], b=db[j], propagate=lambda x, y, c: x ^ y ^ 1,
                    generate=lambda x, y: x) for j in range(len(da))]
     # The keys' top bits are the complemented valid flags: only the generate changes.
     halves.append(Half(a=va, b=vb, propagate=lambda x, y, c: x ^ y ^ 1,
                        generate=lambda x, y: 1 - x))
-    return Adder(halves + [Half()], 0)
+    return Adder(halves, 0)
 
 
 class WinnerTree(wiring.Component):
@@ -103,12 +103,12 @@ class WinnerTree(wiring.Component):
         assert level == cfg.argmin_levels
         if comparators:
             # One chain per comparison: its inputs come from across the chip already.
-            build_chains(m, "cmp", [c[0] for c in comparators], max_halves=3)
+            build_chains(m, "cmp", [[c[0]] for c in comparators])
             for adder, name, out, (va, da, la), (vb, db, lb) in comparators:
                 left, right = Cat(va, da, la), Cat(vb, db, lb)
                 result = Cat(out.valid, out.distance, out.lane)
                 for g in range(0, len(result), self.BITS_PER_SELECT):
-                    select = register_copy(m, adder.halves[-1].sum, f"{name}_right{g}",
+                    select = register_copy(m, adder.carry_out, f"{name}_right{g}",
                                            platform)
                     bits = slice(g, g + self.BITS_PER_SELECT)
                     m.d.sync += result[bits].eq(Mux(select, right[bits], left[bits]))
