@@ -171,7 +171,7 @@ class MADCore(wiring.Component):
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
-        active, active_write, decoded_valid = self._active_mask(m)
+        active, changing = self._active_mask(m)
 
         # -- credit: results in flight or queued --
         depth = cfg.result_queue_depth
@@ -182,19 +182,21 @@ class MADCore(wiring.Component):
         full = Signal()
         delivered = self.result.valid & self.result.ready
 
-        seq = self._sequencer(m, platform, active, active_write, decoded_valid, full)
+        seq = self._sequencer(m, platform, active, changing, full)
 
         # A delivery frees its credit a cycle later (the output handshake stays off this
-        # counter's path); one adder for both directions: + 1, - 1 (all ones) or + 0.
+        # counter's path). The count's next values are worked out from the count alone, and
+        # the handshake only picks one (and enables the register): it waits for no adder.
         freed = delay(m, delivered, 1, "delivered", reset=True)
         up = seq.accept & ~freed
         down = freed & ~seq.accept
-        m.d.sync += outstanding.eq(outstanding + Cat(up | down,
-                                                     down.replicate(len(outstanding) - 1)))
-        with m.If(up):
-            m.d.sync += full.eq(outstanding == depth - 1)
-        with m.Elif(down):
-            m.d.sync += full.eq(0)
+        more = Signal.like(outstanding, name="outstanding_more")
+        less = Signal.like(outstanding, name="outstanding_less")
+        last = Signal(name="outstanding_last")
+        m.d.comb += [more.eq(outstanding + 1), less.eq(outstanding - 1),
+                     last.eq(outstanding == depth - 1)]
+        with m.If(up | down):
+            m.d.sync += [outstanding.eq(Mux(up, more, less)), full.eq(up & last)]
 
         result, result_valid = self._datapath(m, seq)
         m.d.comb += [
@@ -210,7 +212,7 @@ class MADCore(wiring.Component):
         """The active count m as a mask of the templates that compete, decoded (in a stage
         of its own) from a registered copy of the write, so that the datapath only selects
         bits of it; a vector waits out the cycles in which the mask changes. Returns the
-        mask and the two flags that say a write is on its way."""
+        mask and a register that says a write is on its way (registered or decoded)."""
         M = self._config.templates
         active = Signal(M, init=(1 << M) - 1)
         m.d.comb += self.active.ready.eq(1)
@@ -222,12 +224,16 @@ class MADCore(wiring.Component):
         # 1..M are not applied.
         for j in range(M):
             m.d.sync += decoded[j].eq(active_count > j)
-        m.d.sync += decoded_valid.eq(active_write & (active_count != 0) & (active_count <= M))
+        applied = active_write & (active_count != 0) & (active_count <= M)
+        m.d.sync += decoded_valid.eq(applied)
         with m.If(decoded_valid):
             m.d.sync += active.eq(decoded)
-        return active, active_write, decoded_valid
+        # active_write | decoded_valid, as one register of its own for the handshake.
+        changing = Signal(name="active_changing")
+        m.d.sync += changing.eq(self.active.valid | applied)
+        return active, changing
 
-    def _sequencer(self, m, platform, active, active_write, decoded_valid, full):
+    def _sequencer(self, m, platform, active, changing, full):
         """The input register and its rounds, the handshakes of the vector and codebook
         streams, and the codebook write as the codebook sees it."""
         cfg = self._config
@@ -246,8 +252,7 @@ class MADCore(wiring.Component):
 
         write_en = self.codebook.valid & self.codebook.ready
         write = self.codebook.p
-        config_pending = (self.codebook.valid | self.active.valid | active_write
-                          | decoded_valid)
+        config_pending = self.codebook.valid | self.active.valid | changing
         if C > 1:
             # The write is registered before it reaches the codebook (its decoder and the
             # rings' enables are far from the handshake); a vector waits out that cycle.
