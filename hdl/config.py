@@ -260,14 +260,11 @@ class CoreConfig:
 
     @property
     def winner_latency(self):
-        """Cycles of the winner-take-all (0 when P = 1): with ``generic`` arithmetic one per
-        level of its comparison tree; with ``ecp5`` arithmetic a register stage that brings
-        the candidates together, one cycle per distance bit (elimination from the most
-        significant bit) and one that picks the lowest lane left."""
-        if not self.argmin_levels:
-            return 0
-        if self.arithmetic == "ecp5":
-            return self.distance_width + 2
+        """Cycles of the winner-take-all tree: one per level; with ``ecp5`` arithmetic two
+        per level (a registered comparison, then the selection) after a register stage
+        that brings the candidates together."""
+        if self.arithmetic == "ecp5" and self.argmin_levels:
+            return 1 + 2 * self.argmin_levels
         return self.argmin_levels
 
     @property

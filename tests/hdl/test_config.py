@@ -50,13 +50,13 @@ def test_latency_is_the_sum_of_the_stages():
     # P < M: input register, 3 rounds, 1 comparison level, running minimum.
     cfg = CoreConfig(dims=3, templates=5, templates_per_cycle=2)
     assert cfg.latency_cycles == 1 + (2 + 2) + 1 + 2 + 1 + 2
-    # ecp5 arithmetic: the same distance units' latency; the winner-take-all registers the
-    # candidates, takes one cycle per distance bit (12 for 16x16x8, 6 for 3 x 4-bit) and
-    # one to pick the lane. The result queue in distributed RAM takes one cycle.
+    # ecp5 arithmetic: a stage before the adder tree; a stage before the winner tree and
+    # two cycles per comparison level.
+    # The result queue in distributed RAM takes one cycle.
     cfg = CoreConfig(arithmetic="ecp5")
-    assert cfg.latency_cycles == 2 + (2 + 4) + (1 + 12 + 1) + 1
-    cfg = CoreConfig(dims=3, templates=5, width=4, templates_per_cycle=2, arithmetic="ecp5")
-    assert cfg.latency_cycles == 1 + (2 + 2) + (1 + 6 + 1) + 2 + 1 + 1
+    assert cfg.latency_cycles == 2 + (2 + 4) + (1 + 2 * 4) + 1
+    cfg = CoreConfig(dims=3, templates=5, templates_per_cycle=2, arithmetic="ecp5")
+    assert cfg.latency_cycles == 1 + (2 + 2) + (1 + 2 * 1) + 2 + 1 + 1
     assert CoreConfig(dims=3, templates=5, templates_per_cycle=1,
                       arithmetic="ecp5").winner_latency == 0
 

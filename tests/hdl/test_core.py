@@ -39,9 +39,11 @@ def test_cosimulation(params, stalls):
 
 # The ECP5 arithmetic (distance units in carry cells, simulated through the cells' model):
 # odd and even N, N = 1, pairs of leaves split over chains, both signs, 1- and 32-bit values,
-# P = 1, P < M, P = M, both storages, all distances.
+# P = 1, P < M, P = M, both storages, all distances; N = 1 with P > 1, where a distance can be
+# all ones (the winner's comparisons then keep the valid flag apart).
 ECP5_CONFIGS = [
     (1, 1, 1, False, 1, {}),
+    (1, 4, 3, False, 4, {}),
     (3, 5, 4, True, 2, {}),
     (5, 3, 4, False, 3, {}),
     (7, 2, 1, True, 2, {}),
