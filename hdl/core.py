@@ -271,17 +271,22 @@ class MADCore(wiring.Component):
         if C == 1:
             m.d.comb += [last.eq(busy), free.eq(1)]
             # One vector per clock drives all M distance units: the vector goes through a
-            # staging register into one copy of the input register per unit, each placed
-            # beside its unit, instead of one register reaching across the whole chip. A
+            # staging register into one copy of the input register per unit (per two units
+            # with ecp5 arithmetic), each placed beside its units, instead of one register
+            # reaching across the whole chip. A
             # codebook write takes two cycles more (see Codebook), so each vector still sees
             # the codebook as it stood when it transferred.
             staged = Signal(vector_layout(cfg), name="vector_staged", reset_less=True)
             staged_valid = Signal()
             m.d.sync += [staged.eq(self.vector.p), staged_valid.eq(accept),
                          busy.eq(staged_valid), vec_active.eq(active)]
-            vecs = [vector_layout(cfg)(register_copy(m, staged.as_value(), f"vec{p}",
-                                                     platform))
-                    for p in range(P)]
+            # With ecp5 arithmetic a copy serves two units: its leaves tolerate the longer
+            # wires, and 128 fewer flip-flops per unit pack the units closer together.
+            share = 2 if cfg.arithmetic == "ecp5" else 1
+            copies = [vector_layout(cfg)(register_copy(m, staged.as_value(), f"vec{k}",
+                                                       platform))
+                      for k in range(-(-P // share))]
+            vecs = [copies[p // share] for p in range(P)]
         else:
             m.d.sync += busy.eq(accept | (busy & ~last))
             with m.If(free):

@@ -169,7 +169,8 @@ def folded_distance(m, config, vector, template, distance, *, name="dist",
     # is the sign s; the carry goes on into the next leaf, which subtracts s); at an odd place
     # the half after it has P = 0 (its sum is the complement of s) and starts the next leaf's
     # carry afresh. --
-    per_chain = max(1, max_halves // (W + 1))
+    # An even number of leaves to a chain, as many as fit with the adders that pair them.
+    per_chain = max(2, (max_halves // (3 * (W + 1))) * 2)
     leaf_chains, leaves = [], []
     for i in range(N):
         place = i % per_chain
@@ -249,14 +250,27 @@ def folded_distance(m, config, vector, template, distance, *, name="dist",
     absolute = Adder(halves, None)
     absolute_reg = Signal(W, name=f"{name}_abs0", reset_less=True)
     tree.append((absolute, 2, absolute_reg))
-    others = [_Node(values[i], 1, folded=i, leaf=i) for i in range(1, N)]
-    waiting = others[:len(others) % 2]
-    nodes = [combine(others[k], others[k + 1], 2, f"{name}_sum1_{k // 2}")
-             for k in range(len(waiting), len(others), 2)]
+    # Pairs of neighbours in a chain of leaves (a sign and a complemented sign: one of each
+    # pair lands on C, D); leaf 1, and a last leaf without a neighbour, wait a stage.
+    pairs = [(i, i + 1) for i in range(2, N - 1, 2) if i % per_chain + 1 < per_chain]
+    paired = {i for pair in pairs for i in pair}
+    waiting = [i for i in range(1, N) if i not in paired]
+    stage_two = {}              # leaf chain -> the stage-2 adders that read its leaves
+    stage_two[0] = [absolute]
+    nodes = []
+    for i, j in pairs:
+        node = combine(_Node(values[i], 1, folded=i, leaf=i),
+                       _Node(values[j], 1, folded=j, leaf=j), 2, f"{name}_sum1_{i // 2}")
+        stage_two.setdefault(i // per_chain, []).append(node.adder)
+        nodes.append(node)
     stage = 2 if N > 1 else 1
-    nodes = [_Node(absolute_reg, 1, adder=absolute, leaf=0)] + [
-        _Node(register(w.value, f"{name}_leaf{w.leaf}_s2"), 1, w.folded, children=(w,))
-        for w in waiting] + nodes
+    wait = {i: _Node(register(values[i], f"{name}_leaf{i}_s2"), 1, i,
+                     children=(_Node(values[i], 1, folded=i, leaf=i),))
+            for i in waiting}
+    # Leaf 1 meets leaf 0's absolute value; the other waiting leaf goes last (never two
+    # folded operands with complemented signs together).
+    nodes = ([_Node(absolute_reg, 1, adder=absolute, leaf=0)]
+             + [wait[i] for i in waiting[:1]] + nodes + [wait[i] for i in waiting[1:]])
 
     # -- stages 3 ...: tree levels; an odd node out is registered to stay aligned --
     while len(nodes) > 1:
@@ -290,14 +304,21 @@ def folded_distance(m, config, vector, template, distance, *, name="dist",
 
     blocks, above = [], []
 
+    # The stage-2 adders ride at the front of their leaves' chain (they read sums made in
+    # it); the others are laid out below.
+    riding = {id(add) for adders in stage_two.values() for add in adders}
+    leaf_chains = [stage_two.get(k, []) + chain for k, chain in enumerate(leaf_chains)]
+
     def lay_out(node):
-        adders = list(node.post_order())
-        if adders and size(adders) <= max_halves:
+        adders = [add for add in node.post_order() if id(add) not in riding]
+        if not adders:
+            return
+        if size(adders) <= max_halves:
             blocks.append(adders)
             return
         for child in node.children:
             lay_out(child)
-        if node.adder is not None:
+        if node.adder is not None and id(node.adder) not in riding:
             above.append([node.adder])
 
     lay_out(nodes[0])
@@ -308,7 +329,13 @@ def folded_distance(m, config, vector, template, distance, *, name="dist",
             fits[0].extend(adders)
         else:
             tree_chains.append(list(adders))
-    order = [add for chain in tree_chains for add in chain]
+    # Within a chain, the adders of later stages first: timing analysis sees a path from
+    # every adder's inputs through the rest of the chain, and the late adders read sums made
+    # in their own chain (short wires), the early ones sums from other chains (long ones).
+    for chain in tree_chains:
+        chain.sort(key=lambda add: -stage_of[id(add)])
+    order = [add for chain in tree_chains for add in chain] + [
+        add for chain in leaf_chains for add in chain if id(add) in riding]
     assert sorted(map(id, order)) == sorted(id(add) for add, _, _ in tree)
 
     # -- corrections: e_i = b_i ^ s_i, each the carry-in of one adder whose subtree holds
@@ -318,7 +345,7 @@ def folded_distance(m, config, vector, template, distance, *, name="dist",
     # makes the carry from it): s_i itself, from a leaf that starts afresh and holds s, not
     # its complement; failing that, one computed into a register a stage early. The others
     # are computed by the half that starts the carry. --
-    first_ids = {id(chain[0]) for chain in tree_chains}
+    first_ids = {id(chain[0]) for chain in tree_chains + leaf_chains}
 
     def plain(i):
         return not chained[i] and not inverted[i]
