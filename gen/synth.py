@@ -171,15 +171,22 @@ def read_utilisation_log(text):
 
 def elaborate(config, dev):
     """What is placed on ``dev``: ``(file name, text, top module, harness flip-flops)``.
+    ``config`` is a core or an :class:`~madvq.hdl.bus.AXIConfig` (the AXI4-Stream top, out
+    of context only).
 
-    Out of context (ECP5) it is the core's exported Verilog, the very text ``madvq
-    generate`` writes, under its default module name: madvq's figures are those of any flow
-    that synthesises that file with ``synth_ecp5`` and places it with nextpnr, and madvq adds
-    no step of its own. On an iCE40 it is the core behind the serial harness, as RTLIL."""
+    Out of context (ECP5) it is the exported Verilog, the very text ``madvq generate``
+    writes, under its default module name: madvq's figures are those of any flow that
+    synthesises that file with ``synth_ecp5`` and places it with nextpnr, and madvq adds no
+    step of its own. On an iCE40 it is the core behind the serial harness, as RTLIL."""
+    from madvq.hdl.bus import AXIConfig
+
     if dev.out_of_context:
         from .verilog import verilog_text
         name = config.default_name
         return f"{name}.v", verilog_text(config, name), name, 0
+    if isinstance(config, AXIConfig):
+        raise ValueError(f"the AXI4-Stream top is placed out of context only (ECP5), "
+                         f"not on {dev.name}")
 
     from amaranth.back import rtlil
     from madvq.hdl.harness import SerialHarness
@@ -208,7 +215,9 @@ def _count_ffs(netlist_path, family):
 
 def implement(config, dev, workdir, *, clock_mhz=None, seed=1):
     """Synthesise, place and route ``config`` on device ``dev`` (a name or a
-    :class:`Device`) inside ``workdir``; return the result record.
+    :class:`Device`) inside ``workdir``; return the result record. ``config`` may also be an
+    :class:`~madvq.hdl.bus.AXIConfig`: the AXI4-Stream top is placed (ECP5, out of
+    context), and the record gains ``bus`` and ``user_width``.
 
     The record holds the configuration's parameters, the device, ``logic_cells`` (LUT4 cells
     including carry and RAM-mode cells: ``TRELLIS_COMB`` or ``ICESTORM_LC``), ``ffs``,
@@ -219,8 +228,12 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1):
     cannot place, is a result (``fits`` False, counts from nextpnr's log), not an error; any
     other tool failure raises :class:`~madvq.gen.tools.ToolError`.
     """
-    if not isinstance(config, CoreConfig):
-        raise TypeError(f"config must be a CoreConfig, not {config!r}")
+    from madvq.hdl.bus import AXIConfig
+    bus = None
+    if isinstance(config, AXIConfig):
+        bus, config = config, config.core
+    elif not isinstance(config, CoreConfig):
+        raise TypeError(f"config must be a CoreConfig or an AXIConfig, not {config!r}")
     dev = device(dev) if isinstance(dev, str) else dev
     clock = float(clock_mhz if clock_mhz is not None else dev.default_clock_mhz)
     if not clock > 0:
@@ -232,7 +245,7 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1):
     seconds = {}
 
     start = time.perf_counter()
-    source, text, top, harness_cells = elaborate(config, dev)
+    source, text, top, harness_cells = elaborate(bus or config, dev)
     (workdir / source).write_text(text)
     seconds["elaborate"] = time.perf_counter() - start
 
@@ -274,6 +287,8 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1):
     cpv = config.cycles_per_vector
     vps = fmax * 1e6 / cpv if fmax else None
     params = config.to_dict()
+    if bus is not None:
+        params.update(bus.to_dict())
     record = {
         **params,
         "device": dev.name,

@@ -11,16 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from madvq.sim._base import MissingToolError
+
 
 __all__ = ["ToolError", "MissingToolError", "find_tool", "run_tool", "run_yosys"]
 
 
 class ToolError(Exception):
     """A tool is missing or failed; the message names it and what to do."""
-
-
-class MissingToolError(ToolError, OSError):
-    """A tool is not installed (the command line reports it as bad input: exit status 2)."""
 
 
 def find_tool(name):

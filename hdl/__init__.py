@@ -6,6 +6,8 @@ from .core import MADCore
 from .distance import DistanceUnit
 from .winner import WinnerTree
 from .ports import FlatMADCore, port_table
+from .bus import AXIConfig
+from .axi import AXIStreamMADCore, AXIStreamTop
 
 __all__ = ["CoreConfig", "DistanceUnit", "WinnerTree", "Codebook", "MADCore",
-           "FlatMADCore", "port_table"]
+           "FlatMADCore", "port_table", "AXIConfig", "AXIStreamMADCore", "AXIStreamTop"]

@@ -25,9 +25,10 @@ class BoardTop(wiring.Component):
     of the last result sent to the host), ``error`` (the last frame was answered with an
     error) and ``selftest`` (a self-test is running), for LEDs.
 
-    The core's streams belong to the link, except while a self-test runs: then the self-test
-    drives the vectors and takes the results. The link starts a self-test only when every
-    earlier vector has its result, so the two never share the core.
+    The core belongs to the link, except while a self-test runs: then the self-test drives
+    the vectors and takes the results (the link refuses what would need the core
+    meanwhile). The link starts a self-test only when every earlier vector has its result,
+    so the two never share the core.
     """
 
     def __init__(self, link):
@@ -52,25 +53,20 @@ class BoardTop(wiring.Component):
         link = m.submodules.link = Link(self._link)
         test = m.submodules.selftest = SelfTest(self._link.core)
 
+        busy = test.control.busy
         m.d.comb += [
             link.rx.eq(self.rx),
             self.tx.eq(link.tx),
             self.winner.eq(link.winner),
             self.error.eq(link.error),
-            self.selftest.eq(test.busy),
+            self.selftest.eq(busy),
         ]
+        wiring.connect(m, link.selftest, test.control)
+        # The link writes no template and no active count while the self-test runs (it
+        # refuses them, BUSY).
         wiring.connect(m, link.codebook, core.codebook)
         wiring.connect(m, link.active, core.active)
-        m.d.comb += [
-            test.start.eq(link.selftest_start),
-            test.start_count.eq(link.selftest_count),
-            test.start_seed.eq(link.selftest_seed),
-            link.selftest_busy.eq(test.busy),
-            link.selftest_result_count.eq(test.count),
-            link.selftest_cycles.eq(test.cycles),
-            link.selftest_sum1.eq(test.sum1),
-            link.selftest_sum2.eq(test.sum2),
-        ]
+
         def own_core(user):
             # ``user`` drives the core's vectors and takes its results.
             return [
@@ -81,7 +77,7 @@ class BoardTop(wiring.Component):
                 user.result.payload.eq(core.result.payload),
                 core.result.ready.eq(user.result.ready),
             ]
-        with m.If(test.busy):
+        with m.If(busy):
             m.d.comb += own_core(test)
         with m.Else():
             m.d.comb += own_core(link)

@@ -5,7 +5,7 @@ once per round, so no read multiplexer is needed) or in block RAM (a synchronous
 per unit); see the class for the timing of writes.
 """
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -34,6 +34,13 @@ class Codebook(wiring.Component):
     round; the core's sequencer guarantees this. A write to an index >= M is ignored. It
     shows in ``templates`` the next cycle, except with registers and P = M, where it is
     registered and then copied beside each template first: three cycles later.
+
+    The rings keep their contents across a reset, but a reset in the middle of a vector's
+    rounds stops them away from home. So they count their turns in a register that a reset
+    leaves alone, and after a reset they keep turning by themselves until they are home;
+    ``home`` says that they will be home in the next cycle (with ``turn`` high: that this is
+    the last round). The sequencer starts a vector or a write only then. Without rings
+    ``home`` is always 1.
     """
 
     # With P = M, one copy of the template being written serves this many templates.
@@ -47,6 +54,7 @@ class Codebook(wiring.Component):
             "write": In(codebook_layout(config)),
             "turn": In(1),            # a round has been read: move to the next one
             "next_round": In(range(config.rounds)),   # ram: the round presented next cycle
+            "home": Out(1),           # rings: home next cycle (see above)
             "templates": Out(data.ArrayLayout(vector_layout(config),
                                               config.templates_per_cycle)),
         })
@@ -57,6 +65,7 @@ class Codebook(wiring.Component):
         m = Module()
 
         if cfg.codebook_storage == "registers" and C == 1:
+            m.d.comb += self.home.eq(1)
             # Every template has its own register beside its distance unit. A write is
             # decoded into one enable per template as it is registered; then the enables,
             # and copies of the template for each group of templates, are registered beside
@@ -83,6 +92,17 @@ class Codebook(wiring.Component):
                 m.d.comb += self.templates[p].eq(slot)
         else:
             ram_lanes = cfg.ram_lanes if cfg.codebook_storage == "ram" else 0
+            turning = self.turn
+            if C > 1 and ram_lanes < P:
+                # Turns since home, mod C: no reset, so that it stays true across one.
+                position = Signal(range(C), name="ring_position", reset_less=True)
+                away = position != 0
+                turning = self.turn | away
+                with m.If(turning):
+                    m.d.sync += position.eq(Mux(position == C - 1, 0, position + 1))
+                m.d.comb += self.home.eq(Mux(self.turn, position == C - 1, ~away))
+            else:
+                m.d.comb += self.home.eq(1)
             for p in range(ram_lanes, P):
                 ring = [Signal(vector_layout(cfg), name=f"lane{p}_slot{k}", reset_less=True)
                         for k in range(C)]
@@ -92,7 +112,7 @@ class Codebook(wiring.Component):
                     with m.If(hit):
                         m.d.sync += slot.eq(self.write.template)
                     if C > 1:
-                        with m.Elif(self.turn):
+                        with m.Elif(turning):
                             m.d.sync += slot.eq(ring[(k + 1) % C])
                 m.d.comb += self.templates[p].eq(ring[0])
             if ram_lanes:

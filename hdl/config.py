@@ -104,7 +104,7 @@ class CoreConfig:
     signed: bool = False
     templates_per_cycle: int = None
     distances: bool = False
-    storage: str = "auto"
+    storage: str = "registers"
     arithmetic: str = "generic"
     ram_lanes: int = None
 
@@ -133,6 +133,10 @@ class CoreConfig:
         if self.storage not in STORAGES:
             raise ValueError(f"storage must be one of {', '.join(map(repr, STORAGES))}, "
                              f"not {self.storage!r}")
+        if self.storage == "auto":
+            # Stored as what it chooses, so that equal cores compare equal and
+            # ``CoreConfig.from_dict(c.to_dict()) == c``.
+            object.__setattr__(self, "storage", "registers")
         if self.arithmetic not in ARITHMETICS:
             raise ValueError(f"arithmetic must be one of {', '.join(map(repr, ARITHMETICS))}, "
                              f"not {self.arithmetic!r}")
@@ -227,7 +231,9 @@ class CoreConfig:
 
     @property
     def codebook_storage(self):
-        return "registers" if self.storage == "auto" else self.storage
+        """Where the codebook lives: ``"registers"`` or ``"ram"`` (the same as ``storage``,
+        which ``"auto"`` never stays)."""
+        return self.storage
 
     # -- timing --
 

@@ -4,8 +4,10 @@ Microarchitecture (cycle numbers count from the cycle ``a`` in which a vector tr
 
 * The vector reaches the distance units after ``config.input_latency`` cycles: through the
   input register, where it stays for ``rounds = ceil(M/P)`` cycles; with P = M through a
-  staging register and one copy of the input register per distance unit. In round ``r`` the
-  P distance units see templates ``r*P .. r*P+P-1`` (see :class:`Codebook`).
+  staging register and one copy of the input register per distance unit (per two with
+  ``ecp5`` arithmetic; :func:`~madvq.hdl.registers.register_copy`, ``(* keep *)`` in the
+  exported Verilog). In round ``r`` the P distance units see templates ``r*P .. r*P+P-1``
+  (see :class:`Codebook`).
 * Each :class:`DistanceUnit` computes its distance in ``config.distance_latency`` registered
   stages (N absolute differences, an adder tree, a last stage).
 * A :class:`WinnerTree` picks the round's nearest active template in
@@ -26,7 +28,7 @@ whose ``latency_cycles`` is the sum above.
 from dataclasses import dataclass
 
 from amaranth.hdl import Module, Signal, Mux, Cat, unsigned
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .codebook import Codebook
@@ -37,7 +39,7 @@ from .registers import delay, register_copy
 from .winner import WinnerTree
 
 
-__all__ = ["ResultQueue", "result_queue", "MADCore"]
+__all__ = ["result_queue", "MADCore"]
 
 
 @dataclass(frozen=True)
@@ -57,77 +59,23 @@ class _Sequencer:
     write: object
 
 
-class ResultQueue(wiring.Component):
-    """A first-in first-out queue of ``depth`` entries of ``width`` bits in distributed RAM,
-    read asynchronously: an entry written in cycle t is offered from cycle t + 1, one can
-    enter and one leave every cycle.
-
-    ``w_en`` writes ``w_data``; its user never writes to a full queue (a core's credit
-    counter sees to that), so the write checks no full flag: the memory's write enable and
-    address come straight from registers, the one path of the queue that the memory's setup
-    time makes slow. The oldest entry is offered on ``r_data`` while ``r_rdy`` (a register)
-    and leaves when ``r_en``. A level register counts the entries, so a full queue can never
-    be mistaken for an empty one, whatever the depth.
-    """
-
-    def __init__(self, width, depth):
-        self._depth = depth
-        super().__init__({
-            "w_en": In(1), "w_data": In(width),
-            "r_en": In(1), "r_data": Out(width), "r_rdy": Out(1),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        # A power of two: the pointers wrap by themselves.
-        size = 1 << max(1, (self._depth - 1).bit_length())
-        storage = m.submodules.storage = memory.Memory(shape=len(self.w_data), depth=size,
-                                                       init=[])
-        write = storage.write_port()
-        read = storage.read_port(domain="comb")
-        produce = Signal(range(size))
-        consume = Signal(range(size))
-        level = Signal(range(self._depth + 1))
-        # Flags kept beside the level, so that what depends on the consumer's ready (a port)
-        # is one LUT away from a register: the level is 1; the level is 2 (a comparison).
-        level_one = Signal()
-        level_two = Signal()
-        taken = self.r_en & self.r_rdy
-        m.d.comb += [
-            write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(self.w_en),
-            read.addr.eq(consume), self.r_data.eq(read.data),
-            level_two.eq(level == 2),
-        ]
-        with m.If(self.w_en):
-            m.d.sync += produce.eq(produce + 1)
-        with m.If(taken):
-            m.d.sync += consume.eq(consume + 1)
-        # Entries are offered while the level is not 0: a write makes it so, and only taking
-        # the last one undoes it.
-        m.d.sync += self.r_rdy.eq(self.w_en | (self.r_rdy & ~(level_one & self.r_en)))
-        with m.If(self.w_en ^ taken):
-            m.d.sync += [level.eq(Mux(self.w_en, level + 1, level - 1)),
-                         level_one.eq(Mux(self.w_en, ~self.r_rdy, level_two))]
-        return m
-
-
 def result_queue(config):
     """The queue that holds a core's results until the consumer takes them:
-    ``config.result_queue_depth`` entries.
+    ``config.result_queue_depth`` entries, from :mod:`amaranth.lib.fifo`.
 
     An entry written in cycle t is offered from cycle ``t + config.result_queue_latency``:
     with ``generic`` arithmetic a :class:`~amaranth.lib.fifo.SyncFIFOBuffered` (its memory
     read synchronously, so that it fits block RAM; 2 cycles), with ``ecp5`` arithmetic a
-    :class:`ResultQueue` (read asynchronously, from distributed RAM; 1 cycle). One entry can
-    enter and one leave every cycle. The core's credit counter never writes to a full queue.
-    Both count their entries with a level register, so a full queue can never be mistaken for
-    an empty one, whatever the depth.
+    :class:`~amaranth.lib.fifo.SyncFIFO` (read asynchronously, from distributed RAM;
+    1 cycle). One entry can enter and one leave every cycle. The core's credit counter never
+    writes to a full queue. Both count their entries with a level register, so a full queue
+    can never be mistaken for an empty one, whatever the depth.
     """
     width = result_layout(config).size
     depth = config.result_queue_depth
     if config.result_queue_latency == 2:
         return fifo.SyncFIFOBuffered(width=width, depth=depth)
-    return ResultQueue(width, depth)
+    return fifo.SyncFIFO(width=width, depth=depth)
 
 
 class MADCore(wiring.Component):
@@ -182,7 +130,8 @@ class MADCore(wiring.Component):
         full = Signal()
         delivered = self.result.valid & self.result.ready
 
-        seq = self._sequencer(m, platform, active, changing, full)
+        book = m.submodules.codebook = Codebook(cfg)
+        seq = self._sequencer(m, platform, book, active, changing, full)
 
         # A delivery frees its credit a cycle later (the output handshake stays off this
         # counter's path). The count's next values are worked out from the count alone, and
@@ -198,7 +147,7 @@ class MADCore(wiring.Component):
         with m.If(up | down):
             m.d.sync += [outstanding.eq(Mux(up, more, less)), full.eq(up & last)]
 
-        result, result_valid = self._datapath(m, seq)
+        result, result_valid = self._datapath(m, seq, book)
         m.d.comb += [
             queue.w_en.eq(result_valid),
             queue.w_data.eq(result),
@@ -233,7 +182,7 @@ class MADCore(wiring.Component):
         m.d.sync += changing.eq(self.active.valid | applied)
         return active, changing
 
-    def _sequencer(self, m, platform, active, changing, full):
+    def _sequencer(self, m, platform, book, active, changing, full):
         """The input register and its rounds, the handshakes of the vector and codebook
         streams, and the codebook write as the codebook sees it."""
         cfg = self._config
@@ -260,8 +209,10 @@ class MADCore(wiring.Component):
             write = delay(m, write, 1, "codebook_write")
             config_pending = config_pending | write_en
         m.d.comb += [
-            self.vector.ready.eq(free & ~full & ~config_pending),
-            self.codebook.ready.eq(free),
+            # ``book.home``: the codebook's rings are (back) at their home position, which a
+            # reset in the middle of a vector's rounds can delay (see Codebook).
+            self.vector.ready.eq(free & ~full & ~config_pending & book.home),
+            self.codebook.ready.eq(free & book.home),
         ]
         accept = self.vector.valid & self.vector.ready
 
@@ -273,9 +224,9 @@ class MADCore(wiring.Component):
             # One vector per clock drives all M distance units: the vector goes through a
             # staging register into one copy of the input register per unit (per two units
             # with ecp5 arithmetic), each placed beside its units, instead of one register
-            # reaching across the whole chip. A
-            # codebook write takes two cycles more (see Codebook), so each vector still sees
-            # the codebook as it stood when it transferred.
+            # reaching across the whole chip. A codebook write takes two cycles more (see
+            # Codebook), so each vector still sees the codebook as it stood when it
+            # transferred.
             staged = Signal(vector_layout(cfg), name="vector_staged", reset_less=True)
             staged_valid = Signal()
             m.d.sync += [staged.eq(self.vector.p), staged_valid.eq(accept),
@@ -306,14 +257,13 @@ class MADCore(wiring.Component):
                           vec_active=vec_active, vectors=vecs, write_en=write_en,
                           write=write)
 
-    def _datapath(self, m, seq):
+    def _datapath(self, m, seq, book):
         """The codebook, the distance units and the winner-take-all, with the round's
         bookkeeping travelling alongside; returns each vector's result and its valid flag,
         into the result queue."""
         cfg = self._config
         P, C, M = cfg.templates_per_cycle, cfg.rounds, cfg.templates
         # -- codebook --
-        book = m.submodules.codebook = Codebook(cfg)
         m.d.comb += [
             book.write_en.eq(seq.write_en),
             book.write.eq(seq.write),

@@ -1,76 +1,967 @@
 """The serial link of a madvq board: frames in, commands to the core, replies out.
 
-See :mod:`madvq.hdl.protocol` for the frames. Data path::
+See :mod:`madvq.hdl.protocol` for the frames. The link is a chain of small components joined
+by streams; each rule of the protocol lives in one of them::
 
-    rx -> UARTReceiver -> rx FIFO -> parser --vector/codebook/active--> core
-                                       |                                  |
-                                       +-> reply FIFO       result ring <-+ result
-                                             |                  |
-    tx <- UARTTransmitter <- tx FIFO <- reply builder <---------+
+    rx -> UARTReceiver -> SLIPDecoder -> FrameChecker -> CommandStage -----> core
+                                                            | verdicts        | results
+                                                            v                 v
+    tx <- UARTTransmitter <- FrameEncoder <- ReplyBuilder <- ReplyQueue
+                                                 ^ self-test report
 
-* A first stage undoes the escaping: one rx FIFO byte into one registered event (a data
-  byte, the end of a frame, or damage). The parser takes at most one event per cycle,
-  checks the header as it arrives (counting the header up and the payload down, so that no
-  counter is compared with another) and feeds every byte to a CRC checker. A template write
-  or an active count is held in a buffer and handed to the core only after the frame's
-  check has passed. Classify vectors go to the core as soon as each is complete; their
-  results are written to the result ring but only *committed* (made visible to the reply
-  builder) when the frame has checked; otherwise they are dropped. So nothing a damaged
-  frame carries reaches the codebook or the host.
-* At the end of each frame (an END byte, or the idle timeout in the middle of a frame), the
-  parser waits for the frame's results, commits or drops them, performs the command and
-  queues exactly one reply descriptor: replies leave in request order.
-* The reply builder turns a descriptor into a frame (header, payload from constants,
-  arguments, the self-test's registers or the result ring; CRC) one byte into a register,
-  then escapes it and queues the bytes for the transmitter.
+* :class:`~madvq.hdl.uart.UARTReceiver`: bytes, and an idle mark when the line has been
+  quiet for the timeout. A byte waits for the decoder for up to a byte time; a loss is
+  flagged on the next item, so it is reported where it happened.
+* :class:`SLIPDecoder`: escaping and the END delimiter. An END always ends a frame, even
+  a damaged one.
+* :class:`FrameChecker`: a frame's integrity: its size against its length field, the
+  largest payload, the CRC, damage on the line, the idle timeout. It passes the command,
+  the tag and the payload bytes on, then the frame's end with its verdict.
+* :class:`CommandStage`: a frame's meaning: the command, its length and arguments, and
+  whether the core is free. It feeds classify vectors to the core as they complete, holds a
+  template write, an active count or a self-test request until the frame's end and carries
+  it out only if the frame is intact and valid; one verdict per intact request, one per run
+  of failed frames.
+* :class:`ReplyQueue`: the order of replies. A classify request's results wait in a staging
+  queue until its verdict: kept behind its reply, or dropped.
+* :class:`ReplyBuilder`: a reply frame's bytes: the header, and the payload from the
+  descriptor, the results, the identify constants or the self-test report.
+* :class:`FrameEncoder`: the frame's CRC, the escaping and the END delimiters.
 
-Throughput: the link keeps up with the line at any divisor >= 4 (at least two cycles per
-byte on each side, against 40 per byte on the line); the core sees a vector as soon as its
-last byte has been parsed.
-
-The parser only stalls while the core is not ready for a complete vector, and while a
-self-test runs; the rx FIFO absorbs the bytes meanwhile. A host that keeps at most
-``result_queue_depth`` vectors' results unanswered never overruns it; one that does loses
-bytes, and the frame they belonged to is answered with a LINE error.
+Flow control: the receiver is never made to wait longer than a byte time, so no byte is
+lost while the host keeps at most ``LinkConfig.window`` requests unanswered. Every stage
+handles an item every two clock cycles or better (the line brings one every
+``10 * divisor`` cycles, at least 40; a stage takes an item only into an empty output
+register, so that no ready signal runs through two stages). The command stage waits only
+for the core's rounds on a vector and, at a frame's end, for the reply queue to keep or
+drop up to ``max_vectors`` results or for the core's last results before a self-test. It
+never waits for a self-test run (requests that need the core meanwhile are refused,
+``BUSY``) nor for the reply queue to have room: the queue holds ``window`` full replies, an
+error reply ahead of each and two more, and failed frames share error replies (one at a
+time while the queue is not empty), so damaged input never fills it.
 """
 
-from amaranth.hdl import Module, Signal, Cat, Const, Mux, Array
-from amaranth.lib import crc, data, fifo, memory, stream, wiring
+from amaranth.hdl import Module, Signal, Cat, Const, Array
+from amaranth.lib import crc, data, enum, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import vector_layout, codebook_layout, result_layout
 from .protocol import (LinkConfig, Command, ErrorCode, CRC, END, ESC, ESC_END, ESC_ESC,
-                       ERROR_REPLY, REPLY_BIT)
-from .selftest import CYCLE_BITS
+                       ERROR_REPLY, REPLY_BIT, HEADER_BYTES, CHECK_BYTES, ERROR_REPLY_BYTES)
+from .selftest import REPORT_BYTES, SelfTestSignature, start_layout
 from .uart import UARTReceiver, UARTTransmitter, received_layout
 
 
-__all__ = ["Link"]
+__all__ = ["Token", "token_layout", "Field", "item_layout", "verdict_layout",
+           "descriptor_layout", "frame_byte_layout", "Queue", "SLIPDecoder", "FrameChecker",
+           "CommandStage", "ReplyQueue", "ReplyBuilder", "FrameEncoder", "Link"]
 
 
-RX_FIFO_DEPTH = 16
-TX_FIFO_DEPTH = 16
-REPLY_FIFO_DEPTH = 4
+def _check_link(link):
+    if not isinstance(link, LinkConfig):
+        raise TypeError(f"link must be a LinkConfig, not {link!r}")
 
 
-def _byte_aligned(value, nbytes):
-    """``value`` zero-extended to ``nbytes`` bytes."""
-    return Cat(value, Const(0, 8 * nbytes - len(value))) if 8 * nbytes > len(value) else value
+# ---------------------------------------------------------------------------- layouts
 
+class Token(enum.Enum, shape=2):
+    """What a decoded line item is."""
+    DATA = 0       # a frame byte (unescaped)
+    END = 1        # an END byte: the frame ends
+    IDLE = 2       # the line went idle
+
+
+def token_layout():
+    """A decoded line item; ``damaged``: this byte, or something just before it, was
+    damaged (a framing error, a bad escape, lost bytes)."""
+    return data.StructLayout({"data": 8, "kind": Token, "damaged": 1})
+
+
+class Field(enum.Enum, shape=2):
+    """What a checked frame item carries."""
+    COMMAND = 0    # the command byte
+    TAG = 1        # the tag
+    PAYLOAD = 2    # a payload byte
+    END = 3        # the frame ended; ``data`` is its ErrorCode (NONE: intact)
+
+
+def item_layout():
+    return data.StructLayout({"field": Field, "data": 8})
+
+
+def _arg_bits(link):
+    # Wide enough for a template index, an active count, a vector count and an error count.
+    return max(LinkConfig.MAX_ERROR_COUNT.bit_length(), link.core.active_width,
+               link.max_vectors.bit_length())
+
+
+def descriptor_layout(link):
+    """One reply to build: ``code`` NONE and the request's ``command`` and ``tag``, with
+    ``arg`` the template index, the active count or the number of results; or an error
+    reply's ``code``, ``command`` and ``tag`` (of the first frame it answers) and ``arg``
+    the number of frames it answers."""
+    return data.StructLayout({"code": ErrorCode, "command": 8, "tag": 8,
+                              "arg": _arg_bits(link)})
+
+
+def verdict_layout(link):
+    """A verdict, for the reply queue: with ``reply``, a reply to queue (the
+    :func:`descriptor_layout` fields); and ``vectors``, the number of results to take from
+    the staging queue: kept behind the reply if there is one, dropped otherwise."""
+    return data.StructLayout({"reply": 1, "code": ErrorCode, "command": 8, "tag": 8,
+                              "arg": _arg_bits(link),
+                              "vectors": range(link.max_vectors + 1)})
+
+
+def frame_byte_layout():
+    """A byte of an outgoing frame; ``last`` marks the frame's last byte."""
+    return data.StructLayout({"data": 8, "last": 1})
+
+
+def _reply_item_bits(link):
+    """Items of the reply queue: a descriptor, or a result behind a classify reply's."""
+    return max(descriptor_layout(link).size, result_layout(link.core).size)
+
+
+def _reply_queue_depth(link):
+    # At most `window` replies with their results, an error reply ahead of each, one given
+    # while the queue was empty and one that reached MAX_ERROR_COUNT; two entries more (the
+    # registers behind the queue's memory), so that the memory is a power of two deep.
+    need = link.result_queue_depth + 2 * link.window + 2
+    return (1 << (need - 1).bit_length()) + 2
+
+
+# ---------------------------------------------------------------------------- queues
+
+class _SyncFIFO(fifo.SyncFIFO):
+    # A FIFO never reads the entry it writes in the same cycle (nothing is read while it is
+    # empty, nothing written while it is full), so what a memory returns on such a collision
+    # does not matter here. Saying so lets Yosys merge the memory and the register after it
+    # into an iCE40 block RAM as it is, instead of emulating a read-before-write port with
+    # about two and a half flip-flops per bit.
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.submodules["storage"].attrs["no_rw_check"] = 1
+        return m
+
+
+class Queue(wiring.Component):
+    """A first-in first-out queue of ``depth`` items of ``width`` bits: an
+    ``amaranth.lib.fifo.SyncFIFO`` of ``depth - 2`` items, the register its output is read
+    into (so that a block RAM holds both) and one more register, from which the items leave:
+    a block RAM's read is slow (about 6 ns on an ECP5), and the queue's users may put logic
+    behind it. An item written to an empty queue is offered three cycles later; one item in
+    and one out per cycle."""
+
+    def __init__(self, width, depth):
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            raise ValueError(f"width must be a positive integer, not {width!r}")
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 3:
+            raise ValueError(f"depth must be an integer >= 3, not {depth!r}")
+        self._width = width
+        self._depth = depth
+        super().__init__({
+            "w": In(stream.Signature(width)),
+            "r": Out(stream.Signature(width)),
+            "empty": Out(1),
+        })
+
+    @property
+    def depth(self):
+        return self._depth
+
+    def elaborate(self, platform):
+        m = Module()
+        inner = m.submodules.fifo = _SyncFIFO(width=self._width, depth=self._depth - 2)
+        wiring.connect(m, wiring.flipped(self.w), inner.w_stream)
+        # The registers hold data only: no reset (a block RAM's output has none).
+        read = Signal(self._width, reset_less=True)
+        read_valid = Signal()
+        item = Signal(self._width, reset_less=True)
+        out = self.r
+        move = read_valid & (~out.valid | out.ready)
+        m.d.comb += [out.payload.eq(item), inner.r_en.eq(~read_valid | move)]
+        with m.If(out.valid & out.ready):
+            m.d.sync += out.valid.eq(0)
+        with m.If(move):
+            m.d.sync += [item.eq(read), out.valid.eq(1), read_valid.eq(0)]
+        with m.If(inner.r_en & inner.r_rdy):
+            m.d.sync += [read.eq(inner.r_data), read_valid.eq(1)]
+        m.d.comb += self.empty.eq(~inner.r_rdy & ~read_valid & ~out.valid)
+        return m
+
+
+# ---------------------------------------------------------------------------- receive side
+
+class SLIPDecoder(wiring.Component):
+    """Undoes the SLIP escaping: received line items in, :func:`token_layout` tokens out.
+
+    An END byte gives an END token and an idle mark an IDLE token, damaged if the item was or
+    if an escape was left open; an escaped byte gives its data byte, damaged unless it was
+    one of the two escape codes; an ESC gives nothing; any other byte gives itself. Damage on
+    an item that gives no token (an ESC) goes with the next token. An END byte ends a frame
+    even when damaged, so that a loss never joins two frames. Latency one cycle; one item
+    every two cycles.
+    """
+
+    line: In(stream.Signature(received_layout()))
+    tokens: Out(stream.Signature(token_layout()))
+
+    def elaborate(self, platform):
+        m = Module()
+        line, out = self.line, self.tokens
+        item = line.p
+        escaped = Signal()
+        carried = Signal()
+        damaged = item.error | carried
+
+        # An item is taken only into an empty output register: no ready path runs through
+        # the stage (two cycles per item; the line brings one every forty or more).
+        m.d.comb += line.ready.eq(~out.valid)
+        with m.If(out.valid & out.ready):
+            m.d.sync += out.valid.eq(0)
+
+        with m.If(line.valid & line.ready):
+            m.d.sync += [escaped.eq(0), carried.eq(0), out.p.data.eq(item.data),
+                         out.p.damaged.eq(damaged)]
+            with m.If(item.idle):
+                m.d.sync += [out.valid.eq(1), out.p.kind.eq(Token.IDLE),
+                             out.p.damaged.eq(damaged | escaped)]
+            with m.Elif(item.data == END):
+                m.d.sync += [out.valid.eq(1), out.p.kind.eq(Token.END),
+                             out.p.damaged.eq(damaged | escaped)]
+            with m.Elif(escaped):
+                m.d.sync += [out.valid.eq(1), out.p.kind.eq(Token.DATA)]
+                with m.If(item.data == ESC_END):
+                    m.d.sync += out.p.data.eq(END)
+                with m.Elif(item.data == ESC_ESC):
+                    m.d.sync += out.p.data.eq(ESC)
+                with m.Else():
+                    m.d.sync += out.p.damaged.eq(1)
+            with m.Elif(item.data == ESC):
+                m.d.sync += [escaped.eq(1), carried.eq(damaged)]
+            with m.Else():
+                m.d.sync += [out.valid.eq(1), out.p.kind.eq(Token.DATA)]
+        return m
+
+
+class FrameChecker(wiring.Component):
+    """A frame's integrity: tokens in, checked frame items (:func:`item_layout`) out.
+
+    A frame is what lies between two END tokens (or an END and an IDLE token); an empty one
+    is ignored, unless damaged. Out of each frame come the command and the tag (as they
+    arrive), its payload bytes while nothing is wrong with it, and an END item with the
+    first problem found, in the order found:
+
+    * ``LINE``: a damaged token in the frame, or at its end;
+    * ``OVERSIZED``: a length field above ``max_payload``, or a byte after the check;
+    * at the end, ``TIMEOUT`` if the line went idle, else ``TRUNCATED`` if the frame is
+      shorter than its header, length and check, else ``CHECK`` if the CRC does not match.
+
+    No payload byte beyond the length field or ``max_payload`` ever leaves. No counter is
+    compared with another: the header is counted up, the payload and check down. Latency
+    one cycle; one token every two cycles.
+    """
+
+    def __init__(self, link):
+        _check_link(link)
+        self._link = link
+        super().__init__({
+            "tokens": In(stream.Signature(token_layout())),
+            "items": Out(stream.Signature(item_layout())),
+        })
+
+    def elaborate(self, platform):
+        link = self._link
+        m = Module()
+        tok, out = self.tokens, self.items
+        check = m.submodules.check = crc.Processor(CRC(8))
+
+        opened = Signal()                                  # the frame has begun
+        pos = Signal(range(HEADER_BYTES + 1))              # header bytes so far
+        # Payload and check bytes to come; before that, the length field's first byte.
+        remaining = Signal(range(max(link.max_payload + CHECK_BYTES + 1, 256)))
+        problem = Signal(ErrorCode)
+
+        take = tok.valid & tok.ready
+        is_data = tok.p.kind == Token.DATA
+        m.d.comb += [
+            # Only into an empty output register: no ready path runs through the stage.
+            tok.ready.eq(~out.valid),
+            check.data.eq(tok.p.data),
+            check.valid.eq(take & is_data),
+            # Between frames the CRC stays at its initial value.
+            check.start.eq(~opened),
+        ]
+        with m.If(out.valid & out.ready):
+            m.d.sync += out.valid.eq(0)
+
+        def fail(code):
+            # The first problem stays; a damaged byte is the first problem it shows.
+            with m.If((problem == ErrorCode.NONE) & ~tok.p.damaged):
+                m.d.sync += problem.eq(code)
+
+        def emit(field, value):
+            m.d.sync += [out.valid.eq(1), out.p.field.eq(field), out.p.data.eq(value)]
+
+        with m.If(take & is_data):
+            m.d.sync += opened.eq(1)
+            with m.If(tok.p.damaged & (problem == ErrorCode.NONE)):
+                m.d.sync += problem.eq(ErrorCode.LINE)
+            with m.Switch(pos):
+                with m.Case(0):
+                    emit(Field.COMMAND, tok.p.data)
+                    m.d.sync += pos.eq(1)
+                with m.Case(1):
+                    emit(Field.TAG, tok.p.data)
+                    m.d.sync += pos.eq(2)
+                with m.Case(2):
+                    m.d.sync += [remaining.eq(tok.p.data), pos.eq(3)]
+                with m.Case(3):
+                    length = Cat(remaining[:8], tok.p.data)
+                    m.d.sync += [pos.eq(4), remaining.eq(length + CHECK_BYTES)]
+                    with m.If(length > link.max_payload):
+                        fail(ErrorCode.OVERSIZED)
+                with m.Default():
+                    with m.If(remaining == 0):
+                        fail(ErrorCode.OVERSIZED)
+                    with m.Else():
+                        m.d.sync += remaining.eq(remaining - 1)
+                    with m.If((remaining > CHECK_BYTES) & (problem == ErrorCode.NONE)
+                              & ~tok.p.damaged):
+                        emit(Field.PAYLOAD, tok.p.data)
+
+        with m.If(take & ~is_data):
+            with m.If(opened | tok.p.damaged):
+                code = Signal(ErrorCode)
+                with m.If(problem != ErrorCode.NONE):
+                    m.d.comb += code.eq(problem)
+                with m.Elif(tok.p.damaged):
+                    m.d.comb += code.eq(ErrorCode.LINE)
+                with m.Elif(tok.p.kind == Token.IDLE):
+                    m.d.comb += code.eq(ErrorCode.TIMEOUT)
+                with m.Elif((pos != HEADER_BYTES) | (remaining != 0)):
+                    m.d.comb += code.eq(ErrorCode.TRUNCATED)
+                with m.Elif(~check.match_detected):
+                    m.d.comb += code.eq(ErrorCode.CHECK)
+                emit(Field.END, code)
+            m.d.sync += [opened.eq(0), pos.eq(0), remaining.eq(0), problem.eq(ErrorCode.NONE)]
+        return m
+
+
+class CommandStage(wiring.Component):
+    """A frame's meaning: checked frame items in; the core's streams, the self-test's
+    ``start`` and the verdicts out.
+
+    Payload bytes go into one shift register. A classify request's vectors go to the core
+    as each completes (at most ``max_vectors``); a template write, an active count or a
+    self-test request is carried out at the frame's end, and only if the frame is intact,
+    its command known (``UNKNOWN_COMMAND``), its length what the command takes
+    (``BAD_LENGTH``), its arguments in range (``BAD_ARGUMENT``) and the core free
+    (``BUSY``: a vector, template or active count while a self-test runs, or a self-test
+    before the previous one's report has been taken), checked in that order. A self-test
+    starts once ``core_idle`` says that every earlier vector has left the core.
+
+    Verdicts: an intact request's reply (its command and tag; ``arg`` the template index,
+    the active count or the number of results). Consecutive failed frames share one error
+    reply: the first one's code, command and tag (as received, 0 when missing), ``arg``
+    counting them (up to ``MAX_ERROR_COUNT``). It is handed on as soon as ``queue_empty``
+    says the reply queue has nothing else to send, or ahead of the next reply, so that
+    damaged input costs an error reply per reply the line can carry, at most. A failed
+    frame whose vectors reached the core hands on a verdict without a reply, to drop their
+    results.
+
+    Takes an item per cycle, except while a vector waits for the core (the rounds of the
+    vector before it) and at a frame's end (four to six cycles, more while the reply queue
+    keeps or drops results, up to ``max_vectors``, or before a self-test while the core's
+    last results come back). It never waits for a self-test to finish.
+    """
+
+    def __init__(self, link):
+        _check_link(link)
+        self._link = link
+        cfg = link.core
+        super().__init__({
+            "items": In(stream.Signature(item_layout())),
+            "vector": Out(stream.Signature(vector_layout(cfg))),
+            "codebook": Out(stream.Signature(codebook_layout(cfg))),
+            "active": Out(stream.Signature(range(cfg.templates + 1))),
+            "selftest": Out(stream.Signature(start_layout())),
+            "selftest_busy": In(1),
+            "core_idle": In(1),
+            "verdicts": Out(stream.Signature(verdict_layout(link))),
+            "queue_empty": In(1),
+        })
+
+    def elaborate(self, platform):
+        link = self._link
+        cfg = link.core
+        vb = link.vector_bytes
+        m = Module()
+        item = self.items.p
+
+        # The payload's bytes, shifted in at the top: a vector or template is its top
+        # `vb` bytes, a self-test's count and seed its top 8.
+        raw_bits = max(8 * vb, 64)
+        raw = Signal(raw_bits, reset_less=True)
+        template = raw[raw_bits - 8 * vb:]
+        values = Cat(*[template[8 * link.value_bytes * i:][:cfg.width]
+                       for i in range(cfg.dims)])
+        run_count = raw[raw_bits - 64:raw_bits - 32]
+        run_seed = raw[raw_bits - 32:]
+
+        # The frame being received.
+        command = Signal(8)
+        tag = Signal(8)
+        classify = Signal()                            # command is CLASSIFY
+        count = Signal(range(link.max_payload + 1))    # payload bytes so far
+        arg = Signal(16)                               # the first two payload bytes
+        sub = Signal(range(vb))                        # bytes of the vector being assembled
+        sent = Signal(range(link.max_vectors + 1))     # vectors given to the core
+        too_many = Signal()
+        refused = Signal()                             # a vector came while the core was busy
+        # A self-test's count (payload bytes 0-3) and seed (4-7) are zero, so far.
+        zero_count = Signal(init=1)
+        zero_seed = Signal(init=1)
+        code = Signal(ErrorCode)
+
+        # The verdict register; while `run` is set, it counts a run of failed frames.
+        verdict = self.verdicts
+        out = Signal(descriptor_layout(link))
+        run = Signal()
+        m.d.comb += [
+            verdict.payload.code.eq(out.code),
+            verdict.payload.command.eq(out.command),
+            verdict.payload.tag.eq(out.tag),
+            verdict.payload.arg.eq(out.arg),
+            self.vector.payload.eq(values),
+            self.codebook.payload.index.eq(arg),
+            self.codebook.payload.template.eq(values),
+            self.active.payload.eq(arg),
+            self.selftest.payload.count.eq(run_count),
+            self.selftest.payload.seed.eq(run_seed),
+        ]
+        free = ~verdict.valid                          # the verdict register may change
+        with m.If(verdict.valid & verdict.ready):
+            m.d.sync += verdict.valid.eq(0)
+
+        def hand_on(reply, vectors):
+            m.d.sync += [verdict.valid.eq(1), verdict.payload.reply.eq(reply),
+                         verdict.payload.vectors.eq(vectors)]
+
+        def flush_run():
+            hand_on(1, 0)
+            m.d.sync += run.eq(0)
+
+        def flush_when_idle():
+            with m.If(run & free & self.queue_empty):
+                flush_run()
+
+        # The valid signals come straight from registers (the core's ready depends on
+        # them combinationally).
+        def offer(port):
+            m.d.sync += port.valid.eq(1)
+
+        needs_core = (command == Command.WRITE_TEMPLATE) | (command == Command.SET_ACTIVE)
+        length_ok = Signal()
+        known = Signal()
+        argument_ok = Signal()
+        with m.Switch(command):
+            for c, good_length, good_argument in [
+                    (Command.IDENTIFY, count == 0, 1),
+                    (Command.WRITE_TEMPLATE, count == 2 + vb, arg < cfg.templates),
+                    (Command.SET_ACTIVE, count == 2, (arg != 0) & (arg <= cfg.templates)),
+                    (Command.CLASSIFY, (count != 0) & (sub == 0) & ~too_many, 1),
+                    (Command.SELFTEST, count == 8, ~zero_count & ~zero_seed)]:
+                with m.Case(c):
+                    m.d.comb += [known.eq(1), length_ok.eq(good_length),
+                                 argument_ok.eq(good_argument)]
+
+        with m.FSM(name="command"):
+            with m.State("RECEIVE"):
+                flush_when_idle()
+                m.d.comb += self.items.ready.eq(1)
+                with m.If(self.items.valid):
+                    with m.Switch(item.field):
+                        with m.Case(Field.COMMAND):
+                            m.d.sync += [command.eq(item.data),
+                                         classify.eq(item.data == Command.CLASSIFY)]
+                        with m.Case(Field.TAG):
+                            m.d.sync += tag.eq(item.data)
+                        with m.Case(Field.PAYLOAD):
+                            m.d.sync += [raw.eq(Cat(raw[8:], item.data)), count.eq(count + 1)]
+                            with m.If(count == 0):
+                                m.d.sync += arg[:8].eq(item.data)
+                            with m.If(count == 1):
+                                m.d.sync += arg[8:].eq(item.data)
+                            with m.If(item.data != 0):
+                                with m.If(count < 4):
+                                    m.d.sync += zero_count.eq(0)
+                                with m.Elif(count < 8):
+                                    m.d.sync += zero_seed.eq(0)
+                            with m.If(classify):
+                                with m.If(sub == vb - 1):
+                                    m.d.sync += sub.eq(0)
+                                    with m.If(sent == link.max_vectors):
+                                        m.d.sync += too_many.eq(1)
+                                    with m.Elif(self.selftest_busy | refused):
+                                        m.d.sync += refused.eq(1)
+                                    with m.Else():
+                                        offer(self.vector)
+                                        m.next = "VECTOR"
+                                with m.Else():
+                                    m.d.sync += sub.eq(sub + 1)
+                        with m.Case(Field.END):
+                            m.d.sync += code.eq(item.data)
+                            m.next = "JUDGE"
+
+            with m.State("VECTOR"):
+                flush_when_idle()
+                with m.If(self.vector.ready):
+                    m.d.sync += [self.vector.valid.eq(0), sent.eq(sent + 1)]
+                    m.next = "RECEIVE"
+
+            with m.State("JUDGE"):
+                # Integrity first (the checker's code), then the meaning.
+                with m.If(code == ErrorCode.NONE):
+                    with m.If(~known):
+                        m.d.sync += code.eq(ErrorCode.UNKNOWN_COMMAND)
+                    with m.Elif(~length_ok):
+                        m.d.sync += code.eq(ErrorCode.BAD_LENGTH)
+                    with m.Elif(~argument_ok):
+                        m.d.sync += code.eq(ErrorCode.BAD_ARGUMENT)
+                    with m.Elif(refused | (self.selftest_busy & needs_core)
+                                | ((command == Command.SELFTEST) & ~self.selftest.ready)):
+                        # The self-test holds the core: refuse rather than wait, so that
+                        # the line is always read.
+                        m.d.sync += code.eq(ErrorCode.BUSY)
+                m.next = "FINISH"
+
+            with m.State("FINISH"):
+                with m.If(~free):
+                    pass
+                with m.Elif(code != ErrorCode.NONE):
+                    with m.If(run & (out.arg == LinkConfig.MAX_ERROR_COUNT)):
+                        flush_run()
+                    with m.Else():
+                        with m.If(run):
+                            m.d.sync += out.arg.eq(out.arg + 1)
+                        with m.Else():
+                            m.d.sync += [run.eq(1), out.code.eq(code), out.command.eq(command),
+                                         out.tag.eq(tag), out.arg.eq(1)]
+                        with m.If(sent != 0):
+                            hand_on(0, sent)
+                        m.next = "NEXT"
+                with m.Elif(run):
+                    flush_run()                  # the run goes ahead of this frame's reply
+                with m.Elif(command == Command.WRITE_TEMPLATE):
+                    offer(self.codebook)
+                    m.next = "WRITE"
+                with m.Elif(command == Command.SET_ACTIVE):
+                    offer(self.active)
+                    m.next = "ACTIVE"
+                with m.Elif(command == Command.SELFTEST):
+                    m.next = "SELFTEST_WAIT"
+                with m.Else():
+                    m.next = "REPLY"
+
+            with m.State("WRITE"):
+                with m.If(self.codebook.ready):
+                    m.d.sync += self.codebook.valid.eq(0)
+                    m.next = "REPLY"
+
+            with m.State("ACTIVE"):
+                with m.If(self.active.ready):
+                    m.d.sync += self.active.valid.eq(0)
+                    m.next = "REPLY"
+
+            with m.State("SELFTEST_WAIT"):
+                # The self-test takes the core over: every vector given to it must have
+                # its result back first.
+                with m.If(self.core_idle):
+                    offer(self.selftest)
+                    m.next = "SELFTEST"
+
+            with m.State("SELFTEST"):
+                with m.If(self.selftest.ready):
+                    m.d.sync += self.selftest.valid.eq(0)
+                    m.next = "REPLY"
+
+            with m.State("REPLY"):
+                with m.If(free):
+                    m.d.sync += [out.code.eq(ErrorCode.NONE), out.command.eq(command),
+                                 out.tag.eq(tag), out.arg.eq(arg)]
+                    with m.If(classify):
+                        m.d.sync += out.arg.eq(sent)
+                    hand_on(1, sent)
+                    m.next = "NEXT"
+
+            with m.State("NEXT"):
+                m.d.sync += [command.eq(0), tag.eq(0), classify.eq(0), count.eq(0), arg.eq(0),
+                             sub.eq(0), sent.eq(0), too_many.eq(0), refused.eq(0),
+                             zero_count.eq(1), zero_seed.eq(1), code.eq(ErrorCode.NONE)]
+                m.next = "RECEIVE"
+        return m
+
+
+# ---------------------------------------------------------------------------- replies
+
+class ReplyQueue(wiring.Component):
+    """The replies in order: verdicts and the core's results in, reply queue items out.
+
+    Results wait in a staging queue (``max_vectors`` deep) until a verdict takes them: kept
+    behind its reply, or dropped. ``empty``: nothing is queued or being queued. Takes a
+    verdict in a cycle, plus one per result it keeps or drops.
+    """
+
+    def __init__(self, link):
+        _check_link(link)
+        self._link = link
+        super().__init__({
+            "verdicts": In(stream.Signature(verdict_layout(link))),
+            "results": In(stream.Signature(result_layout(link.core))),
+            "replies": Out(stream.Signature(_reply_item_bits(link))),
+            "empty": Out(1),
+        })
+
+    def elaborate(self, platform):
+        link = self._link
+        m = Module()
+        staged = m.submodules.staged = Queue(result_layout(link.core).size,
+                                             link.max_vectors + 2)
+        queue = m.submodules.queue = Queue(_reply_item_bits(link), _reply_queue_depth(link))
+        wiring.connect(m, wiring.flipped(self.results), staged.w)
+        wiring.connect(m, queue.r, wiring.flipped(self.replies))
+
+        verdict = self.verdicts
+        left = Signal(range(link.max_vectors + 1))     # results to keep or drop
+
+        def take_verdict():
+            m.d.comb += verdict.ready.eq(1)
+            m.d.sync += left.eq(verdict.p.vectors)
+            with m.If(verdict.p.vectors != 0):
+                with m.If(verdict.p.reply):
+                    m.next = "KEEP"
+                with m.Else():
+                    m.next = "DROP"
+
+        with m.FSM(name="replies"):
+            with m.State("VERDICT"):
+                m.d.comb += self.empty.eq(~verdict.valid & queue.empty)
+                with m.If(verdict.valid & verdict.p.reply):
+                    m.d.comb += [queue.w.payload.eq(Cat(verdict.p.code, verdict.p.command,
+                                                        verdict.p.tag, verdict.p.arg)),
+                                 queue.w.valid.eq(1)]
+                    with m.If(queue.w.ready):
+                        take_verdict()
+                with m.Elif(verdict.valid):
+                    take_verdict()
+
+            with m.State("KEEP"):
+                m.d.comb += [queue.w.payload.eq(staged.r.payload),
+                             queue.w.valid.eq(staged.r.valid),
+                             staged.r.ready.eq(queue.w.ready)]
+                with m.If(staged.r.valid & queue.w.ready):
+                    m.d.sync += left.eq(left - 1)
+                    with m.If(left == 1):
+                        m.next = "VERDICT"
+
+            with m.State("DROP"):
+                m.d.comb += staged.r.ready.eq(1)
+                with m.If(staged.r.valid):
+                    m.d.sync += left.eq(left - 1)
+                    with m.If(left == 1):
+                        m.next = "VERDICT"
+        return m
+
+
+class _Reply(enum.Enum, shape=3):
+    ERROR = 0
+    ACK = 1          # write template, set active: the argument echoed
+    CLASSIFY = 2
+    IDENTIFY = 3
+    SELFTEST = 4
+
+
+def _times(value, constant):
+    """``value * constant`` as shifts and adds (a multiplier block would be slow here)."""
+    terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def _bytes_of(value, n):
+    """The ``n`` bytes of ``value``, zero-extended."""
+    value = Cat(value, Const(0, max(0, 8 * n - len(value))))
+    return [value[8 * k:8 * k + 8] for k in range(n)]
+
+
+class ReplyBuilder(wiring.Component):
+    """A reply frame's bytes (without its check): reply queue items and the self-test report
+    in, frame bytes out, the last one marked.
+
+    Header (reply command, tag, length), then the payload: an error reply's code, command
+    and count; a write's or active count's argument; the identify constants; the self-test
+    report; or ``arg`` results, each in ``result_bytes`` bytes (index, distance, distances,
+    each zero-extended to whole bytes), read from the queue's output in place. One byte
+    every two cycles; a few cycles between replies.
+    """
+
+    def __init__(self, link):
+        _check_link(link)
+        self._link = link
+        super().__init__({
+            "replies": In(stream.Signature(_reply_item_bits(link))),
+            "report": In(stream.Signature(8)),
+            "frames": Out(stream.Signature(frame_byte_layout())),
+        })
+
+    def elaborate(self, platform):
+        link = self._link
+        cfg = link.core
+        m = Module()
+        out = self.frames
+        rb = link.result_bytes
+        # The descriptor is read where it is, at the queue's output, until the reply no
+        # longer needs it.
+        desc = data.View(descriptor_layout(link),
+                         self.replies.p[:descriptor_layout(link).size])
+        kind = Signal(_Reply)
+        identify = list(link.identify_payload())
+        position = Signal(range(max(len(identify), REPORT_BYTES)))
+        # The position of the next cycle: the identify constants are read from a memory (a
+        # block RAM, not logic), a cycle ahead.
+        next_position = Signal.like(position)
+        m.d.comb += next_position.eq(position)
+        m.d.sync += position.eq(next_position)
+        constants = m.submodules.identify = memory.Memory(
+            shape=8, depth=len(identify), init=identify)
+        constant = constants.read_port()
+        m.d.comb += constant.addr.eq(next_position)
+        results = Signal(range(link.max_vectors + 1))  # results still to send
+        part = Signal(range(rb))                       # byte of the result being sent
+
+        # A byte is made only into an empty output register: no ready path runs through the
+        # builder (two cycles a byte; the line takes one every forty or more).
+        can = ~out.valid
+        with m.If(out.valid & out.ready):
+            m.d.sync += out.valid.eq(0)
+
+        def emit(value, last):
+            m.d.sync += [out.valid.eq(1), out.p.data.eq(value), out.p.last.eq(last)]
+
+        def send(values, *, ends_frame, then):
+            # Emit `values` (byte-wide values), then call `then`.
+            with m.If(can):
+                with m.Switch(position):
+                    for k, value in enumerate(values):
+                        with m.Case(k):
+                            emit(value, ends_frame and k == len(values) - 1)
+                m.d.comb += next_position.eq(position + 1)
+                with m.If(position == len(values) - 1):
+                    m.d.comb += next_position.eq(0)
+                    then()
+
+        def done():
+            # The reply is out: the descriptor can go.
+            m.d.comb += self.replies.ready.eq(1)
+            m.next = "LOAD"
+
+        def to_payload():
+            with m.Switch(kind):
+                for k in _Reply:
+                    with m.Case(k):
+                        m.next = k.name
+                        if k in (_Reply.CLASSIFY, _Reply.IDENTIFY, _Reply.SELFTEST):
+                            # Not needed any more; results follow it.
+                            m.d.comb += self.replies.ready.eq(1)
+
+        length = Signal(16)
+        with m.Switch(kind):
+            with m.Case(_Reply.ERROR):
+                m.d.comb += length.eq(ERROR_REPLY_BYTES)
+            with m.Case(_Reply.ACK):
+                m.d.comb += length.eq(2)
+            with m.Case(_Reply.CLASSIFY):
+                m.d.comb += length.eq(_times(desc.arg, rb))
+            with m.Case(_Reply.IDENTIFY):
+                m.d.comb += length.eq(len(identify))
+            with m.Case(_Reply.SELFTEST):
+                m.d.comb += length.eq(REPORT_BYTES)
+        reply_command = Signal(8)
+        with m.If(kind == _Reply.ERROR):
+            m.d.comb += reply_command.eq(ERROR_REPLY)
+        with m.Else():
+            m.d.comb += reply_command.eq(desc.command | REPLY_BIT)
+
+        result = data.View(result_layout(cfg), self.replies.p[:result_layout(cfg).size])
+        result_bytes = (_bytes_of(result.index, link.index_bytes)
+                        + _bytes_of(result.distance, link.distance_bytes))
+        if cfg.distances:
+            for j in range(cfg.templates):
+                result_bytes += _bytes_of(result.distances[j], link.distance_bytes)
+
+        with m.FSM(name="builder"):
+            with m.State("LOAD"):
+                with m.If(self.replies.valid):
+                    m.next = "DECODE"
+
+            with m.State("DECODE"):
+                with m.If(desc.code != ErrorCode.NONE):
+                    m.d.sync += kind.eq(_Reply.ERROR)
+                with m.Else():
+                    with m.Switch(desc.command):
+                        with m.Case(Command.CLASSIFY):
+                            m.d.sync += kind.eq(_Reply.CLASSIFY)
+                        with m.Case(Command.IDENTIFY):
+                            m.d.sync += kind.eq(_Reply.IDENTIFY)
+                        with m.Case(Command.SELFTEST):
+                            m.d.sync += kind.eq(_Reply.SELFTEST)
+                        with m.Default():
+                            m.d.sync += kind.eq(_Reply.ACK)
+                m.d.sync += results.eq(desc.arg)
+                m.next = "HEADER"
+
+            with m.State("HEADER"):
+                send([reply_command, desc.tag, length[:8], length[8:]], ends_frame=False,
+                     then=to_payload)
+
+            with m.State("ERROR"):
+                send([Cat(desc.code, Const(0, 4)), desc.command] + _bytes_of(desc.arg, 2),
+                     ends_frame=True, then=done)
+
+            with m.State("ACK"):
+                send(_bytes_of(desc.arg, 2), ends_frame=True, then=done)
+
+            with m.State("IDENTIFY"):
+                with m.If(can):
+                    emit(constant.data, position == len(identify) - 1)
+                    m.d.comb += next_position.eq(position + 1)
+                    with m.If(position == len(identify) - 1):
+                        m.d.comb += next_position.eq(0)
+                        m.next = "LOAD"
+
+            with m.State("SELFTEST"):
+                m.d.comb += self.report.ready.eq(can)
+                with m.If(self.report.valid & can):
+                    emit(self.report.payload, position == REPORT_BYTES - 1)
+                    m.d.comb += next_position.eq(position + 1)
+                    with m.If(position == REPORT_BYTES - 1):
+                        m.d.comb += next_position.eq(0)
+                        m.next = "LOAD"
+
+            with m.State("CLASSIFY"):
+                # The result at the queue's output is sent in place, then taken.
+                with m.If(can & self.replies.valid):
+                    last_part = part == rb - 1
+                    emit(Array(result_bytes)[part], last_part & (results == 1))
+                    m.d.sync += part.eq(part + 1)
+                    with m.If(last_part):
+                        m.d.comb += self.replies.ready.eq(1)
+                        m.d.sync += [part.eq(0), results.eq(results - 1)]
+                        with m.If(results == 1):
+                            m.next = "LOAD"
+        return m
+
+
+class FrameEncoder(wiring.Component):
+    """Frames to line bytes: END, the frame's bytes and then its CRC
+    (:data:`~madvq.hdl.protocol.CRC` over all of them, two bytes, most significant first),
+    each END and ESC among them escaped as two bytes, END. One line byte every two
+    cycles."""
+
+    frames: In(stream.Signature(frame_byte_layout()))
+    line: Out(stream.Signature(8))
+
+    def elaborate(self, platform):
+        m = Module()
+        src, out = self.frames, self.line
+        check = m.submodules.check = crc.Processor(CRC(8))
+        # A byte goes only into an empty output register, so that the transmitter's ready
+        # runs no further (two cycles a byte; the line takes one every forty or more).
+        can = ~out.valid
+        with m.If(out.valid & out.ready):
+            m.d.sync += out.valid.eq(0)
+
+        def emit(value):
+            m.d.sync += [out.valid.eq(1), out.p.eq(value)]
+
+        # The byte to send: the frame's, or one of its CRC's.
+        part = Signal(range(3))                # 0: the frame's bytes; 1, 2: the CRC's
+        byte = Signal(8)
+        ready = Signal()                       # `byte` is there to send
+        with m.Switch(part):
+            with m.Case(0):
+                m.d.comb += [byte.eq(src.p.data), ready.eq(src.valid)]
+            with m.Case(1):
+                m.d.comb += [byte.eq(check.crc[8:]), ready.eq(1)]
+            with m.Default():
+                m.d.comb += [byte.eq(check.crc[:8]), ready.eq(1)]
+        m.d.comb += check.data.eq(src.p.data)
+
+        def sent():
+            # `byte` is out: take the next.
+            with m.Switch(part):
+                with m.Case(0):
+                    m.d.comb += [src.ready.eq(1), check.valid.eq(1)]
+                    with m.If(src.p.last):
+                        m.d.sync += part.eq(1)
+                with m.Case(1):
+                    m.d.sync += part.eq(2)
+                with m.Default():
+                    m.d.sync += part.eq(0)
+                    m.next = "CLOSE"
+
+        special = (byte == END) | (byte == ESC)
+        with m.FSM(name="encoder"):
+            with m.State("OPEN"):
+                m.d.comb += check.start.eq(1)
+                with m.If(ready & can):
+                    emit(END)
+                    m.next = "BODY"
+            with m.State("BODY"):
+                with m.If(ready & can):
+                    with m.If(special):
+                        emit(ESC)
+                        m.next = "ESCAPED"
+                    with m.Else():
+                        emit(byte)
+                        sent()
+            with m.State("ESCAPED"):
+                with m.If(can):
+                    with m.If(byte == END):
+                        emit(ESC_END)
+                    with m.Else():
+                        emit(ESC_ESC)
+                    m.next = "BODY"
+                    sent()
+            with m.State("CLOSE"):
+                with m.If(can):
+                    emit(END)
+                    m.next = "OPEN"
+        return m
+
+
+# ---------------------------------------------------------------------------- the link
 
 class Link(wiring.Component):
     """The protocol engine between a serial line and a core (see the module docstring).
 
-    Ports: ``rx``/``tx`` (the line), the core's streams seen from the outside
-    (``vector``, ``codebook``, ``active`` out; ``result`` in), the self-test's control
-    (``selftest_start`` with ``selftest_count``/``selftest_seed``, and its ``busy``,
-    ``count``, ``cycles``, ``sum1``, ``sum2``), and for LEDs ``winner`` (the last result
-    received) and ``error`` (the last frame was answered with an error).
+    Ports: ``rx``/``tx`` (the line), the core's streams seen from the outside (``vector``,
+    ``codebook``, ``active`` out; ``result`` in), ``selftest`` (a
+    :class:`~madvq.hdl.selftest.SelfTestSignature`: the link starts runs and sends their
+    reports), and for LEDs ``winner`` (the index of the last result from the core) and
+    ``error`` (the last frame was answered with an error).
+
+    Latency: a classify vector reaches the core a few cycles after its last byte; a reply's
+    first byte leaves a few cycles after its frame's END has arrived (and the results of a
+    classify request are in). Throughput: the line's, in both directions, at any divisor.
     """
 
     def __init__(self, link):
-        if not isinstance(link, LinkConfig):
-            raise TypeError(f"link must be a LinkConfig, not {link!r}")
+        _check_link(link)
         self._link = link
         cfg = link.core
         super().__init__({
@@ -80,14 +971,7 @@ class Link(wiring.Component):
             "codebook": Out(stream.Signature(codebook_layout(cfg))),
             "active": Out(stream.Signature(range(cfg.templates + 1))),
             "result": In(stream.Signature(result_layout(cfg))),
-            "selftest_start": Out(1),
-            "selftest_count": Out(32),
-            "selftest_seed": Out(32),
-            "selftest_busy": In(1),
-            "selftest_result_count": In(32),
-            "selftest_cycles": In(CYCLE_BITS),
-            "selftest_sum1": In(32),
-            "selftest_sum2": In(32),
+            "selftest": Out(SelfTestSignature()),
             "winner": Out(cfg.index_width),
             "error": Out(1),
         })
@@ -99,478 +983,48 @@ class Link(wiring.Component):
     def elaborate(self, platform):
         link = self._link
         cfg = link.core
-        M = cfg.templates
         m = Module()
 
-        # ---------------------------------------------------------------- receive side
-        uart_rx = m.submodules.uart_rx = UARTReceiver(link.divisor)
-        rx_fifo = m.submodules.rx_fifo = fifo.SyncFIFOBuffered(
-            width=received_layout().size, depth=RX_FIFO_DEPTH)
-        m.d.comb += [
-            uart_rx.rx.eq(self.rx),
-            rx_fifo.w_data.eq(uart_rx.received.payload),
-            rx_fifo.w_en.eq(uart_rx.received.valid),
-            uart_rx.received.ready.eq(rx_fifo.w_rdy),
-        ]
-        rx_byte = data.View(received_layout(), rx_fifo.r_data)
-
-        crc_rx = m.submodules.crc_rx = crc.Processor(CRC(8))
-
-        # Frame state.
-        # No counter is compared with another in the byte path (that limited the clock on
-        # an iCE40): the header is counted up to 4, then the payload and check bytes down.
-        pos = Signal(range(5))            # header bytes of this frame so far (saturating)
-        remaining = Signal(range(link.max_payload + 3))   # payload + check bytes to come
-        payload_pos = Signal(range(9))    # payload bytes so far (saturating at 8)
-        command = Signal(8)
-        tag = Signal(8)
-        escaped = Signal()
-        problem = Signal(4)               # an ErrorCode, 0 while the frame looks fine
-        args = Signal(64)                 # the first 8 payload bytes (not for classify)
-        raw = Signal(8 * link.vector_bytes, reset_less=True)   # one vector or template
-        raw_count = Signal(range(link.vector_bytes + 1))
-        vec_pending = Signal()
-        write_valid = Signal()            # a checked template write is offered to the core
-        active_valid = Signal()           # a checked active count is offered to the core
-        sent = Signal(range(link.max_vectors + 1))       # vectors of this frame in the core
-        written = Signal(range(link.max_vectors + 1))    # their results in the ring
-        idle = Signal(range(link.timeout_cycles + 1))
-
-        low = Signal(8)                   # the length's first byte
-        known = Signal()
-        with m.Switch(command):
-            for c in Command:
-                with m.Case(int(c)):
-                    m.d.comb += known.eq(1)
-
-        def value_field(raw_bits, i):
-            start = 8 * link.value_bytes * i
-            return raw_bits[start:start + cfg.width]
-        raw_vector = Cat(*[value_field(raw, i) for i in range(cfg.dims)])
-
-        def fail(code):
-            # The first problem a frame shows is the one reported.
-            with m.If(problem == 0):
-                m.d.sync += problem.eq(code)
-
-        # The payload bytes of a template write after its index, and of classify.
-        template_write = command == Command.WRITE_TEMPLATE
-        vector_bytes_to = Signal()
-
-        # ---------------------------------------------------------------- result ring
-        depth = link.result_queue_depth
-        ring = m.submodules.ring = memory.Memory(
-            shape=result_layout(cfg).size, depth=depth, init=[])
-        ring_w = ring.write_port()
-        ring_r = ring.read_port(transparent_for=())
-        ptr_bits = (depth - 1).bit_length() + 1
-        wr_ptr = Signal(ptr_bits)
-        commit_ptr = Signal(ptr_bits)
-        rd_ptr = Signal(ptr_bits)
-        space = Signal()
-        m.d.comb += [
-            space.eq((wr_ptr - rd_ptr)[:ptr_bits] < depth),
-            self.result.ready.eq(space),
-            ring_w.addr.eq(wr_ptr[:ptr_bits - 1]),
-            ring_w.data.eq(self.result.payload),
-            ring_w.en.eq(self.result.valid & space),
-        ]
-        with m.If(self.result.valid & space):
-            m.d.sync += [wr_ptr.eq(wr_ptr + 1), written.eq(written + 1),
-                         self.winner.eq(self.result.p.index)]
-
-        # ---------------------------------------------------------------- reply queue
-        desc_layout = data.StructLayout({"reply": 8, "tag": 8, "arg": 16})
-        replies = m.submodules.replies = fifo.SyncFIFOBuffered(
-            width=desc_layout.size, depth=REPLY_FIFO_DEPTH)
-        desc_in = Signal(desc_layout)
-        m.d.comb += replies.w_data.eq(desc_in)
-        builder_idle = Signal()
-
-        # ---------------------------------------------------------------- parser
-        take = Signal()                   # the parser takes the pending event
-        dbyte = Signal(8)                 # the unescaped byte it carries
-        dvalid = Signal()                 # ... when it is a frame byte
-        ended = Signal()                  # ... when it ends the frame (END or timeout)
-        timed_out = Signal()
-
-        m.d.comb += [
-            crc_rx.data.eq(dbyte),
-            crc_rx.valid.eq(dvalid),
-            crc_rx.start.eq(dvalid & (pos == 0)),
-        ]
-
-        # Stage one: undo the escaping, one rx FIFO byte into one registered event (a data
-        # byte, the end of a frame, or damage), so that the parser starts from a register.
-        ev_valid = Signal()
-        ev_byte = Signal(8)
-        ev_data = Signal()
-        ev_end = Signal()
-        ev_error = Signal()
-        pop = Signal()
-        m.d.comb += [pop.eq(rx_fifo.r_rdy & ~ev_valid), rx_fifo.r_en.eq(pop)]
-        with m.If(pop):
-            m.d.sync += [ev_byte.eq(rx_byte.data), ev_error.eq(rx_byte.error),
-                         ev_data.eq(0), ev_end.eq(0)]
-            with m.If(rx_byte.data == END):
-                m.d.sync += [ev_valid.eq(1), ev_end.eq(1), escaped.eq(0),
-                             ev_error.eq(rx_byte.error | escaped)]
-            with m.Elif(escaped):
-                m.d.sync += [
-                    ev_valid.eq(1), ev_data.eq(1), escaped.eq(0),
-                    ev_byte.eq(Mux(rx_byte.data == ESC_END, END, ESC)),
-                    ev_error.eq(rx_byte.error | ((rx_byte.data != ESC_END)
-                                                 & (rx_byte.data != ESC_ESC))),
-                ]
-            with m.Elif(rx_byte.data == ESC):
-                # No event, unless the byte itself was damaged.
-                m.d.sync += [escaped.eq(1), ev_valid.eq(rx_byte.error)]
-            with m.Else():
-                m.d.sync += [ev_valid.eq(1), ev_data.eq(1)]
-
-        with m.FSM(name="parser"):
-            with m.State("RECEIVE"):
-                m.d.comb += [
-                    take.eq(ev_valid & ~vec_pending),
-                    timed_out.eq((pos != 0) & (idle == link.timeout_cycles)),
-                ]
-                # The timeout runs only while the frame waits for the line, not while
-                # bytes wait for the core.
-                with m.If(take | (pos == 0) | ev_valid | rx_fifo.r_rdy | vec_pending):
-                    m.d.sync += idle.eq(0)
-                with m.Elif(idle != link.timeout_cycles):
-                    m.d.sync += idle.eq(idle + 1)
-
-                with m.If(take):
-                    m.d.sync += ev_valid.eq(0)
-                    m.d.comb += [dvalid.eq(ev_data), dbyte.eq(ev_byte), ended.eq(ev_end)]
-                    with m.If(ev_error):
-                        fail(ErrorCode.LINE)
-                        with m.If((pos == 0) & ~ev_data):
-                            # Damage outside any frame starts a (damaged) frame, so that
-                            # the loss is reported.
-                            m.d.sync += pos.eq(1)
-                with m.Elif(timed_out):
-                    m.d.comb += ended.eq(1)
-                    m.d.sync += escaped.eq(0)
-                    fail(ErrorCode.TIMEOUT)
-
-                # -- one frame byte --
-                with m.If(dvalid):
-                    with m.If(pos != 4):
-                        m.d.sync += pos.eq(pos + 1)
-                    with m.Switch(pos):
-                        with m.Case(0):
-                            m.d.sync += [command.eq(dbyte), args.eq(0), raw_count.eq(0),
-                                         sent.eq(0), written.eq(0)]
-                        with m.Case(1):
-                            m.d.sync += tag.eq(dbyte)
-                        with m.Case(2):
-                            m.d.sync += low.eq(dbyte)
-                        with m.Case(3):
-                            full = Cat(low, dbyte)
-                            m.d.sync += [
-                                remaining.eq(Mux(full > link.max_payload, link.max_payload,
-                                                 full) + 2),
-                                payload_pos.eq(0),
-                            ]
-                            expected_len = Signal(16)
-                            with m.Switch(command):
-                                for c in Command:
-                                    n = link.request_length(c)
-                                    if n is not None:
-                                        with m.Case(int(c)):
-                                            m.d.comb += expected_len.eq(n)
-                            with m.If(~known):
-                                fail(ErrorCode.UNKNOWN_COMMAND)
-                            with m.Elif(full > link.max_payload):
-                                fail(ErrorCode.OVERSIZED)
-                            with m.Elif(command == Command.CLASSIFY):
-                                # At least one vector, at most max_vectors; that the
-                                # length is a whole number of vectors is checked at the end
-                                # (no payload byte is left in the vector buffer).
-                                with m.If((full == 0)
-                                          | (full > link.max_vectors * link.vector_bytes)):
-                                    fail(ErrorCode.BAD_LENGTH)
-                            with m.Elif(full != expected_len):
-                                fail(ErrorCode.BAD_LENGTH)
-                        with m.Default():
-                            with m.If(remaining == 0):
-                                fail(ErrorCode.OVERSIZED)
-                            with m.Else():
-                                m.d.sync += remaining.eq(remaining - 1)
-                                with m.If(payload_pos != 8):
-                                    m.d.sync += payload_pos.eq(payload_pos + 1)
-                            with m.If((remaining > 2) & (problem == 0)):
-                                # -- payload --
-                                with m.If(command == Command.CLASSIFY):
-                                    m.d.comb += vector_bytes_to.eq(1)
-                                with m.Elif(template_write & (payload_pos >= 2)):
-                                    m.d.comb += vector_bytes_to.eq(1)
-                                with m.Else():
-                                    with m.Switch(payload_pos):
-                                        for k in range(8):
-                                            with m.Case(k):
-                                                m.d.sync += args[8 * k:8 * k + 8].eq(dbyte)
-                                with m.If(vector_bytes_to):
-                                    m.d.sync += raw.eq(Cat(raw[8:], dbyte))
-                                    with m.If(raw_count == link.vector_bytes - 1):
-                                        m.d.sync += raw_count.eq(0)
-                                        with m.If(command == Command.CLASSIFY):
-                                            m.d.sync += vec_pending.eq(1)
-                                    with m.Else():
-                                        m.d.sync += raw_count.eq(raw_count + 1)
-
-                with m.If(ended):
-                    with m.If(pos == 0):
-                        pass                            # an empty frame: nothing to answer
-                    with m.Else():
-                        m.next = "FINISH"
-
-            with m.State("FINISH"):
-                # The verdict on the frame, now that its last byte is in.
-                with m.If(problem == 0):
-                    with m.If((pos != 4) | (remaining != 0)):
-                        m.d.sync += problem.eq(ErrorCode.TRUNCATED)
-                    with m.Elif(~crc_rx.match_detected):
-                        m.d.sync += problem.eq(ErrorCode.CHECK)
-                    with m.Elif((command == Command.CLASSIFY) & (raw_count != 0)):
-                        m.d.sync += problem.eq(ErrorCode.BAD_LENGTH)
-                    with m.Elif((command == Command.WRITE_TEMPLATE) & (args[:16] >= M)):
-                        m.d.sync += problem.eq(ErrorCode.BAD_ARGUMENT)
-                    with m.Elif((command == Command.SET_ACTIVE)
-                                & ((args[:16] == 0) | (args[:16] > M))):
-                        m.d.sync += problem.eq(ErrorCode.BAD_ARGUMENT)
-                    with m.Elif((command == Command.SELFTEST)
-                                & ((args[:32] == 0) | (args[32:64] == 0))):
-                        m.d.sync += problem.eq(ErrorCode.BAD_ARGUMENT)
-                with m.If(pos < 4):
-                    # Not even a whole header: the command byte means nothing.
-                    m.d.sync += command.eq(0)
-                m.next = "SETTLE"
-
-            with m.State("SETTLE"):
-                # Wait until every vector this frame sent has its result in the ring.
-                with m.If((written == sent) & ~vec_pending):
-                    with m.If(problem != 0):
-                        m.d.sync += wr_ptr.eq(commit_ptr)
-                        m.next = "REPLY"
-                    with m.Elif(command == Command.CLASSIFY):
-                        m.d.sync += commit_ptr.eq(wr_ptr)
-                        m.next = "REPLY"
-                    with m.Elif(command == Command.WRITE_TEMPLATE):
-                        m.d.sync += write_valid.eq(1)
-                        m.next = "WRITE"
-                    with m.Elif(command == Command.SET_ACTIVE):
-                        m.d.sync += active_valid.eq(1)
-                        m.next = "ACTIVE"
-                    with m.Elif(command == Command.SELFTEST):
-                        m.next = "SELFTEST"
-                    with m.Else():
-                        m.next = "REPLY"
-
-            # The valid signals come straight from registers: the core's vector ready
-            # depends on them combinationally, and a decoded state would lengthen that path.
-            with m.State("WRITE"):
-                with m.If(self.codebook.ready):
-                    m.d.sync += write_valid.eq(0)
-                    m.next = "REPLY"
-
-            with m.State("ACTIVE"):
-                with m.If(self.active.ready):
-                    m.d.sync += active_valid.eq(0)
-                    m.next = "REPLY"
-
-            with m.State("SELFTEST"):
-                # Start only once every earlier reply is out, so that the builder never
-                # reads the self-test's registers while a new run changes them.
-                with m.If(builder_idle & ~replies.r_rdy & ~self.selftest_busy):
-                    m.d.comb += self.selftest_start.eq(1)
-                    m.next = "SELFTEST_RUN"
-
-            with m.State("SELFTEST_RUN"):
-                with m.If(~self.selftest_busy):
-                    m.next = "REPLY"
-
-            with m.State("REPLY"):
-                with m.If(problem != 0):
-                    m.d.comb += [desc_in.reply.eq(ERROR_REPLY), desc_in.arg[:8].eq(problem),
-                                 desc_in.arg[8:].eq(command)]
-                with m.Elif(command == Command.CLASSIFY):
-                    m.d.comb += [desc_in.reply.eq(command | REPLY_BIT), desc_in.arg.eq(sent)]
-                with m.Else():
-                    m.d.comb += [desc_in.reply.eq(command | REPLY_BIT),
-                                 desc_in.arg.eq(args[:16])]
-                m.d.comb += [desc_in.tag.eq(tag), replies.w_en.eq(1)]
-                with m.If(replies.w_rdy):
-                    m.d.sync += [self.error.eq(problem != 0), pos.eq(0), problem.eq(0),
-                                 idle.eq(0), remaining.eq(0), command.eq(0),
-                                 raw_count.eq(0)]
-                    m.next = "RECEIVE"
-
-        m.d.comb += [
-            self.codebook.valid.eq(write_valid),
-            self.active.valid.eq(active_valid),
-            self.vector.valid.eq(vec_pending),
-            self.vector.payload.eq(raw_vector),
-            self.codebook.payload.index.eq(args[:16]),
-            self.codebook.payload.template.eq(raw_vector),
-            self.active.payload.eq(args[:16]),
-            self.selftest_count.eq(args[:32]),
-            self.selftest_seed.eq(args[32:64]),
-        ]
-        with m.If(self.vector.valid & self.vector.ready):
-            m.d.sync += [vec_pending.eq(0), sent.eq(sent + 1)]
-
-        # ---------------------------------------------------------------- reply builder
-        crc_tx = m.submodules.crc_tx = crc.Processor(CRC(8))
-        tx_fifo = m.submodules.tx_fifo = fifo.SyncFIFOBuffered(width=8, depth=TX_FIFO_DEPTH)
+        uart_rx = m.submodules.uart_rx = UARTReceiver(link.divisor,
+                                                      idle_bits=10 * link.timeout_bytes)
+        decoder = m.submodules.decoder = SLIPDecoder()
+        checker = m.submodules.checker = FrameChecker(link)
+        commands = m.submodules.commands = CommandStage(link)
+        replies = m.submodules.replies = ReplyQueue(link)
+        builder = m.submodules.builder = ReplyBuilder(link)
+        encoder = m.submodules.encoder = FrameEncoder()
         uart_tx = m.submodules.uart_tx = UARTTransmitter(link.divisor)
-        m.d.comb += [
-            uart_tx.send.valid.eq(tx_fifo.r_rdy),
-            uart_tx.send.payload.eq(tx_fifo.r_data),
-            tx_fifo.r_en.eq(uart_tx.send.ready),
-            self.tx.eq(uart_tx.tx),
-        ]
 
-        # Two stages, so that no wide comparison sits in front of the FIFO write: the
-        # producer puts the next unescaped byte of the frame into ``pend`` (one byte per
-        # step, feeding the CRC), the escaper moves ``pend`` into the tx FIFO.
-        desc = Signal(desc_layout)
-        longest = max(link.max_vectors * link.result_bytes, link.IDENTIFY_BYTES,
-                      link.SELFTEST_REPLY_BYTES, 2)
-        out_len = Signal(range(longest + 1))
-        left = Signal(range(longest + 1))      # payload bytes still to produce
-        q = Signal(range(longest + 1))         # payload byte being produced
-        hdr = Signal(range(4))                 # header byte being produced
-        result_sub = Signal(range(link.result_bytes))
-        result_sr = Signal(8 * link.result_bytes, reset_less=True)
-        pend = Signal(8)
-        pend_valid = Signal()
-        pend_last = Signal()                   # pend is the frame's last byte
-        closing = Signal()                     # pend is the closing END
-        esc_sent = Signal()                    # the ESC of an escaped byte is out
-        produce = Signal()                     # the producer moves on this cycle
-        produced = Signal(8)
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
+        wiring.connect(m, uart_rx.received, decoder.line)
+        wiring.connect(m, decoder.tokens, checker.tokens)
+        wiring.connect(m, checker.items, commands.items)
+        wiring.connect(m, commands.vector, wiring.flipped(self.vector))
+        wiring.connect(m, commands.codebook, wiring.flipped(self.codebook))
+        wiring.connect(m, commands.active, wiring.flipped(self.active))
+        wiring.connect(m, commands.selftest, wiring.flipped(self.selftest.start))
+        wiring.connect(m, commands.verdicts, replies.verdicts)
+        m.d.comb += commands.queue_empty.eq(replies.empty)
+        wiring.connect(m, wiring.flipped(self.result), replies.results)
+        wiring.connect(m, replies.replies, builder.replies)
+        wiring.connect(m, wiring.flipped(self.selftest.report), builder.report)
+        wiring.connect(m, builder.frames, encoder.frames)
+        wiring.connect(m, encoder.line, uart_tx.send)
 
-        res = data.View(result_layout(cfg), ring_r.data)
-        db = link.distance_bytes
-        fields = [_byte_aligned(res.index, link.index_bytes),
-                  _byte_aligned(res.distance, db)]
-        if cfg.distances:
-            fields += [_byte_aligned(res.distances[j], db) for j in range(M)]
-        # The ring's output is registered once more before use: a block RAM's read is slow
-        # (about 6 ns on an ECP5). ``rd_ptr`` moves at least four cycles before the next
-        # result's first byte is produced (two per byte, two bytes or more per result).
-        result_bytes_now = Signal(8 * link.result_bytes, reset_less=True)
-        m.d.sync += result_bytes_now.eq(Cat(*fields))
-        m.d.comb += ring_r.addr.eq(rd_ptr[:ptr_bits - 1])
+        # Vectors in the core: the core's credit bounds them by its result queue's depth.
+        in_core = Signal(range(cfg.result_queue_depth + 2))
+        sent = self.vector.valid & self.vector.ready
+        back = self.result.valid & self.result.ready
+        with m.If(sent & ~back):
+            m.d.sync += in_core.eq(in_core + 1)
+        with m.Elif(back & ~sent):
+            m.d.sync += in_core.eq(in_core - 1)
+        m.d.comb += [commands.core_idle.eq(in_core == 0),
+                     commands.selftest_busy.eq(self.selftest.busy)]
 
-        identify = list(link.identify_payload())
-        selftest_bytes = Cat(self.selftest_result_count,
-                             _byte_aligned(self.selftest_cycles, 8),
-                             self.selftest_sum1, self.selftest_sum2)
-        is_classify = Signal()
-        m.d.comb += is_classify.eq(desc.reply == (Command.CLASSIFY | REPLY_BIT))
-
-        payload_byte = Signal(8)
-        with m.Switch(desc.reply):
-            with m.Case(Command.IDENTIFY | REPLY_BIT):
-                m.d.comb += payload_byte.eq(Array(Const(b, 8) for b in identify)[
-                    q[:(len(identify) - 1).bit_length()]])
-            with m.Case(Command.CLASSIFY | REPLY_BIT):
-                m.d.comb += payload_byte.eq(Mux(result_sub == 0, result_bytes_now[:8],
-                                                result_sr[:8]))
-            with m.Case(Command.SELFTEST | REPLY_BIT):
-                m.d.comb += payload_byte.eq(
-                    Array(selftest_bytes[8 * k:8 * k + 8] for k in range(20))[q[:5]])
-            with m.Default():            # acknowledgements and errors: the 2-byte argument
-                m.d.comb += payload_byte.eq(Mux(q[0], desc.arg[8:], desc.arg[:8]))
-
-        m.d.comb += [
-            crc_tx.data.eq(produced),
-            crc_tx.start.eq(0),
-        ]
-        with m.If(produce):
-            m.d.sync += [pend.eq(produced), pend_valid.eq(1)]
-
-        with m.FSM(name="builder"):
-            with m.State("IDLE"):
-                m.d.comb += builder_idle.eq(~replies.r_rdy & ~pend_valid)
-                with m.If(replies.r_rdy & ~pend_valid):
-                    d = data.View(desc_layout, replies.r_data)
-                    m.d.comb += replies.r_en.eq(1)
-                    m.d.sync += [desc.eq(d), hdr.eq(0), q.eq(0), result_sub.eq(0)]
-                    with m.Switch(d.reply):
-                        with m.Case(Command.IDENTIFY | REPLY_BIT):
-                            m.d.sync += out_len.eq(len(identify))
-                        with m.Case(Command.CLASSIFY | REPLY_BIT):
-                            count = d.arg[:(link.max_vectors).bit_length()]
-                            m.d.sync += out_len.eq(count * link.result_bytes)
-                        with m.Case(Command.SELFTEST | REPLY_BIT):
-                            m.d.sync += out_len.eq(link.SELFTEST_REPLY_BYTES)
-                        with m.Default():
-                            m.d.sync += out_len.eq(2)
-                    m.next = "START"
-            with m.State("START"):
-                # The opening END goes straight to the FIFO (it is never escaped).
-                m.d.comb += [tx_fifo.w_data.eq(END), tx_fifo.w_en.eq(1)]
-                with m.If(tx_fifo.w_rdy):
-                    m.d.sync += left.eq(out_len)
-                    m.next = "HEADER"
-            with m.State("HEADER"):
-                m.d.comb += produced.eq(Array([desc.reply, desc.tag, out_len[:8],
-                                               out_len >> 8])[hdr])
-                with m.If(~pend_valid):
-                    m.d.comb += [produce.eq(1), crc_tx.valid.eq(1),
-                                 crc_tx.start.eq(hdr == 0)]
-                    m.d.sync += hdr.eq(hdr + 1)
-                    with m.If(hdr == 3):
-                        m.next = "PAYLOAD"
-            with m.State("PAYLOAD"):
-                m.d.comb += produced.eq(payload_byte)
-                with m.If(left == 0):
-                    m.next = "CHECK_HI"
-                with m.Elif(~pend_valid):
-                    m.d.comb += [produce.eq(1), crc_tx.valid.eq(1)]
-                    m.d.sync += [left.eq(left - 1), q.eq(q + 1)]
-                    with m.If(is_classify):
-                        with m.If(result_sub == 0):
-                            m.d.sync += [result_sr.eq(result_bytes_now >> 8),
-                                         rd_ptr.eq(rd_ptr + 1)]
-                        with m.Else():
-                            m.d.sync += result_sr.eq(result_sr >> 8)
-                        m.d.sync += result_sub.eq(Mux(result_sub == link.result_bytes - 1, 0,
-                                                      result_sub + 1))
-            with m.State("CHECK_HI"):
-                m.d.comb += produced.eq(crc_tx.crc[8:])
-                with m.If(~pend_valid):
-                    m.d.comb += produce.eq(1)
-                    m.next = "CHECK_LO"
-            with m.State("CHECK_LO"):
-                m.d.comb += produced.eq(crc_tx.crc[:8])
-                with m.If(~pend_valid):
-                    m.d.comb += produce.eq(1)
-                    m.d.sync += pend_last.eq(1)
-                    m.next = "IDLE"
-
-        # The escaper; after the frame's last byte it adds the closing END (unescaped).
-        special = (pend == END) | (pend == ESC)
-        with m.If(pend_valid & closing):
-            m.d.comb += [tx_fifo.w_data.eq(END), tx_fifo.w_en.eq(1)]
-            with m.If(tx_fifo.w_rdy):
-                m.d.sync += [closing.eq(0), pend_valid.eq(0)]
-        with m.Elif(pend_valid):
-            m.d.comb += tx_fifo.w_en.eq(1)
-            with m.If(special & ~esc_sent):
-                m.d.comb += tx_fifo.w_data.eq(ESC)
-                with m.If(tx_fifo.w_rdy):
-                    m.d.sync += esc_sent.eq(1)
-            with m.Else():
-                m.d.comb += tx_fifo.w_data.eq(
-                    Mux(esc_sent, Mux(pend == END, ESC_END, ESC_ESC), pend))
-                with m.If(tx_fifo.w_rdy):
-                    m.d.sync += [esc_sent.eq(0), pend_valid.eq(0)]
-                    with m.If(pend_last):
-                        m.d.sync += [pend_valid.eq(1), pend_last.eq(0), closing.eq(1)]
+        with m.If(back):
+            m.d.sync += self.winner.eq(self.result.p.index)
+        verdict = commands.verdicts
+        with m.If(verdict.valid & verdict.ready & verdict.p.reply):
+            m.d.sync += self.error.eq(verdict.p.code != ErrorCode.NONE)
         return m

@@ -18,8 +18,11 @@ A frame left unfinished on an idle line is ended by a timeout. Empty frames (two
 
 Requests and replies
 --------------------
-Every request gets exactly one reply, in request order, with the request's tag: the request
-command with bit 7 set, or :data:`ERROR_REPLY` with payload ``code, command``. See
+Every frame is answered, in order. An intact request gets exactly one reply with its tag:
+the request command with bit 7 set. A frame that fails (damaged, cut off, unknown or
+refused) is answered by an error reply, :data:`ERROR_REPLY` with payload ``code, command,
+count (2)``: consecutive failed frames share one error reply, which carries the first one's
+tag, code and command and counts the frames it answers (see :class:`ErrorCode`). See
 :class:`Command` for the payloads. Values travel in ``value_bytes = ceil(W/8)`` bytes each,
 little-endian two's complement; template indices and counts in 2 bytes.
 
@@ -28,12 +31,18 @@ check has passed: a corrupt request is answered with an error only. A template w
 active-count change takes effect only when its whole frame has checked, so no damaged or
 interrupted frame changes what the board holds.
 
-This module imports nothing from Amaranth but the CRC catalog, so the host side stays light.
+Version 2 (this one) differs from version 1 in two places: ``identify`` carries the whole
+configuration (``ram_lanes``, ``arithmetic`` and the idle timeout were missing), and an error
+reply has 4 bytes of payload (the count was added) and may answer several frames; a request
+that needs the core while a self-test runs is refused (``BUSY``, new) instead of waiting.
+
+This module imports nothing from Amaranth but the CRC catalog and ``amaranth.lib.enum`` (for
+the enums' shapes in gateware), so the host side stays light.
 """
 
-import enum
 from dataclasses import dataclass
 
+from amaranth.lib import enum
 from amaranth.lib.crc import catalog
 
 from .config import CoreConfig
@@ -41,10 +50,10 @@ from .config import CoreConfig
 
 __all__ = ["VERSION", "CRC", "END", "ESC", "ESC_END", "ESC_ESC", "Command", "ERROR_REPLY",
            "ErrorCode", "LinkConfig", "encode_frame", "FrameDecoder", "escape",
-           "HEADER_BYTES", "CHECK_BYTES"]
+           "HEADER_BYTES", "CHECK_BYTES", "ERROR_REPLY_BYTES"]
 
 
-VERSION = 1
+VERSION = 2
 
 CRC = catalog.CRC16_IBM_3740
 END = 0xC0
@@ -54,9 +63,10 @@ ESC_ESC = 0xDD
 
 HEADER_BYTES = 4
 CHECK_BYTES = 2
+ERROR_REPLY_BYTES = 4
 
 
-class Command(enum.IntEnum):
+class Command(enum.IntEnum, shape=8):
     """Request commands. Payloads (request -> reply):
 
     * ``IDENTIFY``: empty -> :meth:`LinkConfig.identify_payload` (the protocol version, the
@@ -82,16 +92,21 @@ REPLY_BIT = 0x80
 ERROR_REPLY = 0xFF
 
 
-class ErrorCode(enum.IntEnum):
-    """Codes of an error reply, and what each means."""
+class ErrorCode(enum.IntEnum, shape=4):
+    """Codes of an error reply, and what each means. ``CHECK``, ``TRUNCATED``, ``OVERSIZED``,
+    ``LINE`` and ``TIMEOUT`` say that a frame did not arrive intact; ``UNKNOWN_COMMAND``,
+    ``BAD_LENGTH``, ``BAD_ARGUMENT`` and ``BUSY`` that an intact frame was refused. The board
+    checks a frame's integrity before its meaning and reports the first problem it finds."""
+    NONE = 0           # no error (never sent: the frame was intact and accepted)
     CHECK = 1          # the CRC did not match
     TRUNCATED = 2      # shorter than its header and check, or than its length field says
     OVERSIZED = 3      # longer than its length field says, or a length above the maximum
     UNKNOWN_COMMAND = 4
     BAD_LENGTH = 5     # a length the command does not take
     BAD_ARGUMENT = 6   # a template index >= M, m outside 1..M, a zero count or seed
-    LINE = 7           # a UART framing error, a bad escape or bytes lost to overflow
+    LINE = 7           # a UART framing error (a break), a bad escape or bytes lost
     TIMEOUT = 8        # the line went idle in the middle of the frame
+    BUSY = 9           # it needed the core (or the self-test) while a self-test ran
 
     @property
     def text(self):
@@ -99,6 +114,7 @@ class ErrorCode(enum.IntEnum):
 
 
 _ERROR_TEXT = {
+    ErrorCode.NONE: "no error",
     ErrorCode.CHECK: "the frame's CRC did not match",
     ErrorCode.TRUNCATED: "the frame was truncated",
     ErrorCode.OVERSIZED: "the frame was longer than allowed",
@@ -107,6 +123,7 @@ _ERROR_TEXT = {
     ErrorCode.BAD_ARGUMENT: "an argument was out of range",
     ErrorCode.LINE: "bytes were damaged or lost on the line",
     ErrorCode.TIMEOUT: "the line went idle in the middle of the frame",
+    ErrorCode.BUSY: "the board was running a self-test",
 }
 
 
@@ -161,6 +178,11 @@ class LinkConfig:
                              f"{self.clock_hz} Hz clock within 2% (off by {error:.1%}); "
                              f"choose a rate near clock/k, e.g. {self.clock_hz // self.divisor}")
         _check_positive("max_vectors", self.max_vectors, 1, 4096)
+        if self.max_vectors * self.result_bytes > 0xFFFF:
+            raise ValueError(f"max_vectors {self.max_vectors} is too many for this core: a "
+                             f"classify reply of {self.result_bytes} bytes per vector must "
+                             f"fit the 16-bit length field, so at most "
+                             f"{0xFFFF // self.result_bytes} vectors per request")
         _check_positive("timeout_bytes", self.timeout_bytes, 4, 1 << 20)
 
     # -- derived --
@@ -205,6 +227,16 @@ class LinkConfig:
         return 1 << (4 * self.max_vectors - 1).bit_length()
 
     @property
+    def window(self):
+        """Requests a host may keep unanswered (sent, its reply not yet received) without
+        ever overrunning the board: as many full classify requests as the result queue
+        holds. The host driver keeps this many in flight."""
+        return self.result_queue_depth // self.max_vectors
+
+    #: Most frames one error reply counts; a longer run of failed frames gets more replies.
+    MAX_ERROR_COUNT = 4095
+
+    @property
     def max_payload(self):
         return max(self.max_vectors * self.vector_bytes, 2 + self.vector_bytes, 8)
 
@@ -220,24 +252,30 @@ class LinkConfig:
 
     SELFTEST_REPLY_BYTES = 20
     IDENTIFY_MAGIC = b"MADVQ"
-    IDENTIFY_BYTES = 26
+    IDENTIFY_BYTES = 33
+    _ARITHMETIC_CODES = {"generic": 0, "ecp5": 1}
 
     def identify_payload(self):
-        """What the board answers to ``identify``: magic, version, the core's parameters,
-        the clock, the baud rate, vectors per request and result queue depth."""
+        """What the board answers to ``identify``: magic, version, the whole core
+        configuration, the clock, the baud rate, vectors per request, result queue depth and
+        the idle timeout (see the README's protocol table for the layout)."""
         c = self.core
         flags = (c.signed << 0) | (c.distances << 1) | ((c.codebook_storage == "ram") << 2)
         return (self.IDENTIFY_MAGIC + bytes([VERSION])
                 + c.dims.to_bytes(2, "little") + c.templates.to_bytes(2, "little")
                 + bytes([c.width, flags]) + c.templates_per_cycle.to_bytes(2, "little")
+                + (c.ram_lanes or 0).to_bytes(2, "little")
+                + bytes([self._ARITHMETIC_CODES[c.arithmetic]])
                 + self.clock_hz.to_bytes(4, "little") + self.baud.to_bytes(4, "little")
                 + self.max_vectors.to_bytes(2, "little")
-                + self.result_queue_depth.to_bytes(2, "little"))
+                + self.result_queue_depth.to_bytes(2, "little")
+                + self.timeout_bytes.to_bytes(4, "little"))
 
     @classmethod
     def from_identify(cls, payload):
-        """The :class:`LinkConfig` an ``identify`` reply describes; ``ValueError`` when the
-        payload is not one this host understands."""
+        """The :class:`LinkConfig` an ``identify`` reply describes (the board's own, with
+        storage ``"auto"`` named ``"registers"``); ``ValueError`` when the payload is not one
+        this host understands."""
         payload = bytes(payload)
         magic = cls.IDENTIFY_MAGIC
         if len(payload) < len(magic) + 1 or payload[:len(magic)] != magic:
@@ -253,12 +291,22 @@ class LinkConfig:
         u16 = lambda k: int.from_bytes(payload[k:k + 2], "little")
         u32 = lambda k: int.from_bytes(payload[k:k + 4], "little")
         flags = payload[11]
-        core = CoreConfig(dims=u16(6), templates=u16(8), width=payload[10],
-                          signed=bool(flags & 1), distances=bool(flags & 2),
-                          templates_per_cycle=u16(12),
-                          storage="ram" if flags & 4 else "registers")
-        link = cls(core=core, clock_hz=u32(14), baud=u32(18), max_vectors=u16(22))
-        if link.result_queue_depth != u16(24):
+        arithmetic = {v: k for k, v in cls._ARITHMETIC_CODES.items()}.get(payload[16])
+        if flags & ~7 or arithmetic is None:
+            raise ValueError("the board's identify reply names a core this host does not "
+                             "know: update madvq")
+        ram = bool(flags & 4)
+        try:
+            core = CoreConfig(dims=u16(6), templates=u16(8), width=payload[10],
+                              signed=bool(flags & 1), distances=bool(flags & 2),
+                              templates_per_cycle=u16(12),
+                              storage="ram" if ram else "registers",
+                              ram_lanes=u16(14) if ram else None, arithmetic=arithmetic)
+            link = cls(core=core, clock_hz=u32(17), baud=u32(21), max_vectors=u16(25),
+                       timeout_bytes=u32(29))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"the board's identify reply is inconsistent: {exc}") from None
+        if link.result_queue_depth != u16(27):
             raise ValueError("the board's identify reply is inconsistent (result queue depth)")
         return link
 

@@ -16,15 +16,15 @@ The checksum is Fletcher-like and so depends on the order of the results: with
 """
 
 from amaranth.hdl import Module, Signal, Cat, Const
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import CoreConfig
 from .layouts import vector_layout, result_layout
 
 
-__all__ = ["LFSR_DEGREE", "LFSR_TAP", "SEED_BITS", "START", "window_width", "initial_masks",
-           "step_masks", "SelfTest"]
+__all__ = ["LFSR_DEGREE", "LFSR_TAP", "SEED_BITS", "START", "REPORT_BYTES", "window_width",
+           "initial_masks", "step_masks", "start_layout", "SelfTestSignature", "SelfTest"]
 
 
 LFSR_DEGREE = 127
@@ -32,6 +32,27 @@ LFSR_TAP = 1
 SEED_BITS = 32
 START = 0x243F6A8885A308D313198A2E03707344 & ((1 << LFSR_DEGREE) - 1)
 CYCLE_BITS = 48
+#: The report: count (4), cycles (8), sum1 (4), sum2 (4), little-endian.
+REPORT_BYTES = 20
+
+
+def start_layout():
+    """A self-test request: ``count`` vectors (>= 1) from ``seed`` (nonzero)."""
+    return data.StructLayout({"count": 32, "seed": SEED_BITS})
+
+
+class SelfTestSignature(wiring.Signature):
+    """How a controller (the serial link) drives the self-test, seen from the controller:
+    ``start`` (one transfer per run, accepted only when the previous run's report has been
+    read), ``report`` (the run's :data:`REPORT_BYTES` bytes, offered once the run is over)
+    and ``busy`` (the run is using the core)."""
+
+    def __init__(self):
+        super().__init__({
+            "start": Out(stream.Signature(start_layout())),
+            "report": In(stream.Signature(8)),
+            "busy": In(1),
+        })
 
 
 def window_width(config):
@@ -78,13 +99,14 @@ def _xor_of(source, mask):
 class SelfTest(wiring.Component):
     """Runs ``count`` LFSR vectors through a core and sums its results.
 
-    A ``start`` pulse (while not ``busy``) latches ``count`` (>= 1) and ``seed`` (nonzero)
-    and raises ``busy``. Then ``vector`` offers a new vector in every cycle in which the
-    previous one was taken (the core's full rate) and ``result`` is always ready. ``busy``
-    falls when the last result has been summed; then ``count``, ``cycles`` (from the first
-    cycle a vector was offered to the cycle the last result was taken, both counted),
-    ``sum1`` and ``sum2`` (see the module docstring) hold until the next ``start``.
-    The sums are pipelined (two cycles) so they never limit the clock.
+    ``control`` (:class:`SelfTestSignature`, flipped): a ``start`` transfer (``count`` >= 1,
+    ``seed`` nonzero) raises ``busy``; then ``vector`` offers a new vector in every cycle in
+    which the previous one was taken (the core's full rate) and ``result`` is always ready.
+    ``busy`` falls when the last result has been summed, and ``report`` then offers the
+    run's count, cycles (from the first cycle a vector was offered to the cycle the last
+    result was taken, both counted), ``sum1`` and ``sum2`` (see the module docstring), one
+    byte per transfer; the next ``start`` is accepted once the report has been read. The
+    sums are pipelined (two cycles) so they never limit the clock.
     """
 
     def __init__(self, config):
@@ -92,61 +114,91 @@ class SelfTest(wiring.Component):
             raise TypeError(f"config must be a CoreConfig, not {config!r}")
         self._config = config
         super().__init__({
-            "start": In(1),
-            "start_count": In(32),
-            "start_seed": In(SEED_BITS),
+            "control": In(SelfTestSignature()),
             "vector": Out(stream.Signature(vector_layout(config))),
             "result": In(stream.Signature(result_layout(config))),
-            "busy": Out(1),
-            "count": Out(32),
-            "cycles": Out(CYCLE_BITS),
-            "sum1": Out(32),
-            "sum2": Out(32),
         })
 
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
+        ctl = self.control
+        start = ctl.start
         width = window_width(cfg)
         window = Signal(width, reset_less=True)
-        seed_one = Cat(self.start_seed, Const(1, 1))
+        seed_one = Cat(start.p.seed, Const(1, 1))
         seed_next = Cat(*[_xor_of(seed_one, mk) for mk in initial_masks(cfg)])
         step_next = Cat(*[_xor_of(window, mk) for mk in step_masks(cfg)])
 
+        count = Signal(32)
+        cycles = Signal(CYCLE_BITS)
+        sum1 = Signal(32)
+        sum2 = Signal(32)
         to_send = Signal(32)
-        to_sum = Signal(32)
+        sending = Signal()                              # to_send != 0
+        # Vectors in the core: its credit bounds them by its result queue's depth.
+        in_core = Signal(range(cfg.result_queue_depth + 2))
         # Checksum pipeline: the word, then sum1, then sum2.
         word = Signal(32, reset_less=True)
         word_valid = Signal()
         sum1_valid = Signal()
+        reporting = Signal()
+        position = Signal(range(REPORT_BYTES))
 
         m.d.comb += [
-            self.vector.valid.eq(to_send != 0),
+            # From a register: the core's ready depends on valid, and a 32-bit comparison
+            # in front of it would be on the slowest path of the board.
+            self.vector.valid.eq(sending),
             self.vector.payload.eq(window[:cfg.dims * cfg.width]),
             self.result.ready.eq(1),
+            start.ready.eq(~ctl.busy & ~reporting),
         ]
 
-        with m.If(self.start & ~self.busy):
+        with m.If(start.valid & start.ready):
             m.d.sync += [
-                window.eq(seed_next), to_send.eq(self.start_count),
-                to_sum.eq(self.start_count), self.count.eq(self.start_count),
-                self.busy.eq(1), self.cycles.eq(0), self.sum1.eq(0), self.sum2.eq(0),
+                window.eq(seed_next), to_send.eq(start.p.count), count.eq(start.p.count),
+                sending.eq(start.p.count != 0),
+                ctl.busy.eq(1), cycles.eq(0), sum1.eq(0), sum2.eq(0),
             ]
-        with m.If(self.vector.valid & self.vector.ready):
-            m.d.sync += [window.eq(step_next), to_send.eq(to_send - 1)]
+        sent = self.vector.valid & self.vector.ready
+        with m.If(sent):
+            m.d.sync += [window.eq(step_next), to_send.eq(to_send - 1),
+                         sending.eq(to_send != 1)]
 
-        got = self.result.valid & (to_sum != 0)
-        with m.If(got):
-            m.d.sync += to_sum.eq(to_sum - 1)
-        with m.If(self.busy & (to_sum != 0)):
-            m.d.sync += self.cycles.eq(self.cycles + 1)
+        # Only this run's vectors are in the core while it is busy.
+        got = self.result.valid & ctl.busy
+        with m.If(sent & ~got):
+            m.d.sync += in_core.eq(in_core + 1)
+        with m.Elif(got & ~sent):
+            m.d.sync += in_core.eq(in_core - 1)
+        waiting = sending | (in_core != 0)              # results still to come
+        with m.If(ctl.busy & waiting):
+            m.d.sync += cycles.eq(cycles + 1)
 
         full_word = Cat(self.result.p.distance, self.result.p.index)
         m.d.sync += [word.eq(full_word[:32]), word_valid.eq(got), sum1_valid.eq(word_valid)]
         with m.If(word_valid):
-            m.d.sync += self.sum1.eq(self.sum1 + word)
+            m.d.sync += sum1.eq(sum1 + word)
         with m.If(sum1_valid):
-            m.d.sync += self.sum2.eq(self.sum2 + self.sum1)
-        with m.If(self.busy & (to_sum == 0) & ~word_valid & ~sum1_valid):
-            m.d.sync += self.busy.eq(0)
+            m.d.sync += sum2.eq(sum2 + sum1)
+        with m.If(ctl.busy & ~waiting & ~word_valid & ~sum1_valid):
+            m.d.sync += [ctl.busy.eq(0), reporting.eq(1), position.eq(0)]
+
+        # The report's 32-bit word first, then its byte: a mux over the words and one over
+        # four bytes cost less logic than one over twenty bytes (a selection that wide
+        # becomes a shifter).
+        report = Cat(count, cycles, Const(0, 64 - CYCLE_BITS), sum1, sum2)
+        word = Signal(32)
+        with m.Switch(position[2:]):
+            for k in range(REPORT_BYTES // 4):
+                with m.Case(k):
+                    m.d.comb += word.eq(report[32 * k:32 * k + 32])
+        m.d.comb += [
+            ctl.report.valid.eq(reporting),
+            ctl.report.payload.eq(word.word_select(position[:2], 8)),
+        ]
+        with m.If(ctl.report.valid & ctl.report.ready):
+            m.d.sync += position.eq(position + 1)
+            with m.If(position == REPORT_BYTES - 1):
+                m.d.sync += reporting.eq(0)
         return m

@@ -15,9 +15,11 @@ def _check_divisor(divisor):
 
 
 def received_layout():
-    """A received byte, and whether it is damaged: a missing stop bit, or bytes before it
-    were lost because nobody took them."""
-    return data.StructLayout({"data": 8, "error": 1})
+    """What the receiver delivers: a byte (``idle`` low) or the mark that the line has gone
+    idle (``idle`` high, ``data`` meaningless); ``error`` when something was damaged: the
+    byte's stop bit was missing (a framing error or a break), or items before this one were
+    lost because nobody took them."""
+    return data.StructLayout({"data": 8, "error": 1, "idle": 1})
 
 
 class UARTReceiver(wiring.Component):
@@ -25,15 +27,23 @@ class UARTReceiver(wiring.Component):
 
     ``rx`` is the line (idle high), synchronised here. A start bit is confirmed half a bit
     after its falling edge (shorter glitches are ignored); each data bit and the stop bit
-    are sampled in the middle of the bit. One ``received`` transfer per byte, a little after
-    the middle of its stop bit. The line cannot wait, so ``received`` has no ``ready`` to
-    honour: a byte offered while ``ready`` is low is lost, and the next byte delivered carries
-    ``error`` so that the loss is known.
+    are sampled in the middle of the bit. One ``received`` item per byte, offered a little
+    after the middle of its stop bit; with ``idle_bits``, one more item, an idle mark, when
+    the line has carried no start bit for that many bit periods after a byte. The line
+    cannot wait: an item that completes while the previous one is still offered is lost,
+    and the next item offered (a byte, or the idle mark) carries ``error`` so that the loss
+    is known where it happened. So a consumer that takes each item within a byte time loses
+    nothing.
     """
 
-    def __init__(self, divisor):
+    def __init__(self, divisor, *, idle_bits=None):
         _check_divisor(divisor)
+        if idle_bits is not None and (not isinstance(idle_bits, int)
+                                      or isinstance(idle_bits, bool) or idle_bits < 1):
+            raise ValueError(f"idle_bits must be a positive integer or None, "
+                             f"not {idle_bits!r}")
         self._divisor = divisor
+        self._idle_bits = idle_bits
         super().__init__({
             "rx": In(1, init=1),
             "received": Out(stream.Signature(received_layout())),
@@ -44,21 +54,37 @@ class UARTReceiver(wiring.Component):
         div = self._divisor
         line = Signal(init=1)
         m.submodules.sync = cdc.FFSynchronizer(self.rx, line, init=1)
+        out = self.received
 
         timer = Signal(range(div + 1))
         bit = Signal(range(10))
         shift = Signal(8)
         lost = Signal()
 
-        with m.If(self.received.valid):
-            m.d.sync += self.received.valid.eq(0)
-            with m.If(~self.received.ready):
+        with m.If(out.valid & out.ready):
+            m.d.sync += out.valid.eq(0)
+
+        def deliver(data, error, idle):
+            with m.If(out.valid & ~out.ready):
                 m.d.sync += lost.eq(1)
             with m.Else():
-                m.d.sync += lost.eq(0)
+                m.d.sync += [out.valid.eq(1), out.p.data.eq(data), out.p.idle.eq(idle),
+                             out.p.error.eq(error | lost), lost.eq(0)]
+
+        # Bit periods left until the idle mark; zero once it has been given (and after
+        # reset, so that a line idle since power-up gives none). `timer` counts the bit
+        # period meanwhile.
+        idle_left = Signal(range((self._idle_bits or 0) + 1))
 
         with m.FSM():
             with m.State("IDLE"):
+                if self._idle_bits is not None:
+                    with m.If(timer != 0):
+                        m.d.sync += timer.eq(timer - 1)
+                    with m.Elif(idle_left != 0):
+                        m.d.sync += [timer.eq(div - 1), idle_left.eq(idle_left - 1)]
+                        with m.If(idle_left == 1):
+                            deliver(0, 0, 1)
                 with m.If(~line):
                     m.d.sync += timer.eq(div // 2 - 1)
                     m.next = "START"
@@ -82,13 +108,10 @@ class UARTReceiver(wiring.Component):
                 with m.If(timer != 0):
                     m.d.sync += timer.eq(timer - 1)
                 with m.Else():
-                    m.d.sync += [
-                        self.received.valid.eq(1),
-                        self.received.p.data.eq(shift),
-                        # A low stop bit: a framing error (or a break).
-                        self.received.p.error.eq(~line | lost |
-                                                 (self.received.valid & ~self.received.ready)),
-                    ]
+                    # A low stop bit: a framing error (or a break).
+                    deliver(shift, ~line, 0)
+                    if self._idle_bits is not None:
+                        m.d.sync += idle_left.eq(self._idle_bits)
                     with m.If(line):
                         m.next = "IDLE"
                     with m.Else():

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from madvq.hdl.protocol import (Command, ErrorCode, ERROR_REPLY, REPLY_BIT, END, LinkConfig,
-                                FrameDecoder, encode_frame, escape)
+from madvq.hdl.protocol import (Command, ErrorCode, ERROR_REPLY, ERROR_REPLY_BYTES, REPLY_BIT,
+                                END, LinkConfig, FrameDecoder, encode_frame, escape)
 from madvq.sim import golden
 from madvq.sim import selftest as selftest_model
 
@@ -54,11 +54,13 @@ class LinkError(BoardError):
 
 
 class ErrorReply(BoardError):
-    """The board answered a request with an error."""
+    """The board answered a request with an error (``count``: how many consecutive failed
+    frames that error reply answers, this request first)."""
 
-    def __init__(self, command, code):
+    def __init__(self, command, code, count=1):
         self.command = command
         self.code = code
+        self.count = count
         try:
             text = ErrorCode(code).text
             name = ErrorCode(code).name
@@ -68,7 +70,8 @@ class ErrorReply(BoardError):
             what = Command(command).name.lower()
         except ValueError:
             what = f"command 0x{command:02x}"
-        super().__init__(f"the board rejected the {what} request: {text} ({name})")
+        more = f"; {count - 1} more failed frame(s) followed" if count > 1 else ""
+        super().__init__(f"the board rejected the {what} request: {text} ({name}){more}")
 
 
 @dataclass
@@ -158,9 +161,10 @@ class Board:
             raise LinkError(f"a reply for request {frame.tag} arrived while request {tag} "
                             f"was expected: replies were lost or the line is shared")
         if frame.command == ERROR_REPLY:
-            if len(frame.payload) != 2:
+            if len(frame.payload) != ERROR_REPLY_BYTES:
                 raise LinkError("a malformed error reply from the board")
-            raise ErrorReply(frame.payload[1], frame.payload[0])
+            raise ErrorReply(frame.payload[1], frame.payload[0],
+                             int.from_bytes(frame.payload[2:4], "little"))
         if frame.command != (command | REPLY_BIT):
             raise LinkError(f"the board answered request {Command(command).name.lower()} "
                             f"with reply 0x{frame.command:02x}")
@@ -242,7 +246,7 @@ class Board:
         vectors = golden.check_vectors(self.config, vectors)
         link = self.link
         per = link.max_vectors
-        window = max(1, link.result_queue_depth // per)
+        window = link.window
         chunks = [vectors[k:k + per] for k in range(0, len(vectors), per)]
         parts = []
         pending = deque()                   # (tag, count) of requests in flight

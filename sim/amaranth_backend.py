@@ -14,7 +14,7 @@ from amaranth.sim import Simulator
 from madvq.hdl.ports import FlatMADCore
 from .packing import pack_rows, unpack_distances
 from .golden import Results
-from .run import RunResult, SimulationError, cycle_budget
+from ._base import Backend, RunResult, SimulationError, cycle_budget
 from .streams import flat_port, stream_put, stream_get
 from .vcd import VCDWindow
 
@@ -26,16 +26,17 @@ __all__ = ["AmaranthBackend"]
 PERIOD_FS = 10_000_000
 
 
-class AmaranthBackend:
+class AmaranthBackend(Backend):
     name = "amaranth"
 
     def __init__(self, config):
-        self.config = config
+        super().__init__(config)
 
     def run(self, batch, *, vcd=None, vcd_start=0, vcd_cycles=None):
         """Run ``batch``; return a :class:`~madvq.sim.run.RunResult`. With ``vcd``, write the
         waveform of cycles ``vcd_start`` .. ``vcd_start + vcd_cycles - 1`` (to the end of the
         run when ``vcd_cycles`` is None)."""
+        self.check_batch(batch)
         cfg = self.config
         if vcd is not None:
             # Before any testbench exists: an unwritable path is a plain OSError.

@@ -202,17 +202,30 @@ def board_verilog(link, *, cache_dir=None):
 
 class VerilatedBoard(Transport):
     """A :class:`~madvq.host.transport.Transport` to the board top compiled by Verilator.
-    ``log`` receives a note before a compile starts."""
+    ``log`` receives a note before a compile starts.
 
-    def __init__(self, link=None, *, cache_dir=None, log=None):
+    ``verilog`` (a text or a list of texts) with top module ``top`` replaces the board top
+    exported from ``link``: any design whose top has the ports ``clk``, ``rst``, ``rx`` and
+    ``tx`` and behaves as the board of ``link`` (a synthesised netlist, for one);
+    ``verilator_args`` are added to Verilator's options for it and ``make_opt`` replaces the
+    compiler's optimisation flags (see :func:`~madvq.sim.verilated.build_model`). ``rst`` is
+    held low."""
+
+    def __init__(self, link=None, *, verilog=None, top=None, verilator_args=(),
+                 make_opt=None, cache_dir=None, log=None):
         from .verilated import build_model, find_tools
         self.link = link if link is not None else sim_link()
         if not isinstance(self.link, LinkConfig):
             raise TypeError(f"link must be a LinkConfig, not {self.link!r}")
+        if (verilog is None) != (top is None):
+            raise TypeError("verilog and top go together: give both or neither")
         self.baud = self.link.baud
         find_tools()              # a missing tool is reported before the export's seconds
-        model = build_model(board_verilog(self.link, cache_dir=cache_dir), BOARD_TOP,
-                            _HARNESS.read_text(), cache_dir=cache_dir, log=log)
+        if verilog is None:
+            verilog, top = board_verilog(self.link, cache_dir=cache_dir), BOARD_TOP
+        model = build_model(verilog, top, _HARNESS.read_text(),
+                            verilator_args=tuple(verilator_args), make_opt=make_opt,
+                            cache_dir=cache_dir, log=log)
         lib = model.load()
         lib.board_new.restype = ctypes.c_void_p
         lib.board_new.argtypes = [ctypes.c_uint64]

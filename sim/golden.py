@@ -19,7 +19,7 @@ from madvq.hdl.config import CoreConfig
 
 
 __all__ = ["Results", "check_values", "check_vectors", "check_codebook", "check_active",
-           "distances", "classify", "latency_cycles", "cycles_per_vector"]
+           "distances", "distance_chunks", "classify", "latency_cycles", "cycles_per_vector"]
 
 
 @dataclass
@@ -149,6 +149,16 @@ def _distance_chunks(config, codebook, vectors):
             np.abs(diff, out=diff)
             diff.sum(axis=0, dtype=dtype, out=d[j])
         yield start, d
+
+
+def distance_chunks(config, codebook, vectors):
+    """Yield ``(start, d)``: ``d`` the (M', C) distances of vectors ``start`` ..
+    ``start + C - 1`` from the M' rows of ``codebook``, in the narrowest integer type that
+    holds them. Memory stays bounded whatever the number of vectors K, for callers (such as
+    codebook training) that reduce each chunk at once instead of keeping a K x M' array."""
+    codebook = check_values("codebook", codebook, config.dims, config)
+    vectors = check_vectors(config, vectors)
+    yield from _distance_chunks(config, codebook, vectors)
 
 
 def distances(config, codebook, vectors):

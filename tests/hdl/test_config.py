@@ -196,3 +196,14 @@ def test_frozen():
     cfg = CoreConfig()
     with pytest.raises(AttributeError):
         cfg.dims = 3
+
+
+@pytest.mark.parametrize("params", [{}, {"storage": "auto"}, {"storage": "ram",
+                                                              "templates_per_cycle": 4},
+                                    {"storage": "ram", "templates_per_cycle": 4,
+                                     "ram_lanes": 3, "arithmetic": "ecp5", "signed": True},
+                                    {"distances": True, "templates_per_cycle": 8}])
+def test_a_config_survives_its_dictionary(params):
+    cfg = CoreConfig(**params)
+    assert CoreConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.storage in ("registers", "ram")

@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from amaranth.hdl import ClockDomain, Module, Signal
+from amaranth.hdl import ClockDomain, Module, ResetInserter, Signal
 from amaranth.sim import Simulator
 
 from madvq.hdl.config import CoreConfig
@@ -369,3 +369,47 @@ def test_ecp5_distance_unit_many_pairs(dims, width, signed):
     xs[20:60] = rng.choice([lo, hi], (40, dims))
     ts[20:60] = rng.choice([lo, hi], (40, dims))
     assert _distance_unit_run(cfg, xs, ts) == np.abs(xs - ts).sum(axis=1).tolist()
+
+
+@pytest.mark.parametrize("params", [(3, 5, 4, 2, "registers", None),
+                                    (2, 7, 3, 2, "ram", 1), (2, 6, 3, 3, "registers", None)])
+@pytest.mark.parametrize("at", [1, 2, 3])
+def test_a_reset_in_the_middle_of_rounds_keeps_the_codebook_in_place(params, at):
+    """A reset while a vector is part-way through its rounds stops the register rings away
+    from home; the core must bring them home before the next vector or write, so that every
+    later vector still sees template j in template j's place."""
+    n, m, w, p, storage, lanes = params
+    cfg = CoreConfig(dims=n, templates=m, width=w, templates_per_cycle=p, storage=storage,
+                     ram_lanes=lanes)
+    rng = np.random.default_rng(at)
+    book = rng.integers(0, 1 << w, (m, n))
+    vectors = rng.integers(0, 1 << w, (12, n))
+    dut = FlatMADCore(cfg)
+    rst = Signal()
+    top = Module()
+    top.submodules.dut = ResetInserter(rst)(dut)
+    codebook = flat_port(dut, "codebook", ["index", "data"])
+    vector = flat_port(dut, "vector", ["data"])
+    result = flat_port(dut, "result", ["index", "distance"])
+    got = []
+
+    async def producer(ctx):
+        for j, row in enumerate(book):
+            await stream_put(ctx, codebook, (j, pack_rows(cfg, [row])[0]))
+        await stream_put(ctx, vector, (pack_rows(cfg, [vectors[0]])[0],))
+        for _ in range(at):                 # into the vector's rounds
+            await ctx.tick()
+        ctx.set(rst, 1)
+        await ctx.tick()
+        ctx.set(rst, 0)
+        for row in vectors[1:]:
+            await stream_put(ctx, vector, (pack_rows(cfg, [row])[0],))
+
+    async def consumer(ctx):
+        for _ in range(len(vectors) - 1):
+            got.append(await stream_get(ctx, result))
+
+    _bench(top, [(producer, True), (consumer, False)])
+    expected = golden.classify(cfg, book, vectors[1:])
+    assert [g[0] for g in got] == expected.index.tolist()
+    assert [g[1] for g in got] == expected.distance.tolist()

@@ -45,12 +45,13 @@ class Raw:
         got = self.decoder.feed(self.t.read(0.004))
         assert got == []
 
-    def expect_error(self, code, command=None):
+    def expect_error(self, code, command=None, count=1):
         (f,) = self.replies(1)
         assert f.command == ERROR_REPLY, f
         assert f.payload[0] == code, (ErrorCode(f.payload[0]), code)
         if command is not None:
             assert f.payload[1] == command
+        assert int.from_bytes(f.payload[2:4], "little") == count, f
         return f
 
 
@@ -122,8 +123,11 @@ def test_truncated_frame_then_valid_frame(rig):
 
 def test_short_frame(rig):
     board, raw, _ = rig
+    # The error reply names the command and tag as far as they arrived.
     raw.t.write(bytes([END, 0x01, 0x02, END]))
-    raw.expect_error(ErrorCode.TRUNCATED, 0)
+    assert raw.expect_error(ErrorCode.TRUNCATED, 0x01).tag == 0x02
+    raw.t.write(bytes([END, 0x01, END]))
+    assert raw.expect_error(ErrorCode.TRUNCATED, 0x01).tag == 0
     check_state(rig)
 
 

@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """The UART on its own: bytes at the nominal rate and 2% off it, framing errors, lost bytes,
-and the transmitter's bit timing."""
+the idle mark, and the transmitter's bit timing."""
 
 import pytest
 from amaranth.sim import Simulator
@@ -12,9 +12,12 @@ def line_bits(byte, stop=1):
     return [0] + [(byte >> k) & 1 for k in range(8)] + [stop]
 
 
-def run_rx(divisor, frames, *, bit_cycles=None, ready=True):
-    """Drive ``frames`` (lists of bits) into a receiver; return what it delivered."""
-    dut = UARTReceiver(divisor)
+def run_rx(divisor, frames, *, bit_cycles=None, ready=lambda cycle: True, idle_bits=None,
+           quiet=4):
+    """Drive ``frames`` (lists of bits) into a receiver, then ``quiet`` byte times of idle
+    line; return what it delivered (``(data, error)``, or ``("idle", error)`` for an idle
+    mark), taking an item in the cycles where ``ready(cycle)``."""
+    dut = UARTReceiver(divisor, idle_bits=idle_bits)
     got = []
     bit_cycles = bit_cycles or divisor
 
@@ -32,14 +35,18 @@ def run_rx(divisor, frames, *, bit_cycles=None, ready=True):
                 await ctx.tick().repeat(n)
             ctx.set(dut.rx, 1)
             await ctx.tick().repeat(divisor)
-        await ctx.tick().repeat(4 * divisor)
+        await ctx.tick().repeat(quiet * 10 * divisor)
 
     async def watch(ctx):
-        ctx.set(dut.received.ready, int(ready))
-        async for _, _, valid, data, error in ctx.tick().sample(
-                dut.received.valid, dut.received.p.data, dut.received.p.error):
-            if valid:
-                got.append((data, error))
+        cycle = 0
+        ctx.set(dut.received.ready, int(ready(0)))
+        async for _, _, valid, taken, data, error, idle in ctx.tick().sample(
+                dut.received.valid, dut.received.ready, dut.received.p.data,
+                dut.received.p.error, dut.received.p.idle):
+            if valid and taken:
+                got.append(("idle" if idle else data, error))
+            cycle += 1
+            ctx.set(dut.received.ready, int(ready(cycle)))
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -64,9 +71,32 @@ def test_framing_error_is_flagged():
     assert got[0][0] == 0x3C and got[2][0] == 0x7E
 
 
+def test_an_item_waits_for_its_consumer():
+    # Taken late, but within a byte time of the next one: nothing is lost.
+    got = run_rx(6, [line_bits(1), line_bits(2)], ready=lambda cycle: cycle % 50 == 0)
+    assert got == [(1, 0), (2, 0)]
+
+
 def test_lost_byte_marks_the_next():
-    got = run_rx(6, [line_bits(1), line_bits(2)], ready=False)
-    assert got == [(1, 0), (2, 1)]
+    # Nothing taken for over two byte times: byte 2 arrives while byte 1 still waits and is
+    # lost; byte 3 says so.
+    got = run_rx(6, [line_bits(1), line_bits(2), line_bits(3)],
+                 ready=lambda cycle: cycle > 170)
+    assert got == [(1, 0), (3, 1)]
+
+
+def test_idle_mark_once_after_a_byte():
+    got = run_rx(6, [line_bits(0x11), line_bits(0x22)], idle_bits=25, quiet=6)
+    assert got == [(0x11, 0), (0x22, 0), ("idle", 0)]
+    # None before the first byte, and none when the line is quiet for less.
+    assert run_rx(6, [], idle_bits=25, quiet=6) == []
+    assert run_rx(6, [line_bits(0x33)], idle_bits=25, quiet=2) == [(0x33, 0)]
+
+
+def test_idle_mark_reports_a_loss():
+    got = run_rx(6, [line_bits(1), line_bits(2)], idle_bits=15, quiet=6,
+                 ready=lambda cycle: cycle > 3 * 60)
+    assert got == [(1, 0), ("idle", 1)]
 
 
 def test_glitch_is_not_a_start_bit():

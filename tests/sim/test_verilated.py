@@ -56,6 +56,16 @@ def test_any_top_and_harness():
     assert (model.folder / "source0.v").read_text() == COUNTER
 
 
+def test_compiler_optimisation_is_chosen_and_keyed():
+    # make_opt reaches the compiler (the manifest records it) and is part of the cache key.
+    plain, _ = counter_library()
+    quick, lib = counter_library(make_opt={"OPT_FAST": "-O0"})
+    assert lib.sum_steps(10, 7) == 70
+    assert quick.key != plain.key
+    manifest = json.loads((quick.folder / "manifest.json").read_text())
+    assert manifest["make"] == {**verilated.MAKE_OPT, "OPT_FAST": "-O0"}
+
+
 def test_a_verilog_error_is_reported():
     with pytest.raises(BuildError, match=r"(?s)verilator failed.*syntax error"):
         build_model(COUNTER.replace("endmodule", ""), "counter", COUNTER_HARNESS)
