@@ -43,7 +43,7 @@ def main():
     started = time.perf_counter()
     r = estimate(cfg, os.path.join(args.output, "work"), gates=args.gates,
                  vectors=args.vectors, log=lambda note: print(f"  ... {note}", flush=True))
-    print(f"tools: " + ", ".join(f"{k} {v}" for k, v in sorted(r["tool_versions"].items())))
+    print("tools: " + ", ".join(f"{k} {v}" for k, v in sorted(r["tool_versions"].items())))
     print(summary(r))
     analog = r["analog_energy_per_vector_nj"] * 1000
     print(f"16x16x8 at 45 nm / 0.9 V, pJ per vector: random {r['energy_per_vector_random_pj']:.1f}"

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from madvq.gen.synth import implement, read_report, tool_versions, device
-from madvq.gen.tools import run_tool
+from madvq.hdl.tools import run_tool
 from madvq.gen.verilog import generate
 from madvq.hdl.config import CoreConfig
 

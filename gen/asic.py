@@ -3,7 +3,7 @@
 :func:`estimate` takes a :class:`~madvq.hdl.config.CoreConfig` with ``generic`` arithmetic
 and returns one record (a plain dict, like :func:`madvq.gen.synth.implement`'s):
 
-1. **Gates.** The core's exported Verilog (:func:`madvq.gen.verilog.verilog_text`, what a
+1. **Gates.** The core's exported Verilog (:func:`madvq.hdl.export.verilog_text`, what a
    user's ASIC flow would read) is synthesised by YoWASP Yosys to simple gates: ``synth
    -flatten -noabc`` (memories become flip-flops), ``dfflegalize`` to plain positive-edge
    D flip-flops (enables and synchronous resets become gates in front of them), then
@@ -61,7 +61,7 @@ from madvq.sim.packing import pack_words
 from madvq.sim.toggles import ToggleCounter
 from .files import write_atomically
 from .synth import tool_versions
-from .tools import run_yosys
+from madvq.hdl.tools import run_yosys
 
 
 __all__ = ["DEFAULT_GATES", "GATE_TYPES", "GATE_SETS", "check_gates", "CMOS_TRANSISTORS",
@@ -608,10 +608,10 @@ def estimate(config, workdir, *, gates=DEFAULT_GATES, vectors=DEFAULT_VECTORS,
     the analog chip, the adder cross-check (``cross_check``), tool versions and seconds.
     ``seed`` seeds the random data and the codebook training. ``log(message)`` receives
     progress notes. Raises ``ValueError`` for ``ecp5`` arithmetic or bad options,
-    :class:`~madvq.gen.tools.ToolError` when Yosys fails, and
+    :class:`~madvq.hdl.tools.ToolError` when Yosys fails, and
     :class:`~madvq.sim.SimulationError` when the gate netlist disagrees with the golden
     model."""
-    from .verilog import verilog_text
+    from madvq.hdl.export import verilog_text
     check_estimate(config, gates=gates, vectors=vectors, image_vectors=image_vectors,
                    seed=seed)
     note = log or (lambda message: None)

@@ -12,6 +12,7 @@ to fit and meet timing; ``benchmarks/bench_boards.py`` re-measures them.
 
 import importlib.resources
 import json
+import math
 import os
 import re
 import subprocess
@@ -27,10 +28,10 @@ from amaranth.lib.wiring import In
 from madvq.hdl.board import BoardTop
 from madvq.hdl.config import CoreConfig
 from .files import check_input_file
-from .tools import MissingToolError, ToolError, find_tool
+from madvq.hdl.tools import MissingToolError, ToolError, find_tool
 
 
-__all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config",
+__all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config", "build_target",
            "toolchain_env", "ice40_pll", "ecp5_pll", "board_clock", "POWER_ON_DELAY",
            "BoardReset", "BoardBuild", "prepare_build", "build_board", "BuildReport",
            "program_command", "check_bitstream", "program", "CONSTRAINTS_DIR"]
@@ -104,6 +105,21 @@ def default_config(board):
     """``(CoreConfig, clock in MHz)`` a build of ``board`` uses when given no core flags."""
     d = DEFAULTS[board]
     return CoreConfig(dims=16, templates=16, width=8, **d["core"]), d["clock_mhz"]
+
+
+def build_target(board, core=None, clock_mhz=None):
+    """``(CoreConfig, clock in MHz)`` of a build of ``board``: ``core`` (default: the
+    board's default core) at ``clock_mhz`` (default: the board's tested clock);
+    ``ValueError`` for a core the board's family cannot build or a clock that is not a
+    positive frequency."""
+    default_core, default_mhz = default_config(board)
+    core = default_core if core is None else core
+    if core.arithmetic == "ecp5" and board != "ulx3s":
+        raise ValueError(f"--arithmetic ecp5 needs an ECP5 board (ulx3s), not {board}")
+    clock_mhz = default_mhz if clock_mhz is None else clock_mhz
+    if not (math.isfinite(clock_mhz) and clock_mhz > 0):
+        raise ValueError(f"--clock must be a positive frequency in MHz, not {clock_mhz:g}")
+    return core, clock_mhz
 
 
 def toolchain_env(base=None):

@@ -45,15 +45,19 @@ class Failure(Exception):
     """The command ran but the hardware disagreed with the golden model (exit status 1)."""
 
 
-def _add_core_flags(parser, *, from_arrays=False):
+def _add_core_flags(parser, *, from_arrays=False, size=16, width=8, size_help=None):
+    """The core flags. ``size``: default N and M (None: decided by the command, which
+    ``size_help`` or, with ``from_arrays``, the arrays' shapes explain)."""
     g = parser.add_argument_group("core parameters")
-    implied = " (default: implied by the arrays)" if from_arrays else ""
-    g.add_argument("--dims", type=int, default=None if from_arrays else 16, metavar="N",
-                   help="vector length N" + (implied or " (default 16)"))
-    g.add_argument("--templates", type=int, default=None if from_arrays else 16, metavar="M",
-                   help="stored templates M" + (implied or " (default 16)"))
-    g.add_argument("--width", type=int, default=8, metavar="W",
-                   help="bits per value, 1..32 (default 8)")
+    if from_arrays:
+        size, size_help = None, "implied by the arrays"
+    default = f" (default: {size_help})" if size_help else f" (default {size})"
+    g.add_argument("--dims", type=int, default=size, metavar="N",
+                   help="vector length N" + default)
+    g.add_argument("--templates", type=int, default=size, metavar="M",
+                   help="stored templates M" + default)
+    g.add_argument("--width", type=int, default=width, metavar="W",
+                   help=f"bits per value, 1..32 (default {width})")
     g.add_argument("--signed", action="store_true",
                    help="values are two's complement (default unsigned)")
     g.add_argument("--templates-per-cycle", type=int, default=None, metavar="P",
@@ -379,7 +383,7 @@ def cmd_demo(args):
 
 
 def _board_failure(exc):
-    from madvq.gen.tools import MissingToolError, ToolError
+    from madvq.hdl.tools import MissingToolError, ToolError
     from madvq.host import BoardError
     from madvq.sim.verilated import BuildError
     if isinstance(exc, MissingToolError):
@@ -389,21 +393,13 @@ def _board_failure(exc):
     return exc
 
 
-def _build_target(args, spec):
-    """``(CoreConfig, clock in MHz)`` of a board build: the board's default core unless a
-    core flag is given (then 16x16x8 with those flags), its default clock unless --clock."""
-    from madvq.gen import boards
-    default_core, default_mhz = boards.default_config(spec.name)
+def _build_core(args):
+    """The core a build's flags ask for: ``None`` (the board's default core) unless a core
+    flag is given, then 16x16x8 with those flags."""
     core_flags = any(getattr(args, k) is not None for k in
                      ("dims", "templates", "templates_per_cycle", "ram_lanes", "arithmetic")) \
         or args.width != 8 or args.signed or args.distances or args.storage != "auto"
-    cfg = _config(args, dims=16, templates=16) if core_flags else default_core
-    if cfg.arithmetic == "ecp5" and spec.name != "ulx3s":
-        raise ValueError(f"--arithmetic ecp5 needs an ECP5 board (ulx3s), not {spec.name}")
-    clock_mhz = args.clock if args.clock is not None else default_mhz
-    if not (math.isfinite(clock_mhz) and clock_mhz > 0):
-        raise ValueError(f"--clock must be a positive frequency in MHz, not {clock_mhz:g}")
-    return cfg, clock_mhz
+    return _config(args, dims=16, templates=16) if core_flags else None
 
 
 def cmd_build(args):
@@ -414,7 +410,7 @@ def cmd_build(args):
     if args.flash and not args.program:
         raise ValueError("--flash chooses where --program writes: it needs --program")
     spec = boards.board_spec(args.board, args.device)
-    cfg, clock_mhz = _build_target(args, spec)
+    cfg, clock_mhz = boards.build_target(spec.name, _build_core(args), args.clock)
     pll, clock_hz = boards.board_clock(spec, clock_mhz)
     link = LinkConfig(core=cfg, clock_hz=clock_hz, baud=args.baud,
                       max_vectors=args.max_vectors)
@@ -668,37 +664,6 @@ def _choice_list(choices):
     return parse
 
 
-def _error_summary(error):
-    """One line of a tool error: its first line and the tool's own ERROR line."""
-    lines = [line.strip() for line in error.splitlines() if line.strip()]
-    cause = next((line for line in reversed(lines) if line.startswith("ERROR")),
-                 lines[-1] if lines else "")
-    return lines[0] if not lines or cause == lines[0] else f"{lines[0]} {cause}"
-
-
-def _print_record(r):
-    name = CoreConfig.from_dict({k: r[k] for k in CoreConfig().to_dict()}).default_name
-    if "error" in r:
-        print(f"{name} on {r['device']}: tool error: {_error_summary(r['error'])}")
-        return
-    cells = f"{r['logic_cells']:,} of {r['logic_available']:,} {r['logic_cell']}"
-    if r.get("harness_cells"):
-        cells += f" (harness {r['harness_cells']})"
-    if not r["fits"]:
-        from madvq.gen.sweep import fit_problem
-        print(f"{name} on {r['device']}: does not fit: {cells}; {fit_problem(r)}")
-        return
-    if r["fmax_mhz"] is None:
-        speed = "no Fmax in nextpnr's report"
-    else:
-        met = "met" if r["timing_met"] else "missed"
-        speed = (f"Fmax {r['fmax_mhz']:.1f} MHz (target {r['clock_target_mhz']:g}, {met}), "
-                 f"{r['cycles_per_vector']} cycle(s)/vector: "
-                 f"{r['vectors_per_second'] / 1e6:.1f} M vectors/s")
-    print(f"{name} on {r['device']}: {cells}, {r['ffs']:,} FF, {r['bram']} BRAM, {speed}"
-          + (" (cached)" if r.get("cached") else ""))
-
-
 # nextpnr reads its --seed as a C int.
 MAX_SEED = (1 << 31) - 1
 # Training seeds go to NumPy's generator, which takes any integer >= 0; a bound keeps the
@@ -711,7 +676,7 @@ def _check_flow(args, devices):
     and the tools are installed."""
     from madvq.gen.files import check_output_folder
     from madvq.gen.synth import device
-    from madvq.gen.tools import find_tool
+    from madvq.hdl.tools import find_tool
     if args.clock is not None and not (math.isfinite(args.clock) and args.clock > 0):
         raise ValueError(f"--clock must be a positive number of MHz, not {args.clock:g}")
     if not 0 <= args.seed <= MAX_SEED:
@@ -730,7 +695,7 @@ def _command_line(args):
 
 def cmd_report(args):
     from pathlib import Path
-    from madvq.gen.sweep import Point, sweep, write_outputs
+    from madvq.gen.sweep import Point, error_summary, record_summary, sweep, write_outputs
     from madvq.gen.synth import device
     if args.device == "asic":
         return _report_asic(args)
@@ -750,10 +715,10 @@ def cmd_report(args):
                     executor=_local_executor("thread", 1), progress=False)
     paths = write_outputs([record], out, command=_command_line(args),
                           plots=False, stem=f"{cfg.default_name}_{args.device}")
-    _print_record(record)
+    print(record_summary(record))
     print("wrote " + ", ".join(str(p) for p in paths))
     if "error" in record:
-        raise Failure(f"{_error_summary(record['error'])} (work folder {out / 'work'})")
+        raise Failure(f"{error_summary(record['error'])} (work folder {out / 'work'})")
     return 0
 
 
@@ -761,7 +726,8 @@ def _report_asic(args):
     from pathlib import Path
     from madvq.gen import asic
     from madvq.gen.files import check_output_folder
-    from madvq.gen.tools import ToolError, find_tool
+    from madvq.gen.sweep import error_summary
+    from madvq.hdl.tools import ToolError, find_tool
     from madvq.sim.run import SimulationError
     from madvq.sim.verilated import find_tools
     cfg = _config(args)
@@ -794,7 +760,7 @@ def _report_asic(args):
     except SimulationError as exc:
         raise Failure(f"{exc} (work folder {work})") from None
     except ToolError as exc:
-        raise Failure(f"{_error_summary(str(exc))} (work folder {work})") from None
+        raise Failure(f"{error_summary(str(exc))} (work folder {work})") from None
     paths = asic.write_report(record, out, f"{cfg.default_name}_asic",
                               command=_command_line(args))
     print(asic.summary(record))
@@ -838,7 +804,8 @@ GRID_DEFAULTS = {"dims": [16], "templates": [16], "width": [8], "templates_per_c
 
 def cmd_sweep(args):
     from pathlib import Path
-    from madvq.gen.sweep import make_executor, splice_markdown, sweep, write_outputs
+    from madvq.gen.sweep import (make_executor, record_summary, splice_markdown, sweep,
+                                 write_outputs)
     if args.readme is not None:
         # Checked before hours of place and route, not after.
         splice_markdown(args.readme)
@@ -865,7 +832,7 @@ def cmd_sweep(args):
         splice_markdown(args.readme, (out / "sweep.md").read_text())
         paths.append(Path(args.readme))
     for r in records:
-        _print_record(r)
+        print(record_summary(r))
     print("wrote " + ", ".join(str(p) for p in paths))
     if failed:
         raise Failure(f"{failed} of {len(records)} points failed (see the records"
@@ -876,27 +843,32 @@ def cmd_sweep(args):
 
 def cmd_prove(args):
     from pathlib import Path
-    from madvq.gen.formal import GROUPS, PROPERTIES, prove
-    cfg = _config(args, dims=1, templates=1)
+    from madvq.gen.formal import ALL_GROUPS, GROUPS, PROPERTIES, QUEUE, prove
+    cfg = _config(args)
     if args.depth is not None and args.depth < 1:
         raise ValueError(f"--depth must be a positive number of cycles, not {args.depth}")
     if args.timeout is not None and not args.timeout > 0:
         raise ValueError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     groups = list(GROUPS) if args.properties == "all" else args.properties.split(",")
     for g in groups:
-        if g not in GROUPS:
+        if g not in ALL_GROUPS:
             raise ValueError(f"--properties takes 'all' or a comma-separated list of "
-                             f"{', '.join(GROUPS)}, not {args.properties!r}")
+                             f"{', '.join(ALL_GROUPS)}, not {args.properties!r}")
     out = Path(args.output or f"build/prove/{cfg.default_name}")
     # One job per group when asked for several: an engine settles each on its own, and
     # one that does not converge leaves the others' verdicts standing.
     split = args.split and len(groups) > 1
-    jobs = [[g] for g in groups] if split else [groups]
+    # The queue is proven on its own (a harness of its own): always a job apart.
+    core_groups = [g for g in groups if g != QUEUE]
+    jobs = ([[g] for g in groups] if split
+            else [core_groups] * bool(core_groups) + [[QUEUE]] * (QUEUE in groups))
+    split = len(jobs) > 1
     failed = []
     for job in jobs:
         where = out / "-".join(job) if split else out
         result = prove(cfg, where, mode=args.mode, depth=args.depth, engine=args.engine,
-                       reset=args.reset, groups=job, timeout=args.timeout)
+                       reset=args.reset, groups=job, timeout=args.timeout,
+                       consumer=args.consumer)
         print(result.summary(), flush=True)
         if result.status == "fail":
             props = "; ".join(f"{p}: {PROPERTIES[p][1]}" if p in PROPERTIES else p
@@ -967,10 +939,7 @@ def build_parser():
     p = sub.add_parser("build", help="build a bitstream for a board")
     p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
     p.add_argument("--device", help="ULX3S FPGA size: 12F, 25F, 45F or 85F (default 85F)")
-    _add_core_flags(p)
-    for action in p._actions:
-        if action.dest in ("dims", "templates", "width"):
-            action.default = None if action.dest != "width" else 8
+    _add_core_flags(p, size=None, size_help="the board's core, or 16 with other core flags")
     p.add_argument("--clock", type=float, metavar="MHZ",
                    help="core clock; a PLL makes it when it differs from the board's "
                         "oscillator (default: the board's tested clock)")
@@ -1150,15 +1119,8 @@ def build_parser():
     from madvq.gen.formal import ENGINES as FORMAL_ENGINES, MODES
     p = sub.add_parser("prove", help="check the core's contract formally (SymbiYosys): "
                                      "bounded model check or unbounded proof")
-    _add_core_flags(p)
-    for action in p._actions:
-        # Formal proofs are for small cores: 1x1x1 unless told otherwise.
-        if action.dest in ("dims", "templates"):
-            action.default = None
-            action.help = action.help.replace("(default 16)", "(default 1)")
-        elif action.dest == "width":
-            action.default = 1
-            action.help = action.help.replace("(default 8)", "(default 1)")
+    # Formal proofs are for small cores: 1x1x1 unless told otherwise.
+    _add_core_flags(p, size=1, width=1)
     p.add_argument("--mode", choices=MODES, default="bmc",
                    help="bmc: bounded model check to --depth cycles; prove: unbounded "
                         "(ABC's PDR, or k-induction with --engine smtbmc) (default bmc)")
@@ -1169,7 +1131,12 @@ def build_parser():
                    help="abc (ABC's bmc3 or pdr; needs berkeley-abc or yosys-abc) or smtbmc "
                         "(Yices) (default: abc when installed)")
     p.add_argument("--properties", default="all", metavar="G,...",
-                   help="groups of checks: results, count, stream, progress (default all)")
+                   help="groups of checks: results, count, stream, progress (all: these "
+                        "four), and queue: the result queue on its own (default all)")
+    p.add_argument("--consumer", choices=("free", "ready"), default="free",
+                   help="the consumer of results stalls at will (free), or takes every "
+                        "result at once (ready: with the queue group, covers a stalling "
+                        "consumer in far fewer steps; see the README) (default free)")
     p.add_argument("--split", action="store_true",
                    help="one job per property group (each gets its own verdict)")
     p.add_argument("--reset", action="store_true",

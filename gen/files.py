@@ -10,6 +10,8 @@ Outputs are then written whole or not at all (:func:`write_atomically`).
 import os
 from pathlib import Path
 
+from madvq.hdl.tools import write_atomically
+
 
 __all__ = ["check_input_file", "check_output_file", "check_output_folder",
            "write_atomically"]
@@ -68,20 +70,4 @@ def check_output_folder(path, what):
     if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
         raise ValueError(f"cannot write in {what} '{path}': no permission")
     _check_parents(path, what)
-    return path
-
-
-def write_atomically(path, write):
-    """Write ``path`` whole or not at all: ``write(file)`` fills a binary file beside it,
-    which then replaces ``path`` in one step; an error or an interruption leaves ``path``
-    as it was. Missing folders are made."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -41,12 +41,13 @@ from importlib import resources
 from pathlib import Path
 
 from madvq.hdl.config import CoreConfig
-from madvq.gen.tools import MissingToolError, find_tool
+from madvq.hdl.layouts import result_layout
+from madvq.hdl.tools import MissingToolError, find_tool
 
 
-__all__ = ["MODES", "ENGINES", "GROUPS", "PROPERTIES", "ProofResult", "stall_bound",
-           "default_depth", "harness_parameters", "find_abc", "find_solver", "write_job",
-           "run_job", "prove"]
+__all__ = ["MODES", "ENGINES", "GROUPS", "QUEUE", "ALL_GROUPS", "CONSUMERS", "PROPERTIES",
+           "ProofResult", "stall_bound", "default_depth", "harness_parameters", "queue_verilog",
+           "find_abc", "find_solver", "write_job", "run_job", "prove"]
 
 
 MODES = ("bmc", "prove")
@@ -54,6 +55,13 @@ ENGINES = ("abc", "smtbmc")
 
 # The harness' groups of checks (its CHECK parameter, one bit each).
 GROUPS = {"results": 1, "count": 2, "stream": 4, "progress": 8}
+# The result queue's own contract, proven on the queue alone (formal_queue.sv).
+QUEUE = "queue"
+# Every group a job may name.
+ALL_GROUPS = (*GROUPS, QUEUE)
+# What the consumer of results may do: anything (``free``), or take every result at once
+# (``ready``: the results group then needs far fewer steps; see :func:`prove`).
+CONSUMERS = ("free", "ready")
 
 # Every assertion of the harness, by label: its group and what it says.
 PROPERTIES = {
@@ -79,9 +87,21 @@ PROPERTIES = {
                                          "the consumer is ready and no write is offered"),
     "write_taken_in_time": ("progress", "a codebook write is taken within cycles_per_vector "
                                         "cycles"),
+    "queue_data_ok": (QUEUE, "every entry written to the result queue comes out once, in "
+                             "order, with its data"),
+    "queue_follow_ok": (QUEUE, "an entry written is held until it is read (none lost)"),
+    "queue_no_entry_from_nothing": (QUEUE, "the queue offers an entry only while it holds "
+                                           "one"),
+    "queue_within_depth": (QUEUE, "the queue never holds more than its depth"),
+    "queue_room": (QUEUE, "the queue takes a write whenever it holds fewer entries than its "
+                          "depth (the credit counter relies on it)"),
+    "queue_rdy_held": (QUEUE, "r_rdy holds until the entry is read"),
+    "queue_data_held": (QUEUE, "r_data holds until the entry is read"),
+    "queue_offered_in_time": (QUEUE, "an entry held is offered within the queue's latency"),
 }
 
 HARNESS = "formal_harness.sv"
+QUEUE_HARNESS = "formal_queue.sv"
 JOB = "prove"
 
 
@@ -96,18 +116,27 @@ def stall_bound(config):
     return config.cycles_per_vector + 4
 
 
-def default_depth(config):
+def default_depth(config, consumer="free"):
     """BMC depth that fills the result queue twice over after the pipeline and then waits
-    out a stall: latency + 2 x queue depth x cycles per vector + stall bound."""
-    return (config.latency_cycles + 2 * config.result_queue_depth * config.cycles_per_vector
+    out a stall: latency + 2 x queue depth x cycles per vector + stall bound. With a
+    ``ready`` consumer, once through the queue's entries: latency + queue depth x cycles per
+    vector + stall bound."""
+    rounds = 2 if consumer == "free" else 1
+    return (config.latency_cycles
+            + rounds * config.result_queue_depth * config.cycles_per_vector
             + stall_bound(config))
 
 
-def harness_parameters(config, *, reset=False, groups=None):
+def harness_parameters(config, *, reset=False, groups=None, consumer="free"):
     """The harness' parameters for ``config`` (all derived from it)."""
     if not isinstance(config, CoreConfig):
         raise TypeError(f"config must be a CoreConfig, not {config!r}")
     groups = _check_groups(groups)
+    if groups == (QUEUE,):
+        return {"WIDTH": result_layout(config).size, "DEPTH": config.result_queue_depth,
+                "LATENCY": config.result_queue_latency,
+                "CW": (config.result_queue_depth + 1).bit_length()}
+    _check_consumer(consumer)
     longest = max(config.latency_cycles, stall_bound(config), config.cycles_per_vector)
     return {
         "N": config.dims,
@@ -126,6 +155,7 @@ def harness_parameters(config, *, reset=False, groups=None):
         "CW": (config.result_queue_depth + 1).bit_length(),
         "TW": (longest + 1).bit_length(),
         "RESET": int(bool(reset)),
+        "READY": int(consumer == "ready"),
         "CHECK": sum(GROUPS[g] for g in groups),
     }
 
@@ -135,11 +165,34 @@ def _check_groups(groups):
         return tuple(GROUPS)
     groups = tuple(groups)
     for g in groups:
-        if g not in GROUPS:
-            raise ValueError(f"property group must be one of {', '.join(GROUPS)}, not {g!r}")
+        if g not in ALL_GROUPS:
+            raise ValueError(f"property group must be one of {', '.join(ALL_GROUPS)}, "
+                             f"not {g!r}")
     if not groups:
         raise ValueError("at least one property group is needed")
+    if QUEUE in groups and len(groups) > 1:
+        raise ValueError("the queue group is proven on the queue alone: a job of its own")
     return groups
+
+
+def _check_consumer(consumer):
+    if consumer not in CONSUMERS:
+        raise ValueError(f"consumer must be one of {', '.join(CONSUMERS)}, not {consumer!r}")
+    return consumer
+
+
+def queue_verilog(config, name="madvq_queue"):
+    """The Verilog of ``config``'s result queue alone (:func:`madvq.hdl.core.result_queue`),
+    written by the export's own flow (:func:`madvq.hdl.export.yosys_verilog`), with ports
+    ``clk``, ``rst``, ``w_en``, ``w_data``, ``w_rdy``, ``r_en``, ``r_data``, ``r_rdy``."""
+    from amaranth.back import rtlil
+    from madvq.hdl import core
+    from madvq.hdl.export import yosys_verilog
+    queue = core.result_queue(config)
+    text = rtlil.convert(queue, name=name, emit_src=False,
+                         ports=[queue.w_en, queue.w_data, queue.w_rdy,
+                                queue.r_en, queue.r_data, queue.r_rdy])
+    return yosys_verilog(text)
 
 
 def find_abc():
@@ -227,29 +280,39 @@ def abc_shim(abc, args):
 
 
 def write_job(config, directory, *, mode="bmc", depth=None, engine=None, reset=False,
-              groups=None, verilog=None, timeout=None):
+              groups=None, verilog=None, timeout=None, consumer="free"):
     """Write the SBY job for ``config`` into ``directory``; return the path of its ``.sby``
-    file. ``verilog`` replaces the core's exported Verilog (tests use it for mutants)."""
-    from madvq.gen.verilog import verilog_text
-    mode, depth, engine = _check_run(config, mode, depth, engine)
+    file. ``verilog`` replaces the core's exported Verilog, or with ``groups=["queue"]`` the
+    queue's (tests use it for mutants)."""
+    from madvq.hdl.export import verilog_text
+    groups = _check_groups(groups)
+    queue = groups == (QUEUE,)
+    mode, depth, engine = _check_run(config, mode, depth, engine, consumer, queue)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    name = config.default_name
-    (directory / "core.v").write_text(verilog_text(config, name) if verilog is None else verilog)
-    (directory / HARNESS).write_text(
-        resources.files("madvq.gen").joinpath(HARNESS).read_text())
-    params = harness_parameters(config, reset=reset, groups=groups)
-    defines = f"-DMADVQ_CORE={name}" + (" -DMADVQ_DISTANCES" if config.distances else "")
+    name = config.default_name + ("_queue" if queue else "")
+    if verilog is None:
+        verilog = queue_verilog(config, name) if queue else verilog_text(config, name)
+    harness = QUEUE_HARNESS if queue else HARNESS
+    (directory / "core.v").write_text(verilog)
+    (directory / harness).write_text(
+        resources.files("madvq.gen").joinpath(harness).read_text())
+    params = harness_parameters(config, reset=reset, groups=groups, consumer=consumer)
+    if queue:
+        top, defines = "madvq_queue_formal", f"-DMADVQ_QUEUE={name}"
+    else:
+        top = "madvq_formal"
+        defines = f"-DMADVQ_CORE={name}" + (" -DMADVQ_DISTANCES" if config.distances else "")
     script = []
-    if config.arithmetic == "ecp5":
+    if config.arithmetic == "ecp5" and not queue:
         # ECP5 cores instantiate CCU2C: read Yosys' own simulation model of the cell (the one
         # that tests/hdl/test_ecp5_cells.py proves madvq's model equal to), as plain modules.
         script.append("read_verilog -formal -nowb +/ecp5/common_sim.vh +/ecp5/ccu2c_sim.vh")
     script += [
         "read_verilog -formal core.v",
-        f"read_verilog -formal -sv {defines} {HARNESS}",
-        "chparam " + " ".join(f"-set {k} {v}" for k, v in params.items()) + " madvq_formal",
-        "prep -top madvq_formal",
+        f"read_verilog -formal -sv {defines} {harness}",
+        "chparam " + " ".join(f"-set {k} {v}" for k, v in params.items()) + f" {top}",
+        f"prep -top {top}",
         # Memories as plain registers: every engine sees bit-level state.
         "memory_map",
         "opt -fast",
@@ -268,16 +331,17 @@ def write_job(config, directory, *, mode="bmc", depth=None, engine=None, reset=F
         "[options]", *options, "",
         "[engines]", engine_line, "",
         "[script]", *script, "",
-        "[files]", "core.v", HARNESS, "",
+        "[files]", "core.v", harness, "",
     ])
     path = directory / f"{JOB}.sby"
     path.write_text(text)
     return path
 
 
-def _check_run(config, mode, depth, engine):
+def _check_run(config, mode, depth, engine, consumer="free", queue=False):
     if not isinstance(config, CoreConfig):
         raise TypeError(f"config must be a CoreConfig, not {config!r}")
+    _check_consumer(consumer)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if engine is None:
@@ -285,7 +349,13 @@ def _check_run(config, mode, depth, engine):
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if depth is None:
-        depth = default_depth(config) if mode == "bmc" else 1
+        if mode != "bmc":
+            depth = 1
+        elif queue:
+            # Through every entry twice, and a stall on each side.
+            depth = 2 * config.result_queue_depth + 2 * config.result_queue_latency + 2
+        else:
+            depth = default_depth(config, consumer)
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
         raise ValueError(f"depth must be a positive integer, not {depth!r}")
     return mode, depth, engine
@@ -315,6 +385,7 @@ class ProofResult:
     directory: Path
     groups: tuple = ()
     reset: bool = False
+    consumer: str = "free"
     failed: list = field(default_factory=list)
     step: int = None
     reached: int = None
@@ -330,7 +401,8 @@ class ProofResult:
                 + (f" depth {self.depth}" if self.mode == "bmc" or self.engine == "smtbmc"
                    else "")
                 + ("" if len(self.groups) == len(GROUPS) else f" [{', '.join(self.groups)}]")
-                + (" with free reset" if self.reset else ""))
+                + (" with free reset" if self.reset else "")
+                + (" with a ready consumer" if self.consumer == "ready" else ""))
         if self.status == "pass":
             verdict = ("proven" if self.mode == "prove"
                        else f"no counterexample in {self.depth} steps")
@@ -357,7 +429,8 @@ def _sby_command(directory, engine):
     return cmd + ["-f", f"{JOB}.sby"]
 
 
-def run_job(config, directory, *, mode, depth, engine, groups=(), reset=False, timeout=None):
+def run_job(config, directory, *, mode, depth, engine, groups=(), reset=False, timeout=None,
+            consumer="free"):
     """Run the job that :func:`write_job` wrote into ``directory``; a :class:`ProofResult`.
     ``timeout`` (seconds) ends the run with status ``"unknown"``."""
     directory = Path(directory)
@@ -380,7 +453,8 @@ def run_job(config, directory, *, mode, depth, engine, groups=(), reset=False, t
     log = directory / JOB / "logfile.txt"
     text = log.read_text() if log.is_file() else output
     return _parse(config, directory, text, mode=mode, depth=depth, engine=engine,
-                  groups=tuple(groups), reset=reset, seconds=seconds, log=log)
+                  groups=tuple(groups), reset=reset, seconds=seconds, log=log,
+                  consumer=consumer)
 
 
 _DONE = re.compile(r"DONE \((\w+), rc=\d+\)")
@@ -417,16 +491,31 @@ def _parse(config, directory, text, **kw):
 
 
 def prove(config, directory, *, mode="bmc", depth=None, engine=None, reset=False,
-          groups=None, verilog=None, timeout=None):
+          groups=None, verilog=None, timeout=None, consumer="free"):
     """Write and run the formal job of ``config`` in ``directory``; a :class:`ProofResult`.
 
     ``depth``: BMC depth (default :func:`default_depth`) or k-induction length; ``engine``:
     ``"abc"`` when an ABC is installed, else ``"smtbmc"``; ``reset=True`` leaves ``rst`` free
     (asserted at any time; the properties restart after it) instead of tied low from
-    power-up; ``groups``: which of :data:`GROUPS` to check (default all)."""
-    mode, depth, engine = _check_run(config, mode, depth, engine)
+    power-up; ``groups``: which of :data:`GROUPS` to check (default all), or ``["queue"]``:
+    the result queue's own contract, on the queue alone (``formal_queue.sv``).
+    ``consumer="ready"``: the consumer takes every result at once (assumed), so the queue
+    never fills and far fewer steps cover the datapath.
+
+    Why the ready consumer and the queue's own proof together cover a consumer that stalls:
+    the datapath never looks at ``result_ready``. Back-pressure reaches it only through the
+    credit counter, which holds vectors back; the vectors, configuration writes and their
+    timing that reach the datapath under back-pressure are therefore ones a producer can
+    also offer to a core whose consumer is always ready, and the datapath writes the same
+    results into the queue in both cases. What back-pressure adds is the queue filling up:
+    the queue group proves that the queue returns every entry in order with its data and
+    takes a write whenever it holds fewer than its depth, and the count group proves that
+    the credit never lets more results be owed than that depth."""
     groups = _check_groups(groups)
+    mode, depth, engine = _check_run(config, mode, depth, engine, consumer, groups == (QUEUE,))
+    if groups == (QUEUE,):
+        consumer = "free"       # the queue's reader is free in its own harness
     write_job(config, directory, mode=mode, depth=depth, engine=engine, reset=reset,
-              groups=groups, verilog=verilog, timeout=timeout)
+              groups=groups, verilog=verilog, timeout=timeout, consumer=consumer)
     return run_job(config, directory, mode=mode, depth=depth, engine=engine, groups=groups,
-                   reset=reset, timeout=timeout)
+                   reset=reset, timeout=timeout, consumer=consumer)

@@ -41,6 +41,7 @@ module madvq_formal #(
     parameter CW = 4,            // width of the harness' counters of results
     parameter TW = 4,            // width of its timers
     parameter RESET = 0,         // 1: rst is free (asserted at any time), 0: tied low
+    parameter READY = 0,         // 1: the consumer takes every result at once (assumed)
     parameter CHECK = 4'b1111    // groups of checks: results, count, stream, progress
 ) (
     input clk,
@@ -101,6 +102,7 @@ module madvq_formal #(
         active_last <= active_templates;
     end
     always @* begin
+        if (READY) assume (result_ready);
         if (vector_held) assume (vector_valid && vector_data == vector_last);
         if (book_held) assume (codebook_valid && codebook_data == book_data_last
                                && codebook_index == book_index_last);

@@ -46,7 +46,7 @@ import numpy as np
 
 from madvq.hdl.protocol import LinkConfig
 from .boards import POWER_ON_DELAY, board_clock, board_spec, prepare_build
-from .tools import ToolError, run_tool, run_yosys
+from madvq.hdl.tools import ToolError, run_tool, run_yosys
 
 
 __all__ = ["NETLIST", "NETLIST_VERILOG", "TOP", "LOCK_CYCLES", "GateLevelError",

@@ -15,7 +15,6 @@ import datetime
 import hashlib
 import json
 import math
-import os
 import platform as _platform
 import sys
 import time
@@ -26,12 +25,12 @@ from pathlib import Path
 from madvq.hdl.config import CoreConfig
 from .files import check_input_file, check_output_file
 from .synth import DEVICES, RECORD_FIELDS, device, implement, tool_versions
-from .tools import ToolError
+from madvq.hdl.tools import ToolError, write_text_atomically
 
 
 __all__ = ["Point", "grid", "point_key", "source_hash", "run_point", "sweep", "make_executor",
            "write_outputs", "markdown_table", "linearity", "splice_markdown", "fit_problem",
-           "EXECUTORS"]
+           "record_summary", "error_summary", "EXECUTORS"]
 
 
 @dataclass(frozen=True)
@@ -192,13 +191,6 @@ def _read_cached(path):
     return record if isinstance(record, dict) and "fits" in record else None
 
 
-def _write_cached(path, record):
-    # Written beside, then renamed into place: an interrupted sweep leaves no half entry.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, path)
-
-
 def sweep(points, *, cache_dir, work_dir, executor=None, progress=True):
     """Implement ``points``; return their records in order.
 
@@ -240,7 +232,9 @@ def sweep(points, *, cache_dir, work_dir, executor=None, progress=True):
             record["key"] = keys[i]
             record["cached"] = False
             if "error" not in record:
-                _write_cached(cache_dir / f"{keys[i]}.json", record)
+                # Whole or not at all: an interrupted sweep leaves no half entry.
+                write_text_atomically(cache_dir / f"{keys[i]}.json",
+                                      json.dumps(record, indent=1))
             records[i] = record
             if bar is not None:
                 bar.set_postfix_str(points[i].label, refresh=False)
@@ -505,3 +499,33 @@ PRESETS = {
         dict(dims=[3], templates=[4], widths=[4], devices=list(DEVICES)),
     ],
 }
+
+
+def error_summary(error):
+    """One line of a tool error: its first line and the tool's own ERROR line."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    cause = next((line for line in reversed(lines) if line.startswith("ERROR")),
+                 lines[-1] if lines else "")
+    return lines[0] if not lines or cause == lines[0] else f"{lines[0]} {cause}"
+
+
+def record_summary(r):
+    """One line describing a sweep record: cells, flip-flops, block RAM, Fmax and vectors
+    per second, or why the point does not fit or failed."""
+    name = CoreConfig.from_dict({k: r[k] for k in CoreConfig().to_dict()}).default_name
+    if "error" in r:
+        return f"{name} on {r['device']}: tool error: {error_summary(r['error'])}"
+    cells = f"{r['logic_cells']:,} of {r['logic_available']:,} {r['logic_cell']}"
+    if r.get("harness_cells"):
+        cells += f" (harness {r['harness_cells']})"
+    if not r["fits"]:
+        return f"{name} on {r['device']}: does not fit: {cells}; {fit_problem(r)}"
+    if r["fmax_mhz"] is None:
+        speed = "no Fmax in nextpnr's report"
+    else:
+        met = "met" if r["timing_met"] else "missed"
+        speed = (f"Fmax {r['fmax_mhz']:.1f} MHz (target {r['clock_target_mhz']:g}, {met}), "
+                 f"{r['cycles_per_vector']} cycle(s)/vector: "
+                 f"{r['vectors_per_second'] / 1e6:.1f} M vectors/s")
+    return (f"{name} on {r['device']}: {cells}, {r['ffs']:,} FF, {r['bram']} BRAM, {speed}"
+            + (" (cached)" if r.get("cached") else ""))

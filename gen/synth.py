@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from madvq.hdl.config import CoreConfig, Target
-from .tools import ToolError, run_tool, run_yosys
+from madvq.hdl.tools import ToolError, run_tool, run_yosys
 
 
 __all__ = ["Device", "DEVICES", "device", "tool_versions", "NextpnrReport", "read_report",
@@ -181,7 +181,7 @@ def elaborate(config, dev):
     from madvq.hdl.bus import AXIConfig
 
     if dev.out_of_context:
-        from .verilog import verilog_text
+        from madvq.hdl.export import verilog_text
         name = config.default_name
         return f"{name}.v", verilog_text(config, name), name, 0
     if isinstance(config, AXIConfig):
@@ -226,7 +226,7 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1):
     cells, ``fits``, ``timing_met`` (against ``clock_mhz``), the critical path, the tool
     versions and the seconds each step took. A design that does not fit, or that nextpnr
     cannot place, is a result (``fits`` False, counts from nextpnr's log), not an error; any
-    other tool failure raises :class:`~madvq.gen.tools.ToolError`.
+    other tool failure raises :class:`~madvq.hdl.tools.ToolError`.
     """
     from madvq.hdl.bus import AXIConfig
     bus = None

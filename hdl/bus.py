@@ -158,25 +158,28 @@ class AXIConfig:
 
 
 def axi_port_table(config):
-    """Every port of the AXI top, in order: dicts with ``name``, ``direction``, ``width`` and
-    ``role`` (the AXI channel signal: ``tdata``, ``awvalid``, ...)."""
+    """Every port of the AXI top, in order: dicts with ``name``, ``direction``, ``width``,
+    ``stream`` (the interface it belongs to: ``s_axis_vector``, ``m_axis_result``,
+    ``s_axis_codebook``, ``s_axil``; ``None`` for the clock and reset) and ``role`` (the
+    AXI signal: ``tdata``, ``awvalid``, ...; ``clock``, ``resetn`` (synchronous, active
+    low))."""
     cfg = config.core
     U = config.user_width
-    ports = [("aclk", "input", 1, "clk"), ("aresetn", "input", 1, "resetn")]
+    ports = [("aclk", "input", 1, None, "clock"), ("aresetn", "input", 1, None, "resetn")]
     vector = [("tdata", "input", 8 * config.vector_bytes), ("tvalid", "input", 1),
               ("tready", "output", 1), ("tlast", "input", 1)]
     if U:
         vector.append(("tuser", "input", U))
-    ports += [(f"s_axis_vector_{n}", d, w, n) for n, d, w in vector]
+    ports += [(f"s_axis_vector_{n}", d, w, "s_axis_vector", n) for n, d, w in vector]
     result = [("tdata", "output", 8 * config.result_bytes), ("tvalid", "output", 1),
               ("tready", "input", 1), ("tlast", "output", 1)]
     if U:
         result.append(("tuser", "output", U))
-    ports += [(f"m_axis_result_{n}", d, w, n) for n, d, w in result]
+    ports += [(f"m_axis_result_{n}", d, w, "m_axis_result", n) for n, d, w in result]
     codebook = [("tdata", "input", 8 * config.vector_bytes),
                 ("tdest", "input", cfg.index_width), ("tvalid", "input", 1),
                 ("tready", "output", 1)]
-    ports += [(f"s_axis_codebook_{n}", d, w, n) for n, d, w in codebook]
+    ports += [(f"s_axis_codebook_{n}", d, w, "s_axis_codebook", n) for n, d, w in codebook]
     A = AXIL_ADDR_WIDTH
     lite = [("awaddr", "input", A), ("awprot", "input", 3), ("awvalid", "input", 1),
             ("awready", "output", 1),
@@ -187,8 +190,8 @@ def axi_port_table(config):
             ("arready", "output", 1),
             ("rdata", "output", 32), ("rresp", "output", 2), ("rvalid", "output", 1),
             ("rready", "input", 1)]
-    ports += [(f"s_axil_{n}", d, w, n) for n, d, w in lite]
-    return [dict(name=n, direction=d, width=w, role=r) for n, d, w, r in ports]
+    ports += [(f"s_axil_{n}", d, w, "s_axil", n) for n, d, w in lite]
+    return [dict(name=n, direction=d, width=w, stream=st, role=r) for n, d, w, st, r in ports]
 
 
 # (name, access, meaning); the offset is 4 x the position. A register whose value is fixed

@@ -19,31 +19,35 @@ __all__ = ["port_table", "FlatMADCore"]
 
 def port_table(config):
     """Every port of the exported core, in order: dicts with ``name``, ``direction``
-    (``input``/``output``), ``width`` and ``role``."""
+    (``input``/``output``), ``width``, ``stream`` (the stream it belongs to: ``vector``,
+    ``codebook``, ``active_templates`` or ``result``; ``None`` for the clock and reset) and
+    ``role`` (``clock``, ``reset`` (synchronous, active high), ``valid``, ``ready``, or the
+    payload field it carries: ``data``, ``index``, ``distance``, ``distances``,
+    ``count``)."""
     cb = codebook_layout(config)
     res = result_layout(config)
     ports = [
-        ("clk", "input", 1, "clk"),
-        ("rst", "input", 1, "rst"),
-        ("vector_valid", "input", 1, "vector_valid"),
-        ("vector_ready", "output", 1, "vector_ready"),
-        ("vector_data", "input", config.dims * config.width, "vector_data"),
-        ("codebook_valid", "input", 1, "codebook_valid"),
-        ("codebook_ready", "output", 1, "codebook_ready"),
-        ("codebook_index", "input", cb["index"].width, "codebook_index"),
-        ("codebook_data", "input", cb["template"].width, "codebook_data"),
-        ("active_templates_valid", "input", 1, "active_templates_valid"),
-        ("active_templates_ready", "output", 1, "active_templates_ready"),
-        ("active_templates", "input", config.active_width, "active_templates"),
-        ("result_valid", "output", 1, "result_valid"),
-        ("result_ready", "input", 1, "result_ready"),
-        ("result_index", "output", res["index"].width, "result_index"),
-        ("result_distance", "output", res["distance"].width, "result_distance"),
+        ("clk", "input", 1, None, "clock"),
+        ("rst", "input", 1, None, "reset"),
+        ("vector_valid", "input", 1, "vector", "valid"),
+        ("vector_ready", "output", 1, "vector", "ready"),
+        ("vector_data", "input", config.dims * config.width, "vector", "data"),
+        ("codebook_valid", "input", 1, "codebook", "valid"),
+        ("codebook_ready", "output", 1, "codebook", "ready"),
+        ("codebook_index", "input", cb["index"].width, "codebook", "index"),
+        ("codebook_data", "input", cb["template"].width, "codebook", "data"),
+        ("active_templates_valid", "input", 1, "active_templates", "valid"),
+        ("active_templates_ready", "output", 1, "active_templates", "ready"),
+        ("active_templates", "input", config.active_width, "active_templates", "count"),
+        ("result_valid", "output", 1, "result", "valid"),
+        ("result_ready", "input", 1, "result", "ready"),
+        ("result_index", "output", res["index"].width, "result", "index"),
+        ("result_distance", "output", res["distance"].width, "result", "distance"),
     ]
     if config.distances:
-        ports.append(("result_distances", "output", res["distances"].width,
-                      "result_distances"))
-    return [dict(name=n, direction=d, width=w, role=r) for n, d, w, r in ports]
+        ports.append(("result_distances", "output", res["distances"].width, "result",
+                      "distances"))
+    return [dict(name=n, direction=d, width=w, stream=st, role=r) for n, d, w, st, r in ports]
 
 
 class FlatMADCore(wiring.Component):

@@ -25,7 +25,9 @@ def check_baud(baud):
 
 
 class Transport:
-    """The interface the driver uses."""
+    """The interface the driver uses. The simulated boards of :mod:`madvq.sim.board`
+    implement it without deriving from it (the simulators sit a layer below the driver);
+    :func:`open_transport` opens a serial port or, by name, one of them."""
 
     #: Bit rate of the line, for the driver's timeouts.
     baud = None

@@ -6,17 +6,12 @@ picks a backend by name and imports them (no module imports the one that imports
 from dataclasses import dataclass
 
 from madvq.hdl.config import CoreConfig
+from madvq.hdl.tools import MissingToolError
 from .golden import Results
 
 
 __all__ = ["RunResult", "SimulationError", "MismatchError", "MissingToolError", "Backend",
            "cycle_budget", "check_vcd_window", "MAX_CYCLE"]
-
-
-class MissingToolError(OSError):
-    """A program madvq needs (a simulator, a compiler, a YoWASP tool) is not installed; the
-    message names it and how to install it. The command line reports it as bad input
-    (exit status 2)."""
 
 
 class SimulationError(Exception):

@@ -20,7 +20,6 @@ Two simulators, one behaviour:
 """
 
 import ctypes
-import os
 from collections import deque
 from pathlib import Path
 
@@ -30,14 +29,36 @@ from amaranth.sim import Simulator
 from madvq.hdl.board import BoardTop
 from madvq.hdl.config import CoreConfig
 from madvq.hdl.protocol import LinkConfig
-from madvq.host.transport import Transport
+from madvq.hdl.tools import write_text_atomically
 
 
 __all__ = ["SimulatedBoard", "VerilatedBoard", "simulated_board", "sim_link", "board_link",
-           "board_verilog"]
+           "board_verilog", "BoardLine"]
 
 
 _BREAK = object()
+
+
+class BoardLine:
+    """The line to a simulated board, as the host driver sees a transport (the interface of
+    :class:`madvq.host.transport.Transport`: ``write``, ``now``, ``read``, ``close``,
+    ``baud``, ``latency``). The simulated boards implement that interface rather than
+    import it: the driver sits a layer above the simulators, and
+    :func:`madvq.host.transport.open_transport` opens them by name (``"sim"``)."""
+
+    #: Bit rate of the line.
+    baud = None
+    #: Bytes reach the driver as soon as the simulation has sent them.
+    latency = 0.0
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def sim_link(core=None, **kwargs):
@@ -57,8 +78,8 @@ def board_link(core, backend, baud=1_000_000):
     return sim_link(core)
 
 
-class SimulatedBoard(Transport):
-    """A :class:`~madvq.host.transport.Transport` to a simulated :class:`BoardTop`."""
+class SimulatedBoard(BoardLine):
+    """A line to a simulated :class:`BoardTop` on Amaranth's simulator."""
 
     def __init__(self, link=None, *, vcd=None):
         self.link = link if link is not None else sim_link()
@@ -193,15 +214,12 @@ def board_verilog(link, *, cache_dir=None):
     except OSError:
         pass
     text = verilog.convert(BoardTop(link), name=BOARD_TOP)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, entry)        # whole or not at all, even with concurrent writers
+    write_text_atomically(entry, text)
     return text
 
 
-class VerilatedBoard(Transport):
-    """A :class:`~madvq.host.transport.Transport` to the board top compiled by Verilator.
+class VerilatedBoard(BoardLine):
+    """A line to the board top compiled by Verilator.
     ``log`` receives a note before a compile starts.
 
     ``verilog`` (a text or a list of texts) with top module ``top`` replaces the board top

@@ -51,6 +51,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from madvq.hdl.tools import write_text_atomically
 from ._base import MissingToolError
 
 
@@ -195,16 +196,8 @@ def _tool_identity(tools, root):
     cxx = _run([tools["cxx"], "--version"], None, "g++ --version").splitlines()[0]
     identity = {"probe": probe, "verilator": version, "verilator_root": vroot, "cxx": cxx,
                 "machine": platform.machine()}
-    _write_atomic(memo, json.dumps(identity))
+    write_text_atomically(memo, json.dumps(identity))
     return identity
-
-
-def _write_atomic(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _sha256_file(path):

@@ -1,7 +1,7 @@
 """Cycle-accurate simulation of a core's exported Verilog with Verilator.
 
 :class:`VerilatorBackend` simulates the very Verilog that ``madvq generate`` writes
-(:func:`madvq.gen.verilog.verilog_text`), verilated together with a C++ harness generated for
+(:func:`madvq.hdl.export.verilog_text`), verilated together with a C++ harness generated for
 the configuration's port widths (``verilator_harness.cpp``) into a shared library that is
 cached per configuration (see :mod:`madvq.sim.verilated`). The harness runs a whole
 :class:`~madvq.sim.stimulus.Batch` in one call with the Amaranth backend's semantics, cycle for
@@ -25,11 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from madvq.hdl.export import check_name, simulation_models, verilog_text
 from madvq.hdl.ports import port_table
 from .golden import Results
 from .packing import unpack_words
 from ._base import Backend, RunResult, SimulationError, cycle_budget
-from .verilated import BuildError, build_model, cache_root, find_tools, _write_atomic
+from madvq.hdl.tools import write_text_atomically
+from .verilated import BuildError, build_model, cache_root, find_tools
 
 
 __all__ = ["VerilatorBackend", "harness_source", "exported_verilog", "simulation_sources",
@@ -103,17 +105,14 @@ def gateware_fingerprint(params, *, extra_sources=(), env_vars=()):
 
 def _generator_fingerprint(config, name):
     """Everything the exported Verilog depends on, as a hash: the parameters, the name, the
-    madvq sources that build and export the core, and the Amaranth / Yosys in use."""
-    from madvq import gen
+    gateware sources (the export among them), and the Amaranth / Yosys in use."""
     return gateware_fingerprint({"config": config.to_dict(), "name": name},
-                                extra_sources=[Path(gen.__file__).parent / "verilog.py"],
                                 env_vars=("AMARANTH_USE_YOSYS", "YOSYS"))
 
 
 def exported_verilog(config, name=None, *, cache_dir=None):
-    """:func:`madvq.gen.verilog.verilog_text` of ``config``, kept in the cache (an entry whose
+    """:func:`madvq.hdl.export.verilog_text` of ``config``, kept in the cache (an entry whose
     stored hash does not match its text is exported again)."""
-    from madvq.gen.verilog import check_name, verilog_text
     name = check_name(config.default_name if name is None else name)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     entry = root / "verilog" / (_generator_fingerprint(config, name)[:40] + ".json")
@@ -125,15 +124,14 @@ def exported_verilog(config, name=None, *, cache_dir=None):
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     text = verilog_text(config, name)
-    _write_atomic(entry, json.dumps({"sha256": hashlib.sha256(text.encode()).hexdigest(),
-                                     "verilog": text}))
+    write_text_atomically(entry, json.dumps({"sha256": hashlib.sha256(text.encode()).hexdigest(),
+                                             "verilog": text}))
     return text
 
 
 def simulation_sources(config, *, cache_dir=None):
     """``{file name: text}``: the core's exported Verilog (``core.v``, from the cache) and the
     models of the device cells it instantiates (ECP5-arithmetic cores: ``CCU2C.v``)."""
-    from madvq.gen.verilog import simulation_models
     return {"core.v": exported_verilog(config, cache_dir=cache_dir),
             **simulation_models(config)}
 

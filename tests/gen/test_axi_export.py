@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from madvq.gen.tools import run_yosys
-from madvq.gen.verilog import VERILOG_KEYWORDS, generate, interface, verilog_text
+from madvq.hdl.tools import run_yosys
+from madvq.gen.verilog import generate, interface
+from madvq.hdl.export import VERILOG_KEYWORDS, verilog_text
 from madvq.hdl.bus import (AXIConfig, MAX_USER_WIDTH, axi_port_table, register_map,
                            register_values)
 from madvq.hdl.config import CoreConfig

@@ -189,7 +189,7 @@ def test_bad_board_arguments(capsys, board, device, message):
 def test_build_core_flags(argv, expected):
     # Any core flag replaces the board's default core; none keeps it.
     args = cli.build_parser().parse_args(["build", "--board", "ulx3s", *argv])
-    cfg, mhz = cli._build_target(args, boards.board_spec("ulx3s"))
+    cfg, mhz = boards.build_target("ulx3s", cli._build_core(args))
     assert cfg == expected and mhz == boards.default_config("ulx3s")[1]
 
 

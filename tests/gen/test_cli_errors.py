@@ -157,6 +157,7 @@ def tripwire(monkeypatch):
     import madvq.gen.quantize
     import madvq.gen.sweep
     import madvq.gen.verilog
+    import madvq.hdl.export
     import madvq.sim.board
     import madvq.sim.parallel
     import madvq.sim.run
@@ -170,7 +171,8 @@ def tripwire(monkeypatch):
     for module, name in [(madvq.sim.run, "simulate"), (madvq.gen.quantize, "simulate"),
                          (madvq.gen.quantize, "train_codebook"),
                          (madvq.sim.train, "train_codebook"),
-                         (madvq.gen.verilog, "verilog_text"), (madvq.gen.boards, "build_board"),
+                         (madvq.gen.verilog, "verilog_text"), (madvq.hdl.export, "verilog_text"),
+                         (madvq.gen.boards, "build_board"),
                          (madvq.gen.boards, "program"), (madvq.gen.sweep, "sweep"),
                          (madvq.sim.board, "simulated_board"),
                          (madvq.sim.parallel, "simulate_parts"),
@@ -570,7 +572,8 @@ BAD = [
     ("prove --mode x", r"argument --mode: invalid choice: 'x'"),
     ("prove --engine z", r"argument --engine: invalid choice: 'z'"),
     ("prove --properties foo", r"--properties takes 'all' or a comma-separated list of "
-                               r"results, count, stream, progress, not 'foo'"),
+                               r"results, count, stream, progress, queue, not 'foo'"),
+    ("prove --consumer slow", r"argument --consumer: invalid choice: 'slow'"),
     ("prove --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
     ("prove --dims 2000", r"dims must be an integer from 1 to 1024, not 2000"),
     ("prove --timeout -1", r"--timeout must be a positive number of seconds, not -1"),

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from amaranth.back import rtlil
 from amaranth.hdl import Module, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -20,7 +21,7 @@ from madvq.gen import formal
 from madvq.gen.cli import main
 from madvq.gen.formal import (GROUPS, PROPERTIES, abc_shim, default_depth,
                               harness_parameters, prove, stall_bound, write_job)
-from madvq.gen.verilog import verilog_text
+from madvq.hdl.export import verilog_text, yosys_verilog
 from madvq.hdl import core as core_module
 from madvq.hdl.config import CoreConfig
 from madvq.hdl.layouts import result_layout
@@ -140,7 +141,8 @@ def test_parameters_come_from_the_config():
     assert (p["LATENCY"], p["CYCLES"], p["DEPTH"]) == (
         cfg.latency_cycles, cfg.cycles_per_vector, cfg.result_queue_depth)
     assert p["STALL_BOUND"] == stall_bound(cfg) == cfg.cycles_per_vector + 4
-    assert p["CHECK"] == 0b1111 and p["RESET"] == 0
+    assert p["CHECK"] == 0b1111 and p["RESET"] == 0 and p["READY"] == 0
+    assert harness_parameters(cfg, consumer="ready")["READY"] == 1
     assert 2 ** p["CW"] > cfg.result_queue_depth + 1
     assert harness_parameters(cfg, reset=True, groups=["count"])["CHECK"] == GROUPS["count"]
     assert default_depth(cfg) == (cfg.latency_cycles + 2 * cfg.result_queue_depth
@@ -148,10 +150,12 @@ def test_parameters_come_from_the_config():
 
 
 def test_every_assertion_is_listed():
-    text = (Path(formal.__file__).parent / formal.HARNESS).read_text()
-    labels = set(re.findall(r"(\w+): assert", text))
+    labels = set()
+    for harness in (formal.HARNESS, formal.QUEUE_HARNESS):
+        text = (Path(formal.__file__).parent / harness).read_text()
+        labels |= set(re.findall(r"(\w+): assert", text))
     assert labels == set(PROPERTIES)
-    assert {group for group, _ in PROPERTIES.values()} == set(GROUPS)
+    assert {group for group, _ in PROPERTIES.values()} == set(GROUPS) | {"queue"}
 
 
 def test_job_files(job_dir):
@@ -175,7 +179,7 @@ def test_job_files(job_dir):
     (dict(engine="z3"), r"^engine must be one of abc, smtbmc, not 'z3'$"),
     (dict(depth=0), r"^depth must be a positive integer, not 0$"),
     (dict(groups=["speed"]), r"^property group must be one of results, count, stream, "
-                             r"progress, not 'speed'$"),
+                             r"progress, queue, not 'speed'$"),
     (dict(groups=[]), r"^at least one property group is needed$"),
 ])
 def test_bad_arguments(job_dir, kwargs, message):
@@ -240,6 +244,93 @@ def test_unbounded_proof_on_the_smallest_core(job_dir, group):
     result = prove(CoreConfig(dims=1, templates=1, width=1), job_dir, mode="prove",
                    engine="abc", groups=[group], timeout=300)
     assert result.status == "pass", result.summary()
+
+
+# -- the composition: results with a ready consumer, and the queue on its own --
+
+QUEUE_CORES = [CoreConfig(dims=1, templates=1, width=1),                      # depth 9
+               CoreConfig(dims=1, templates=1, width=1, arithmetic="ecp5")]   # depth 8
+
+
+@needs_abc
+@pytest.mark.parametrize("config", QUEUE_CORES, ids=lambda c: c.default_name)
+def test_result_queue_is_proven(job_dir, config):
+    result = prove(config, job_dir, mode="prove", engine="abc", groups=["queue"], timeout=600)
+    assert result.status == "pass", result.summary()
+    assert "module madvq_formal" not in (job_dir / "core.v").read_text()
+
+
+class OldQueueWithPorts(wiring.Component):
+    """The old queue behind the ports of :func:`madvq.gen.formal.queue_verilog`: it took
+    every write (the core relied on its credit alone), so ``w_rdy`` is always high."""
+
+    def __init__(self, config):
+        self._config = config
+        width = result_layout(config).size
+        super().__init__({"w_en": In(1), "w_data": In(width), "w_rdy": Out(1),
+                          "r_en": In(1), "r_data": Out(width), "r_rdy": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        queue = m.submodules.queue = OldResultQueue(
+            result_layout(cfg).size, cfg.result_queue_depth,
+            sync_read=cfg.result_queue_latency == 2)
+        m.d.comb += [queue.w_en.eq(self.w_en), queue.w_data.eq(self.w_data),
+                     queue.r_en.eq(self.r_en), self.r_data.eq(queue.r_data),
+                     self.r_rdy.eq(queue.r_rdy), self.w_rdy.eq(1)]
+        return m
+
+
+@needs_abc
+@pytest.mark.parametrize("config, expected", [
+    # Depth 8, a power of two: holding 8, the old queue reads empty and stops offering.
+    (QUEUE_CORES[1], {"queue_rdy_held", "queue_offered_in_time", "queue_data_ok"}),
+    # Depth 9, rounded up to 16: it takes writes beyond the 9 entries the core counts on.
+    (QUEUE_CORES[0], {"queue_within_depth"}),
+], ids=["ecp5 depth 8", "generic depth 9"])
+def test_old_queue_fails_the_queue_proof(job_dir, config, expected):
+    name = config.default_name + "_queue"
+    verilog = yosys_verilog(rtlil.convert(OldQueueWithPorts(config), name=name,
+                                          emit_src=False))
+    result = prove(config, job_dir, mode="prove", engine="abc", groups=["queue"],
+                   verilog=verilog, timeout=600)
+    assert result.status == "fail", result.summary()
+    assert expected & set(result.failed), result.summary()
+
+
+@needs_abc
+def test_results_with_a_ready_consumer_proven(job_dir):
+    result = prove(CoreConfig(dims=1, templates=1, width=1), job_dir, mode="prove",
+                   engine="abc", groups=["results"], consumer="ready", timeout=600)
+    assert result.status == "pass", result.summary()
+    assert "with a ready consumer" in result.summary()
+
+
+@needs_abc
+def test_ready_consumer_still_catches_a_wrong_tie_break(job_dir):
+    config = CoreConfig(dims=1, templates=3, width=1, templates_per_cycle=2)
+    result = prove(config, job_dir, mode="prove", engine="abc", groups=["results"],
+                   consumer="ready", verilog=tie_high_verilog(config), timeout=600)
+    assert result.status == "fail" and "result_index_ok" in result.failed, result.summary()
+
+
+def test_queue_job_files(job_dir):
+    cfg = CoreConfig(dims=2, templates=3, width=2, templates_per_cycle=2)
+    path = write_job(cfg, job_dir, mode="prove", engine="abc", groups=["queue"])
+    text = path.read_text()
+    assert "formal_queue.sv" in text and "prep -top madvq_queue_formal" in text
+    assert (f"chparam -set WIDTH {result_layout(cfg).size} -set DEPTH "
+            f"{cfg.result_queue_depth} -set LATENCY {cfg.result_queue_latency}") in text
+    core = (job_dir / "core.v").read_text()
+    assert f"module {cfg.default_name}_queue(" in core and "always @*" not in core
+    with pytest.raises(ValueError, match=r"^the queue group is proven on the queue alone: "
+                                         r"a job of its own$"):
+        write_job(cfg, job_dir, groups=["queue", "results"])
+    with pytest.raises(ValueError, match=r"^consumer must be one of free, ready, not 'slow'$"):
+        write_job(cfg, job_dir, groups=["results"], consumer="slow")
+    assert default_depth(cfg, "ready") == (cfg.latency_cycles + cfg.result_queue_depth
+                                           * cfg.cycles_per_vector + stall_bound(cfg))
 
 
 @needs_abc

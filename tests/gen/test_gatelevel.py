@@ -18,7 +18,7 @@ from amaranth.sim import Simulator
 
 from madvq.gen import boards, cli, gatelevel
 from madvq.gen.gatelevel import GateLevelError
-from madvq.gen.tools import run_yosys
+from madvq.hdl.tools import run_yosys
 from madvq.hdl.config import CoreConfig
 from madvq.hdl.protocol import LinkConfig
 from madvq.sim.verilated import build_model

@@ -9,7 +9,7 @@ import pytest
 from madvq.gen.sweep import fit_problem
 from madvq.gen.synth import (DEVICES, Device, device, implement, read_report,
                              read_utilisation_log)
-from madvq.gen.tools import run_tool
+from madvq.hdl.tools import run_tool
 from madvq.gen.verilog import generate
 from madvq.hdl.config import CoreConfig
 from madvq.hdl.harness import SerialHarness

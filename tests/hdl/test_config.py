@@ -74,43 +74,46 @@ def test_default_name():
     assert cfg.default_name == "madvq_3x5x4s_p2_all_ram"
 
 
-def test_dims_zero():
-    with pytest.raises(ValueError, match=r"^dims must be an integer from 1 to 1024, not 0$"):
-        CoreConfig(dims=0)
+# Every refusal: (parameters, exception, the whole message). A wrong type is a TypeError, a
+# value out of range a ValueError; both name the parameter, the allowed range and the value.
+REFUSALS = [
+    (dict(dims=0), ValueError, "dims must be an integer from 1 to 1024, not 0"),
+    (dict(dims=1_000_000_000, templates=1), ValueError,
+     "dims must be an integer from 1 to 1024, not 1000000000"),
+    (dict(dims=2.5), TypeError, "dims must be an integer from 1 to 1024, not 2.5"),
+    (dict(dims=True), TypeError, "dims must be an integer from 1 to 1024, not True"),
+    (dict(templates=-1), ValueError, "templates must be an integer from 1 to 4096, not -1"),
+    (dict(dims=1, templates=4097, templates_per_cycle=1), ValueError,
+     "templates must be an integer from 1 to 4096, not 4097"),
+    (dict(templates="4"), TypeError, "templates must be an integer from 1 to 4096, not '4'"),
+    # A fully parallel 1024 x 16 core is 16,384 cells: one more template is too many.
+    (dict(dims=1024, templates=17), ValueError,
+     "templates_per_cycle x dims (distance cells) must be at most 16,384, not 17 x 1024 = "
+     "17,408; use fewer templates_per_cycle"),
+    (dict(dims=65, templates=4096, templates_per_cycle=1, storage="ram"), ValueError,
+     "templates x dims (codebook values) must be at most 262,144, not 4096 x 65 = 266,240"),
+    (dict(width=0), ValueError, "width must be an integer from 1 to 32, not 0"),
+    (dict(width=33), ValueError, "width must be an integer from 1 to 32, not 33"),
+    (dict(width=None), TypeError, "width must be an integer from 1 to 32, not None"),
+    (dict(signed=1), TypeError, "signed must be True or False, not 1"),
+    (dict(distances="yes"), TypeError, "distances must be True or False, not 'yes'"),
+    (dict(templates_per_cycle=0), ValueError,
+     "templates_per_cycle must be an integer from 1 to templates (16), not 0"),
+    (dict(templates=5, templates_per_cycle=6), ValueError,
+     "templates_per_cycle must be an integer from 1 to templates (5), not 6"),
+    (dict(templates_per_cycle=2.0), TypeError,
+     "templates_per_cycle must be an integer from 1 to templates (16), not 2.0"),
+    (dict(storage="bram"), ValueError,
+     "storage must be one of 'auto', 'registers', 'ram', not 'bram'"),
+]
 
 
-def test_dims_too_large():
-    with pytest.raises(ValueError, match=r"^dims must be an integer from 1 to 1024, "
-                                         r"not 1000000000$"):
-        CoreConfig(dims=1_000_000_000, templates=1)
-
-
-def test_dims_not_int():
-    with pytest.raises(TypeError, match=r"^dims must be an integer from 1 to 1024, not 2\.5$"):
-        CoreConfig(dims=2.5)
-
-
-def test_dims_bool():
-    with pytest.raises(TypeError, match=r"^dims must be an integer from 1 to 1024, not True$"):
-        CoreConfig(dims=True)
-
-
-def test_templates_negative():
-    with pytest.raises(ValueError, match=r"^templates must be an integer from 1 to 4096, "
-                                         r"not -1$"):
-        CoreConfig(templates=-1)
-
-
-def test_templates_too_large():
-    with pytest.raises(ValueError, match=r"^templates must be an integer from 1 to 4096, "
-                                         r"not 4097$"):
-        CoreConfig(dims=1, templates=4097, templates_per_cycle=1)
-
-
-def test_templates_not_int():
-    with pytest.raises(TypeError, match=r"^templates must be an integer from 1 to 4096, "
-                                        r"not '4'$"):
-        CoreConfig(templates="4")
+@pytest.mark.parametrize("params, error, message", REFUSALS,
+                         ids=[message.split(",")[0] for _, _, message in REFUSALS])
+def test_refusals(params, error, message):
+    with pytest.raises(error) as info:
+        CoreConfig(**params)
+    assert type(info.value) is error and str(info.value) == message
 
 
 def test_largest_parameters():
@@ -120,69 +123,6 @@ def test_largest_parameters():
     assert CoreConfig(dims=64, templates=4096, templates_per_cycle=256).rounds == 16
     assert CoreConfig(dims=256, templates=1024, templates_per_cycle=64,
                       storage="ram").codebook_storage == "ram"
-
-
-def test_too_many_distance_cells():
-    # A fully parallel 1024 x 16 core is 16,384 cells: one more template is too many.
-    with pytest.raises(ValueError, match=r"^templates_per_cycle x dims \(distance cells\) "
-                                         r"must be at most 16,384, not 17 x 1024 = 17,408; "
-                                         r"use fewer templates_per_cycle$"):
-        CoreConfig(dims=1024, templates=17)
-
-
-def test_too_many_codebook_values():
-    with pytest.raises(ValueError, match=r"^templates x dims \(codebook values\) must be at "
-                                         r"most 262,144, not 4096 x 65 = 266,240$"):
-        CoreConfig(dims=65, templates=4096, templates_per_cycle=1, storage="ram")
-
-
-def test_width_zero():
-    with pytest.raises(ValueError, match=r"^width must be an integer from 1 to 32, not 0$"):
-        CoreConfig(width=0)
-
-
-def test_width_too_large():
-    with pytest.raises(ValueError, match=r"^width must be an integer from 1 to 32, not 33$"):
-        CoreConfig(width=33)
-
-
-def test_width_not_int():
-    with pytest.raises(TypeError, match=r"^width must be an integer from 1 to 32, not None$"):
-        CoreConfig(width=None)
-
-
-def test_signed_not_bool():
-    with pytest.raises(TypeError, match=r"^signed must be True or False, not 1$"):
-        CoreConfig(signed=1)
-
-
-def test_distances_not_bool():
-    with pytest.raises(TypeError, match=r"^distances must be True or False, not 'yes'$"):
-        CoreConfig(distances="yes")
-
-
-def test_templates_per_cycle_zero():
-    with pytest.raises(ValueError, match=r"^templates_per_cycle must be an integer from 1 to "
-                                         r"templates \(16\), not 0$"):
-        CoreConfig(templates_per_cycle=0)
-
-
-def test_templates_per_cycle_above_templates():
-    with pytest.raises(ValueError, match=r"^templates_per_cycle must be an integer from 1 to "
-                                         r"templates \(5\), not 6$"):
-        CoreConfig(templates=5, templates_per_cycle=6)
-
-
-def test_templates_per_cycle_not_int():
-    with pytest.raises(TypeError, match=r"^templates_per_cycle must be an integer from 1 to "
-                                        r"templates \(16\), not 2\.0$"):
-        CoreConfig(templates_per_cycle=2.0)
-
-
-def test_storage_unknown():
-    with pytest.raises(ValueError, match=r"^storage must be one of 'auto', 'registers', "
-                                         r"'ram', not 'bram'$"):
-        CoreConfig(storage="bram")
 
 
 def test_storage_ram_needs_rounds():

@@ -104,7 +104,7 @@ def test_ties_go_to_the_lowest_index():
     assert run.results.index.tolist() == [1, 2, 1, 1]
 
 
-def _bench(dut, testbenches, *, vcd=None):
+def _bench(dut, testbenches):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     for tb, background in testbenches:

@@ -9,7 +9,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.sim import Simulator
 
-from madvq.gen.tools import run_yosys
+from madvq.hdl.tools import run_yosys
 from madvq.hdl.ecp5_cells import CCU2C, CHAINED, Adder, Carry, Half, build_chains, ccu2c_model
 from madvq.hdl.config import CoreConfig, Target
 from madvq.hdl.distance import DistanceUnit

@@ -143,3 +143,13 @@ def test_default_icebreaker_board_keeps_the_line_busy():
     assert result.ok
     assert result.cycles == 20_000 * cfg.cycles_per_vector + cfg.latency_cycles - \
         (cfg.cycles_per_vector - 1)
+
+
+def test_simulated_boards_offer_the_transport_interface():
+    # The simulated boards implement Transport's interface without deriving from it (sim
+    # sits below host): whatever the driver may call on a transport, they have.
+    wanted = {name for name in vars(Transport) if not name.startswith("_")}
+    wanted |= {"__enter__", "__exit__"}
+    assert {"write", "now", "read", "close", "baud", "latency"} <= wanted
+    for cls in (SimulatedBoard, VerilatedBoard):
+        assert sorted(n for n in wanted if not hasattr(cls, n)) == [], cls

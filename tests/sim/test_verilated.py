@@ -114,7 +114,7 @@ def test_cache_reuses_and_rebuilds():
 
 
 def test_the_exported_verilog_is_cached_and_checked(madvq_cache):
-    from madvq.gen.verilog import verilog_text
+    from madvq.hdl.export import verilog_text
     from madvq.sim.verilator_backend import exported_verilog
     cfg = CoreConfig(dims=2, templates=3, width=2)
     text = exported_verilog(cfg)

