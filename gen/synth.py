@@ -7,7 +7,9 @@ YoWASP nextpnr places and routes it with a fixed seed, writing its ``--report`` 
 which the logic, flip-flop and block-RAM counts and the maximum clock frequency come.
 
 * ECP5: the core alone, out of context (``nextpnr-ecp5 --out-of-context``): its ports stay
-  unplaced and only register-to-register paths are timed.
+  unplaced and only register-to-register paths are timed. What is synthesised is the
+  exported Verilog (``madvq generate``), with Yosys' stock ``synth_ecp5`` and nothing else:
+  a user's flow on that file gets the same netlist.
 * iCE40: nextpnr-ice40 has no out-of-context mode and an UP5K has 39 pins, so the core sits
   behind :class:`~madvq.hdl.harness.SerialHarness` (five pins); the harness' flip-flops are
   counted in the figures and reported apart (``harness_cells``).
@@ -28,7 +30,7 @@ from madvq.hdl.tools import ToolError, run_tool, run_yosys
 
 
 __all__ = ["Device", "DEVICES", "device", "tool_versions", "NextpnrReport", "read_report",
-           "read_utilisation_log", "trim_carry_feeds", "elaborate", "implement",
+           "read_utilisation_log", "elaborate", "implement",
            "RECORD_FIELDS"]
 
 
@@ -168,27 +170,31 @@ def read_utilisation_log(text):
 # -- the flow --
 
 def elaborate(config, dev):
-    """RTLIL text of what is placed on ``dev``, and the harness flip-flops it includes.
-    ``config`` is a core (:class:`~madvq.hdl.ports.FlatMADCore` is placed) or an
-    :class:`~madvq.hdl.bus.AXIConfig` (the AXI4-Stream top, out of context only)."""
-    from amaranth.back import rtlil
+    """What is placed on ``dev``: ``(file name, text, top module, harness flip-flops)``.
+    ``config`` is a core or an :class:`~madvq.hdl.bus.AXIConfig` (the AXI4-Stream top, out
+    of context only).
+
+    Out of context (ECP5) it is the exported Verilog, the very text ``madvq generate``
+    writes, under its default module name: madvq's figures are those of any flow that
+    synthesises that file with ``synth_ecp5`` and places it with nextpnr, and madvq adds no
+    step of its own. On an iCE40 it is the core behind the serial harness, as RTLIL."""
     from madvq.hdl.bus import AXIConfig
-    from madvq.hdl.ports import FlatMADCore
+
+    if dev.out_of_context:
+        from madvq.hdl.export import verilog_text
+        name = config.default_name
+        return f"{name}.v", verilog_text(config, name), name, 0
+    if isinstance(config, AXIConfig):
+        raise ValueError(f"the AXI4-Stream top is placed out of context only (ECP5), "
+                         f"not on {dev.name}")
+
+    from amaranth.back import rtlil
     from madvq.hdl.harness import SerialHarness
 
-    platform = Target(dev.family, "Trellis" if dev.family == "ecp5" else "IceStorm")
-    if isinstance(config, AXIConfig):
-        if not dev.out_of_context:
-            raise ValueError(f"the AXI4-Stream top is placed out of context only (ECP5), "
-                             f"not on {dev.name}")
-        from madvq.hdl.axi import AXIStreamTop
-        top, harness = AXIStreamTop(config), 0
-    elif dev.out_of_context:
-        top, harness = FlatMADCore(config), 0
-    else:
-        top = SerialHarness(config)
-        harness = top.flops
-    return rtlil.convert(top, name="top", platform=platform, emit_src=False), harness
+    platform = Target(dev.family, "IceStorm" if dev.family == "ice40" else "Trellis")
+    top = SerialHarness(config)
+    return ("top.il", rtlil.convert(top, name="top", platform=platform, emit_src=False),
+            "top", top.flops)
 
 
 RECORD_FIELDS = [
@@ -207,8 +213,7 @@ def _count_ffs(netlist_path, family):
                if cell["type"].startswith(prefix))
 
 
-def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
-              harness_cells=None):
+def implement(config, dev, workdir, *, clock_mhz=None, seed=1):
     """Synthesise, place and route ``config`` on device ``dev`` (a name or a
     :class:`Device`) inside ``workdir``; return the result record. ``config`` may also be an
     :class:`~madvq.hdl.bus.AXIConfig`: the AXI4-Stream top is placed (ECP5, out of
@@ -240,19 +245,14 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
     seconds = {}
 
     start = time.perf_counter()
-    if rtlil_text is None:
-        rtlil_text, harness_cells = elaborate(bus or config, dev)
-    (workdir / "top.il").write_text(rtlil_text)
+    source, text, top, harness_cells = elaborate(bus or config, dev)
+    (workdir / source).write_text(text)
     seconds["elaborate"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    run_yosys(f"read_rtlil top.il; {dev.synth_command} -top top -json synth.json",
+    reader = "read_verilog" if source.endswith(".v") else "read_rtlil"
+    run_yosys(f"{reader} {source}; {dev.synth_command} -top {top} -json synth.json",
               workdir, log="yosys.log")
-    if dev.family == "ecp5":
-        netlist_path = workdir / "synth.json"
-        netlist = json.loads(netlist_path.read_text())
-        if trim_carry_feeds(netlist):
-            netlist_path.write_text(json.dumps(netlist))
     seconds["synthesis"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -315,44 +315,3 @@ def implement(config, dev, workdir, *, clock_mhz=None, seed=1, rtlil_text=None,
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
     }
     return record
-
-
-def trim_carry_feeds(netlist):
-    """Cut the carry connections that make nextpnr-ecp5 add feed cells, where they carry
-    nothing; ``netlist`` is Yosys' JSON (a dict, changed in place). Returns the number cut.
-
-    nextpnr adds a feed-in ``CCU2C`` (two logic cells) to every chain whose first ``CIN`` is
-    connected, and a feed-out (two more) to every chain whose last ``COUT`` is, and Yosys'
-    ECP5 mapping ties an unconnected ``CIN`` to 0 and gives an unconnected ``COUT`` a wire of
-    its own. A ``CCU2C`` whose first half has P = 0 (``INIT0[15:8]`` zero, D0 tied high)
-    ignores its ``CIN`` for everything but that half's sum, so when nothing reads the sum,
-    ``CIN`` is cut; a ``COUT`` that nothing reads is cut too. Neither changes what the
-    design computes; madvq's carry chains all start with such a half."""
-    cut = 0
-    for module in netlist["modules"].values():
-        readers = {}
-        for cell in module["cells"].values():
-            for port, bits in cell["connections"].items():
-                if cell.get("port_directions", {}).get(port) != "output":
-                    for bit in bits:
-                        readers[bit] = readers.get(bit, 0) + 1
-        for net in module.get("ports", {}).values():
-            if net["direction"] == "output":
-                for bit in net["bits"]:
-                    readers[bit] = readers.get(bit, 0) + 1
-        for cell in module["cells"].values():
-            if cell["type"] != "CCU2C":
-                continue
-            conns = cell["connections"]
-            init0 = int(str(cell["parameters"].get("INIT0", "0")), 2)
-            d0_high = conns.get("D0", ["1"]) == ["1"]
-            s0_read = any(readers.get(b, 0) for b in conns.get("S0", []) if isinstance(b, int))
-            if ((init0 >> 8) == 0 and d0_high and not s0_read
-                    and conns.get("CIN", ["x"]) != ["x"]):
-                conns["CIN"] = ["x"]
-                cut += 1
-            cout = conns.get("COUT", ["x"])
-            if cout != ["x"] and not any(readers.get(b, 0) for b in cout if isinstance(b, int)):
-                conns["COUT"] = ["x"]
-                cut += 1
-    return cut

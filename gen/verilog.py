@@ -2,8 +2,9 @@
 
 ``generate(config, name, path)`` writes ``path`` (the text of
 :func:`madvq.hdl.export.verilog_text`: Verilog-2005, one module per Amaranth component, no
-escaped identifiers, no attributes) and ``path`` with suffix ``.json`` (the
-interface: parameters, latency, cycles per vector, widths and every port with its role).
+escaped identifiers, no attributes but ``(* keep *)`` on the registers that must not be
+merged) and ``path`` with suffix ``.json`` (the interface: parameters, latency, cycles per
+vector, widths and every port with its role).
 The same configuration and name always give byte-identical files.
 
 ``config`` is a :class:`~madvq.hdl.config.CoreConfig` (the native valid/ready interface,

@@ -4,8 +4,10 @@ Microarchitecture (cycle numbers count from the cycle ``a`` in which a vector tr
 
 * The vector reaches the distance units after ``config.input_latency`` cycles: through the
   input register, where it stays for ``rounds = ceil(M/P)`` cycles; with P = M through a
-  staging register and one copy of the input register per distance unit. In round ``r`` the
-  P distance units see templates ``r*P .. r*P+P-1`` (see :class:`Codebook`).
+  staging register and one copy of the input register per distance unit (per two with
+  ``ecp5`` arithmetic; :func:`~madvq.hdl.registers.register_copy`, ``(* keep *)`` in the
+  exported Verilog). In round ``r`` the P distance units see templates ``r*P .. r*P+P-1``
+  (see :class:`Codebook`).
 * Each :class:`DistanceUnit` computes its distance in ``config.distance_latency`` registered
   stages (N absolute differences, an adder tree, a last stage).
 * A :class:`WinnerTree` picks the round's nearest active template in
@@ -117,7 +119,7 @@ class MADCore(wiring.Component):
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
-        active, active_write, decoded_valid = self._active_mask(m)
+        active, changing = self._active_mask(m)
 
         # -- credit: results in flight or queued --
         depth = cfg.result_queue_depth
@@ -129,10 +131,11 @@ class MADCore(wiring.Component):
         delivered = self.result.valid & self.result.ready
 
         book = m.submodules.codebook = Codebook(cfg)
-        seq = self._sequencer(m, platform, book, active, active_write, decoded_valid, full)
+        seq = self._sequencer(m, platform, book, active, changing, full)
 
         # A delivery frees its credit a cycle later (the output handshake stays off this
-        # counter's path); one adder for both directions: + 1, - 1 (all ones) or + 0.
+        # counter's path). The count's next values are worked out from the count alone, and
+        # the handshake only picks one (and enables the register): it waits for no adder.
         freed = delay(m, delivered, 1, "delivered", reset=True)
         counted = seq.accept
         if cfg.rounds > 1:
@@ -144,12 +147,13 @@ class MADCore(wiring.Component):
             counted = delay(m, seq.accept, 1, "accepted", reset=True)
         up = counted & ~freed
         down = freed & ~counted
-        m.d.sync += outstanding.eq(outstanding + Cat(up | down,
-                                                     down.replicate(len(outstanding) - 1)))
-        with m.If(up):
-            m.d.sync += full.eq(outstanding == depth - 1)
-        with m.Elif(down):
-            m.d.sync += full.eq(0)
+        more = Signal.like(outstanding, name="outstanding_more")
+        less = Signal.like(outstanding, name="outstanding_less")
+        last = Signal(name="outstanding_last")
+        m.d.comb += [more.eq(outstanding + 1), less.eq(outstanding - 1),
+                     last.eq(outstanding == depth - 1)]
+        with m.If(up | down):
+            m.d.sync += [outstanding.eq(Mux(up, more, less)), full.eq(up & last)]
 
         result, result_valid = self._datapath(m, seq, book)
         m.d.comb += [
@@ -165,7 +169,7 @@ class MADCore(wiring.Component):
         """The active count m as a mask of the templates that compete, decoded (in a stage
         of its own) from a registered copy of the write, so that the datapath only selects
         bits of it; a vector waits out the cycles in which the mask changes. Returns the
-        mask and the two flags that say a write is on its way."""
+        mask and a register that says a write is on its way (registered or decoded)."""
         M = self._config.templates
         active = Signal(M, init=(1 << M) - 1)
         m.d.comb += self.active.ready.eq(1)
@@ -177,12 +181,16 @@ class MADCore(wiring.Component):
         # 1..M are not applied.
         for j in range(M):
             m.d.sync += decoded[j].eq(active_count > j)
-        m.d.sync += decoded_valid.eq(active_write & (active_count != 0) & (active_count <= M))
+        applied = active_write & (active_count != 0) & (active_count <= M)
+        m.d.sync += decoded_valid.eq(applied)
         with m.If(decoded_valid):
             m.d.sync += active.eq(decoded)
-        return active, active_write, decoded_valid
+        # active_write | decoded_valid, as one register of its own for the handshake.
+        changing = Signal(name="active_changing")
+        m.d.sync += changing.eq(self.active.valid | applied)
+        return active, changing
 
-    def _sequencer(self, m, platform, book, active, active_write, decoded_valid, full):
+    def _sequencer(self, m, platform, book, active, changing, full):
         """The input register and its rounds, the handshakes of the vector and codebook
         streams, and the codebook write as the codebook sees it."""
         cfg = self._config
@@ -201,8 +209,7 @@ class MADCore(wiring.Component):
 
         write_en = self.codebook.valid & self.codebook.ready
         write = self.codebook.p
-        config_pending = (self.codebook.valid | self.active.valid | active_write
-                          | decoded_valid)
+        config_pending = self.codebook.valid | self.active.valid | changing
         if C > 1:
             # The write is registered before it reaches the codebook (its decoder and the
             # rings' enables are far from the handshake); a vector waits out that cycle.
@@ -223,17 +230,22 @@ class MADCore(wiring.Component):
         if C == 1:
             m.d.comb += [last.eq(busy), free.eq(1)]
             # One vector per clock drives all M distance units: the vector goes through a
-            # staging register into one copy of the input register per unit, each placed
-            # beside its unit, instead of one register reaching across the whole chip. A
-            # codebook write takes two cycles more (see Codebook), so each vector still sees
-            # the codebook as it stood when it transferred.
+            # staging register into one copy of the input register per unit (per two units
+            # with ecp5 arithmetic), each placed beside its units, instead of one register
+            # reaching across the whole chip. A codebook write takes two cycles more (see
+            # Codebook), so each vector still sees the codebook as it stood when it
+            # transferred.
             staged = Signal(vector_layout(cfg), name="vector_staged", reset_less=True)
             staged_valid = Signal()
             m.d.sync += [staged.eq(self.vector.p), staged_valid.eq(accept),
                          busy.eq(staged_valid), vec_active.eq(active)]
-            vecs = [vector_layout(cfg)(register_copy(m, staged.as_value(), f"vec{p}",
-                                                     platform))
-                    for p in range(P)]
+            # With ecp5 arithmetic a copy serves two units: its leaves tolerate the longer
+            # wires, and 128 fewer flip-flops per unit pack the units closer together.
+            share = 2 if cfg.arithmetic == "ecp5" else 1
+            copies = [vector_layout(cfg)(register_copy(m, staged.as_value(), f"vec{k}",
+                                                       platform))
+                      for k in range(-(-P // share))]
+            vecs = [copies[p // share] for p in range(P)]
         else:
             m.d.sync += busy.eq(accept | (busy & ~last))
             with m.If(free):

@@ -6,27 +6,26 @@ exact, in ``config.distance_width`` bits. Two implementations:
 
 * ``generic`` arithmetic: N absolute differences, registered, summed in a registered adder
   tree (plain HDL for any device or ASIC flow; see :class:`DistanceUnit`).
-* ``ecp5`` arithmetic: a sign-tracking adder tree laid out in ``CCU2C`` carry cells
-  (:func:`sign_tracking_distance`):
+* ``ecp5`` arithmetic: an unsigned adder tree laid out in ``CCU2C`` carry cells, into whose
+  first adders the absolute values are folded (:func:`folded_distance`):
 
-  ``sum_i |x_i - t_i|`` with a single absolute value:
+  * Leaves compute ``r_i = x_i - t_i - b_i`` in W halves, where ``b_i`` is 0 or, when the leaf
+    takes the carry of the leaf before it in its chain, that leaf's sign. A leaf ends in a half
+    whose sum is its sign ``s_i = [r_i < 0]`` (P = 1: the carry goes on into the next leaf) or
+    its complement (P = 0: the next leaf starts afresh).
+  * ``|x_i - t_i| = (r_i ^ s_i) + (b_i ^ s_i)`` (both cases of ``b_i`` and of the sign check
+    out), so ``sum_i |x_i - t_i| = sum_i (r_i ^ s_i) + sum_i e_i`` with ``e_i = b_i ^ s_i``.
+  * Each ``CCU2C`` half of a first-level adder reads both operands' bits and both their
+    signs (``A ^ B`` plus ``C ^ D``: the generate of a half with four inputs is its propagate
+    at C = D = 0, which is ``A ^ B`` exactly when the operand on C, D arrives with its sign
+    in the right polarity; the leaves' chains are laid out so that one of each pair does).
+    The complement costs no LUT and no stage; each correction ``e_i`` is the carry-in of one
+    adder (a function of two signs, which the half that starts the carry computes).
+  * N leaves need N corrections and a tree has N - 1 adders: one leaf is made absolute,
+    ``(r ^ s) + e``, in the stage where the others wait, and joins the tree as a plain value.
 
-  * Leaves compute ``d_i = x_i - t_i`` in W halves, plus one half that outputs the carry out:
-    whether ``d_i >= 0`` (the flag ``n_i``). They keep the low W bits of ``d_i`` and ``n_i``.
-  * A subtree carries a value ``w`` and the sign ``s`` (+-1) of its leftmost leaf, with
-    ``sum |d| = s * w``. Two subtrees combine as ``s_u*w_u + s_v*w_v = s_u*(w_u + s_u*s_v*w_v)``:
-    ``w_u`` plus or minus ``w_v``, a conditional complement that each ``CCU2C`` half computes in
-    its own LUT (``w_u + (w_v ^ S) + S``, ``S = s_u xor s_v`` as the carry-in); ``s_u`` goes up.
-    ``|w|`` fits the unsigned width of the subtree's distance and the sign of ``w`` is ``s``, so
-    only those bits are computed and stored: the widths of an unsigned adder tree.
-  * Leaf 0 alone is made absolute, ``(d_0 ^ s_0) + s_0``, so every subtree holding it has
-    ``s = +1`` and the root's value is the distance.
-
-  Every adder ends in a half whose sum is its carry out, which also starts the next adder's
-  carry: adders share chains, and nextpnr adds one feed-in cell per chain rather than per adder.
-  Every carry-chain input comes straight from a register and every sum goes straight into one:
-  the ``S`` of a node is computed (one LUT) and registered a stage ahead, which costs one stage
-  between the leaves and the first tree level, the stage where leaf 0 is made absolute.
+  Adders share carry chains (nextpnr's feed cells start and end each chain); every chain
+  input comes straight from a register and every sum goes straight into one.
 """
 
 from amaranth.hdl import Cat, Module, Signal, unsigned
@@ -34,12 +33,12 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import check_config
-from .ecp5_cells import Adder, Half, build_chains
+from .ecp5_cells import CHAINED, Adder, Carry, Half, build_chains
 from .layouts import vector_layout
 from .registers import delay
 
 
-__all__ = ["DistanceUnit", "sign_tracking_distance", "CHAIN_HALVES"]
+__all__ = ["DistanceUnit", "folded_distance", "CHAIN_HALVES"]
 
 
 class DistanceUnit(wiring.Component):
@@ -55,8 +54,8 @@ class DistanceUnit(wiring.Component):
     costing an incrementer per leaf (on an iCE40, a leaf's subtraction and complement share
     one LUT per bit). N - 1 adders have room for N - 1 such bits; the last one is added to
     the root in a stage of its own, so that no stage holds two carry chains one after the
-    other. With ``ecp5`` arithmetic the unit is a sign-tracking tree of carry cells instead
-    (:func:`sign_tracking_distance`).
+    other. With ``ecp5`` arithmetic the unit is an adder tree of carry cells instead
+    (:func:`folded_distance`).
     """
 
     def __init__(self, config):
@@ -78,7 +77,7 @@ class DistanceUnit(wiring.Component):
         value_max = (1 << W) - 1
         m = Module()
         if cfg.arithmetic == "ecp5":
-            sign_tracking_distance(m, cfg, self.vector, self.template, self.distance)
+            folded_distance(m, cfg, self.vector, self.template, self.distance)
             return m
 
         # A node is (registered sum, leaves below it, registered carry bits not yet added).
@@ -125,115 +124,288 @@ class DistanceUnit(wiring.Component):
         return m
 
 
-# Longest chain, in halves (two per CCU2C). Every chain costs nextpnr's feed-in cell; a longer
-# one lengthens the carry path that timing analysis sees, since it does not know that a
-# P = 0 half cuts the carry (about 0.07 ns per CCU2C on an ECP5 of speed grade 6).
+# Longest chain, in halves (two per CCU2C), besides nextpnr's feed cells. Every chain costs
+# two feed cells; a longer one lengthens the carry path that timing analysis sees, since it
+# does not know that a P = 0 half cuts the carry (0.07 ns per CCU2C on an ECP5 of speed grade 6).
 CHAIN_HALVES = 36
 
 
-def sign_tracking_distance(m, config, vector, template, distance, *, name="dist",
-                           max_halves=CHAIN_HALVES):
+class _Node:
+    """An operand of the adder tree: its register, the number of leaves below it, the leaf
+    whose sign folds it (``None``: a plain value), the adder that makes it and its children
+    (``None`` and none for a leaf or a node that is only registered)."""
+
+    def __init__(self, value, leaves, folded=None, adder=None, children=(), leaf=None):
+        self.value = value
+        self.leaves = leaves
+        self.folded = folded
+        self.adder = adder
+        self.children = children
+        self.leaf = leaf            # a leaf's index (leaf 0: made absolute by ``adder``)
+
+    def post_order(self):
+        for child in self.children:
+            yield from child.post_order()
+        if self.adder is not None:
+            yield self.adder
+
+
+def folded_distance(m, config, vector, template, distance, *, name="dist",
+                    max_halves=CHAIN_HALVES):
     """Add to module ``m`` the logic that drives ``distance`` from the N values of
     ``vector`` and ``template``, ``config.distance_latency`` cycles later, as registers.
     Returns the number of carry chains."""
     W, N = config.width, config.dims
     value_max = (1 << W) - 1
-    adders = []
-    outputs = []      # (register, halves whose sums it takes)
-
-    def adder(halves, carry_in, label, *, inverted=False):
-        """Describe an adder now; its registered sums appear once the chains exist."""
-        adders.append(Adder(halves, carry_in, inverted))
-        reg = Signal(len(halves), name=label, reset_less=True)
-        outputs.append((reg, halves))
-        return reg
 
     def register(value, label):
         reg = Signal(len(value), name=label, reset_less=True)
         m.d.sync += reg.eq(value)
         return reg
 
-    # -- stage 1: leaves, d = x + ~t + 1. Signed values are taken as unsigned ones with their
-    # top bits flipped (x - t is unchanged), which only changes that bit's generate. Leaf 0
-    # outputs its sign instead of n_0 (a half with P = 1), so it goes last in its chain. --
-    leaf_bits, leaf_flag = {}, {}
-    for i in list(range(1, N)) + [0]:
+    # -- stage 1: leaves, r = x + ~t + carry, a few to a chain. Signed values are taken as
+    # unsigned ones with their top bits flipped (x - t is unchanged), which only changes that
+    # bit's generate. A leaf at an even place in its chain ends in a half with P = 1 (its sum
+    # is the sign s; the carry goes on into the next leaf, which subtracts s); at an odd place
+    # the half after it has P = 0 (its sum is the complement of s) and starts the next leaf's
+    # carry afresh. --
+    # An even number of leaves to a chain, as many as fit with the adders that pair them.
+    per_chain = max(2, (max_halves // (3 * (W + 1))) * 2)
+    leaf_chains, leaves = [], []
+    for i in range(N):
+        place = i % per_chain
+        if place == 0:
+            leaf_chains.append([])
         halves = []
         for k in range(W):
             flip = config.signed and k == W - 1
             halves.append(Half(a=vector[i][k], b=template[i][k],
                                propagate=lambda a, b, c: a ^ b ^ 1,
                                generate=(lambda a, b: 1 - a) if flip else (lambda a, b: a)))
-        if i == 0:
-            halves.append(Half(propagate=lambda a, b, c: 1, generate=lambda a, b: 0))
-        else:
-            halves.append(Half())          # P = 0: its sum is the carry out, x >= t
-        out = adder(halves, 1, f"{name}_leaf{i}")
-        leaf_bits[i], leaf_flag[i] = out[:W], out[W]
+        if place % 2 == 0:
+            halves.append(Half(propagate=lambda a, b, c: 1))
+        leaf = Adder(halves, CHAINED if place % 2 else 1)
+        leaf_chains[-1].append(leaf)
+        leaves.append(leaf)
+    # Leaf i's flag register holds s_i, or its complement; it subtracted the sign of leaf
+    # i - 1 when chained to it.
+    inverted = [i % per_chain % 2 == 1 for i in range(N)]
+    chained = [i % per_chain % 2 == 1 for i in range(N)]
+    values = [Signal(W, name=f"{name}_leaf{i}", reset_less=True) for i in range(N)]
+    flag_regs = [Signal(name=f"{name}_leaf{i}_flag", reset_less=True) for i in range(N)]
 
-    # Leaf flags delayed to be readable in a given stage (stage 2 reads stage 1's registers).
     flags = {}
 
     def flag(i, stage):
+        """Leaf i's flag, delayed to be readable in ``stage`` (stage 2 reads stage 1's)."""
+        if stage == 2:
+            return flag_regs[i]
         if (i, stage) not in flags:
-            flags[i, stage] = (leaf_flag[i] if stage == 2
-                               else register(flag(i, stage - 1), f"{name}_n{i}_s{stage}"))
+            flags[i, stage] = register(flag(i, stage - 1), f"{name}_leaf{i}_flag_s{stage}")
         return flags[i, stage]
 
-    # -- stage 2: |d_0| (its carry-in and complement come from its own sign), and every
-    # leaf waits a cycle. A subtree is (value bits, reference leaf or None for +1, leaves). --
-    sign0 = leaf_flag[0]
-    halves = [Half(a=0, b=leaf_bits[0][j], c=sign0,
-                   propagate=lambda a, b, c: b ^ c, generate=lambda a, b: 0)
-              for j in range(W)]
-    nodes = [(adder(halves, sign0, f"{name}_abs0"), None, 1)]
-    nodes += [(register(leaf_bits[i], f"{name}_leaf{i}_s2"), i, 1) for i in range(1, N)]
+    def operand(node, j, stage):
+        """Node's bit j as an operand: its inputs, and its value as a function of them."""
+        if j >= len(node.value):
+            return (0, 0), lambda a, b: 0
+        if node.folded is None:
+            return (node.value[j], 0), lambda a, b: a
+        inv = int(inverted[node.folded])
+        return (node.value[j], flag(node.folded, stage)), lambda a, b, inv=inv: a ^ b ^ inv
 
-    # -- stages 3 ...: tree levels. S = s_u xor s_v = n_u xor n_v; with a +1 reference it is
-    # 1 - n_v, folded into the halves' tables, else one LUT whose output is registered a
-    # stage early. --
-    stage = 2
+    tree = []           # (adder, stage, output register)
+
+    def combine(u, v, stage, label):
+        """The adder of u + v in ``stage``: u on A, B (plain, or folded by either polarity of
+        its sign), v on C (plain) or on C, D (folded by its sign, whose polarity makes the
+        generate right)."""
+        if u.folded is None and v.folded is not None:
+            u, v = v, u
+        if v.folded is not None and inverted[v.folded]:
+            u, v = v, u
+        assert v.folded is None or not inverted[v.folded]
+        width = ((u.leaves + v.leaves) * value_max).bit_length()
+        halves = []
+        for j in range(max(len(u.value), len(v.value))):
+            (a, b), fu = operand(u, j, stage)
+            (c, d), fv = operand(v, j, stage)
+            if v.folded is None or j >= len(v.value):
+                halves.append(Half(a=a, b=b, c=c, generate=fu,
+                                   propagate=lambda a, b, c, fu=fu: fu(a, b) ^ c))
+            else:
+                halves.append(Half(a=a, b=b, c=c, d=d, generate=fu,
+                                   propagate=lambda a, b, c, d, fu=fu: fu(a, b) ^ c ^ d))
+        add = Adder(halves, None)
+        reg = Signal(width, name=label, reset_less=True)
+        tree.append((add, stage, reg))
+        return _Node(reg, u.leaves + v.leaves, adder=add, children=(u, v))
+
+    # -- stage 2: leaf 0 made absolute, (r ^ s) + e, beside the first adders of the other
+    # leaves' pairs (pairs within a chain of leaves when there is an odd leaf out: leaf 1) --
+    zero = _Node(values[0], 1, folded=0)
+    halves = []
+    for j in range(W):
+        (a, b), f0 = operand(zero, j, 2)
+        halves.append(Half(a=a, b=b, generate=f0, propagate=lambda a, b, c, f0=f0: f0(a, b)))
+    absolute = Adder(halves, None)
+    absolute_reg = Signal(W, name=f"{name}_abs0", reset_less=True)
+    tree.append((absolute, 2, absolute_reg))
+    # Pairs of neighbours in a chain of leaves (a sign and a complemented sign: one of each
+    # pair lands on C, D); leaf 1, and a last leaf without a neighbour, wait a stage.
+    pairs = [(i, i + 1) for i in range(2, N - 1, 2) if i % per_chain + 1 < per_chain]
+    paired = {i for pair in pairs for i in pair}
+    waiting = [i for i in range(1, N) if i not in paired]
+    stage_two = {}              # leaf chain -> the stage-2 adders that read its leaves
+    stage_two[0] = [absolute]
+    nodes = []
+    for i, j in pairs:
+        node = combine(_Node(values[i], 1, folded=i, leaf=i),
+                       _Node(values[j], 1, folded=j, leaf=j), 2, f"{name}_sum1_{i // 2}")
+        stage_two.setdefault(i // per_chain, []).append(node.adder)
+        nodes.append(node)
+    stage = 2 if N > 1 else 1
+    wait = {i: _Node(register(values[i], f"{name}_leaf{i}_s2"), 1, i,
+                     children=(_Node(values[i], 1, folded=i, leaf=i),))
+            for i in waiting}
+    # Leaf 1 meets leaf 0's absolute value; the other waiting leaf goes last (never two
+    # folded operands with complemented signs together).
+    nodes = ([_Node(absolute_reg, 1, adder=absolute, leaf=0)]
+             + [wait[i] for i in waiting[:1]] + nodes + [wait[i] for i in waiting[1:]])
+
+    # -- stages 3 ...: tree levels; an odd node out is registered to stay aligned --
     while len(nodes) > 1:
         stage += 1
-        level = stage - 2
         paired = []
         for k in range(0, len(nodes), 2):
-            label = f"{name}_sum{level}_{k // 2}"
-            if k + 1 == len(nodes):       # odd node out: register it to stay aligned
-                value, ref, leaves = nodes[k]
-                paired.append((register(value, label), ref, leaves))
-                continue
-            (u, ref_u, lu), (v, ref_v, lv) = nodes[k], nodes[k + 1]
-            leaves = lu + lv
-            width = (leaves * value_max).bit_length()
-            if ref_u is None:
-                flip, flip_inv = flag(ref_v, stage), 1
+            label = f"{name}_sum{stage - 1}_{k // 2}"
+            if k + 1 == len(nodes):
+                node = nodes[k]
+                paired.append(_Node(register(node.value, label), node.leaves, node.folded,
+                                    children=(node,)))
             else:
-                flip = register(flag(ref_u, stage - 1) ^ flag(ref_v, stage - 1),
-                                label + "_subtract")
-                flip_inv = 0
-            # Beyond its stored bits an operand is its sign, 1 - n (or 0 for a +1 subtree).
-            ext_u = (0, 0) if ref_u is None else (flag(ref_u, stage), 1)
-            ext_v = (flag(ref_v, stage), 1)
-            halves = []
-            for j in range(width):
-                if j >= max(len(u), len(v)):
-                    halves.append(Half())     # both operands are sign bits here: P = 0
-                    continue
-                a, ai = (u[j], 0) if j < len(u) else ext_u
-                b, bi = (v[j], 0) if j < len(v) else ext_v
-                halves.append(Half(
-                    a=a, b=b, c=flip,
-                    propagate=lambda a, b, c, ai=ai, bi=bi, ci=flip_inv: (a ^ ai) ^ (b ^ bi)
-                    ^ (c ^ ci),
-                    generate=lambda a, b, ai=ai: a ^ ai))
-            out = adder(halves, flip, label, inverted=bool(flip_inv))
-            paired.append((out, ref_u, leaves))
+                paired.append(combine(nodes[k], nodes[k + 1], stage, label))
         nodes = paired
+    stage = max(stage, 2)
+    # The tree may be a level short of a balanced one: the distance waits.
+    root = nodes[0].value
+    while stage < config.distance_latency:
+        stage += 1
+        root = register(root, f"{name}_root_s{stage}")
     assert stage == config.distance_latency
 
-    chains = build_chains(m, name, adders, max_halves=max_halves)
-    for reg, halves in outputs:
-        m.d.sync += reg.eq(Cat(*(h.sum for h in halves)))
-    m.d.comb += distance.eq(nodes[0][0])
-    return chains
+    # -- chains: a subtree whose adders fit one chain goes into one (its sums then reach
+    # their adders within the chain's span); the adders above such subtrees go one by one.
+    # Then as few chains as they fit into (first fit, largest first): each costs two feed
+    # cells. --
+    stage_of = {id(add): s for add, s, _ in tree}
+
+    def size(adders):
+        return sum(len(add.halves) for add in adders) + len(adders) - 1
+
+    blocks, above = [], []
+
+    # The stage-2 adders ride at the front of their leaves' chain (they read sums made in
+    # it); the others are laid out below.
+    riding = {id(add) for adders in stage_two.values() for add in adders}
+    leaf_chains = [stage_two.get(k, []) + chain for k, chain in enumerate(leaf_chains)]
+
+    def lay_out(node):
+        adders = [add for add in node.post_order() if id(add) not in riding]
+        if not adders:
+            return
+        if size(adders) <= max_halves:
+            blocks.append(adders)
+            return
+        for child in node.children:
+            lay_out(child)
+        if node.adder is not None and id(node.adder) not in riding:
+            above.append([node.adder])
+
+    lay_out(nodes[0])
+    tree_chains = []
+    for adders in sorted(blocks + above, key=size, reverse=True):
+        fits = [chain for chain in tree_chains if size(chain + adders) <= max_halves]
+        if fits:
+            fits[0].extend(adders)
+        else:
+            tree_chains.append(list(adders))
+    # Within a chain, the adders of later stages first: timing analysis sees a path from
+    # every adder's inputs through the rest of the chain, and the late adders read sums made
+    # in their own chain (short wires), the early ones sums from other chains (long ones).
+    for chain in tree_chains:
+        chain.sort(key=lambda add: -stage_of[id(add)])
+    order = [add for chain in tree_chains for add in chain] + [
+        add for chain in leaf_chains for add in chain if id(add) in riding]
+    assert sorted(map(id, order)) == sorted(id(add) for add, _, _ in tree)
+
+    # -- corrections: e_i = b_i ^ s_i, each the carry-in of one adder whose subtree holds
+    # leaf i (so that no sum outgrows its subtree's width): a subtree of L leaves has L - 1
+    # adders (L with leaf 0's), so each passes one correction up to its parent, which takes
+    # one of the two it gets. A chain's first carry-in is a plain signal (nextpnr's feed-in
+    # makes the carry from it): s_i itself, from a leaf that starts afresh and holds s, not
+    # its complement; failing that, one computed into a register a stage early. The others
+    # are computed by the half that starts the carry. --
+    first_ids = {id(chain[0]) for chain in tree_chains + leaf_chains}
+
+    def plain(i):
+        return not chained[i] and not inverted[i]
+
+    def terms(i):
+        found = [(i, int(inverted[i]))]
+        if chained[i]:
+            found.append((i - 1, int(inverted[i - 1])))
+        return found
+
+    def give(add, i):
+        stage = stage_of[id(add)]
+        if id(add) in first_ids:
+            if plain(i):
+                add.carry_in = flag(i, stage)
+                return
+            # Never leaf 0's adder, in stage 2: its correction is plain.
+            assert stage > 2
+            value = 0
+            for j, inv in terms(i):
+                value = value ^ flag(j, stage - 1) ^ inv
+            add.carry_in = register(value, f"{name}_correction{i}_s{stage}")
+            return
+        (j0, i0), *more = terms(i)
+        if more:
+            (j1, i1), = more
+            add.carry_in = Carry(flag(j0, stage), flag(j1, stage),
+                                 lambda a, b, i0=i0, i1=i1: a ^ b ^ i0 ^ i1)
+        else:
+            add.carry_in = Carry(flag(j0, stage), 0, lambda a, b, i0=i0: a ^ i0)
+
+    def assign(node):
+        """Give the adders of ``node``'s subtree corrections of its leaves; return the ones
+        left over."""
+        if node.leaf is not None:
+            if node.adder is None:
+                return [node.leaf]
+            give(node.adder, node.leaf)         # leaf 0 made absolute
+            return []
+        left = [i for child in node.children for i in assign(child)]
+        if node.adder is None:
+            return left
+        # A chain's first adder takes a plain one if it can; any other adder leaves the
+        # plain ones to the adders above.
+        wanted = (lambda i: plain(i)) if id(node.adder) in first_ids else (lambda i: not plain(i))
+        pick = next((i for i in left if wanted(i)), left[0])
+        give(node.adder, pick)
+        left.remove(pick)
+        return left
+
+    assert assign(nodes[0]) == []
+
+    build_chains(m, name, leaf_chains + tree_chains)
+    for i, leaf in enumerate(leaves):
+        m.d.sync += values[i].eq(Cat(*(h.sum for h in leaf.halves[:W])))
+        m.d.sync += flag_regs[i].eq(leaf.carry_out if inverted[i] else leaf.halves[W].sum)
+    for add, _, reg in tree:
+        bits = [h.sum for h in add.halves]
+        if len(reg) > len(bits):
+            bits.append(add.carry_out)
+        m.d.sync += reg.eq(Cat(*bits))
+    m.d.comb += distance.eq(root)
+    return len(leaf_chains) + len(tree_chains)

@@ -1,22 +1,31 @@
 """ECP5 carry cells, their exact model, and a builder of carry chains.
 
 An ECP5 ``CCU2C`` holds two "halves", each a LUT4 plus one bit of the fast carry chain. A half
-with inputs A, B, C and D = 1 computes, from its ``INIT`` (Yosys' ``ecp5/ccu2c_sim.vh``, which
+with inputs A, B, C, D computes, from its ``INIT`` (Yosys' ``lattice/ccu2c_sim.vh``, which
 this module follows bit for bit):
 
-* the propagate ``P = INIT[8 + {C, B, A}]``: any function of A, B, C;
-* the generate ``G = INIT[{B, A}]``: any function of A and B;
+* the propagate ``P = INIT[{D, C, B, A}]``;
+* the generate ``G = INIT[{B, A}]``, the same table read with C = D = 0;
 * the sum ``S = P ^ CIN`` and the carry ``COUT = P ? CIN : G``.
 
-So one half adds ``A + f(B, C)`` for any f, a conditional complement included, with no LUT of
-its own; a half with ``P = 0`` passes the carry out as its sum and starts a new carry from
-``G``, which lets unrelated adders share one chain. nextpnr adds a feed-in cell (two logic
-cells) at the start of every chain and a feed-out cell wherever a chain's last carry drives
-logic, so fewer, longer chains cost less.
+With D tied high, P is any function of A, B, C and G any function of A and B: one half adds
+``f(A, B) + g(C)`` for any f and g (a conditional complement included) with no LUT of its
+own. With D as a fourth input, G is P's own table at C = D = 0, which still adds
+``f(A, B) + g(C, D)`` whenever ``g(0, 0) = 0``: two operands, each complemented by its own
+flag. A half with ``P = 0`` passes the carry out as its sum and starts a new carry from
+``G``, which lets unrelated adders share one chain; a half with ``P = 1`` passes the carry on
+and gives its complement as its sum.
+
+Every chain costs nextpnr's feed-in cell at its start and feed-out cell at its end (two logic
+cells each), whatever the flow (Yosys ties an unconnected first ``CIN`` to 0, and gives every
+last ``COUT`` a net): madvq makes their first halves do the work of starting the chain's
+carry and bringing its last carry out, so fewer, longer chains still cost less, while every
+carry cell on a chain lengthens the path that timing analysis sees (it does not know that a
+P = 0 half cuts the carry).
 
 :class:`CCU2C` is the cell: an ``Instance`` when elaborated for a platform whose ``family``
 is ``"ecp5"``, otherwise (simulation, other devices) Amaranth logic that computes exactly what
-the cell computes. :func:`build_chains` lays out lists of :class:`Half` as chains of cells.
+the cell computes. :func:`build_chains` lays out lists of :class:`Adder` as chains of cells.
 """
 
 from dataclasses import dataclass, field
@@ -27,7 +36,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["CCU2C", "ccu2c_model", "Half", "Adder", "build_chains"]
+__all__ = ["CCU2C", "ccu2c_model", "Half", "Carry", "CHAINED", "Adder", "build_chains"]
 
 
 def ccu2c_model():
@@ -71,8 +80,8 @@ class CCU2C(wiring.Component):
         self.init1 = _check_init("init1", init1)
         self.inject1_0 = bool(inject1_0)
         self.inject1_1 = bool(inject1_1)
-        # The first cell of a chain that starts its own carry leaves CIN unconnected, and the
-        # last leaves COUT unconnected (the model reads CIN as 0).
+        # A cell may leave CIN (the model reads 0) or COUT unconnected; madvq's chains
+        # connect both (see build_chains).
         self.carry_in = bool(carry_in)
         self.carry_out = bool(carry_out)
         super().__init__()
@@ -132,14 +141,20 @@ def _bit(value):
 
 @dataclass
 class Half:
-    """One LUT4 + carry bit: ``propagate(a, b, c)`` and ``generate(a, b)`` are Python
-    functions of the input bits, tabulated into the cell's ``INIT``. ``propagate=None`` means
-    P = 0: the half's sum is its incoming carry, and its generate starts the next carry (the
-    chain builder sets it). An input may be another half laid out before this one, meaning
-    its sum. ``sum`` is created by :func:`build_chains`."""
+    """One LUT4 + carry bit, its tables given as Python functions of its input bits.
+
+    With ``d=None`` (D tied high) ``propagate(a, b, c)`` and ``generate(a, b)`` are
+    independent tables (``INIT[15:8]`` and ``INIT[3:0]``). With a ``d`` input,
+    ``propagate(a, b, c, d)`` fills the whole ``INIT``, and the cell's generate is then
+    ``propagate(a, b, 0, 0)``: ``generate`` must equal it (checked), which holds for an adder
+    bit ``f(a, b) + g(c, d)`` whenever ``g(0, 0) = 0``. ``propagate=None`` means P = 0: the
+    half's sum is its incoming carry, and its generate starts a new carry. An input may be
+    another half laid out before this one, meaning its sum. ``sum`` is created by
+    :func:`build_chains`."""
     a: object = 0
     b: object = 0
     c: object = 0
+    d: object = None
     propagate: object = None
     generate: object = None
     sum: Signal = field(default=None, repr=False)
@@ -149,85 +164,124 @@ class Half:
         return self.propagate is None
 
     def init(self):
-        """INIT of the half with D tied to 1: P in bits 8-15, G in bits 0-3."""
-        p = g = 0
-        for k in range(8):
-            a, b, c = k & 1, (k >> 1) & 1, (k >> 2) & 1
-            if self.propagate is not None and self.propagate(a, b, c):
-                p |= 1 << k
+        """The half's 16-bit ``INIT``."""
+        g = 0
         for k in range(4):
-            a, b = k & 1, (k >> 1) & 1
-            if self.generate is not None and self.generate(a, b):
+            if self.generate is not None and self.generate(k & 1, k >> 1):
                 g |= 1 << k
-        return (p << 8) | g
+        if self.d is None:
+            p = 0
+            for k in range(8):
+                if self.propagate is not None and self.propagate(k & 1, (k >> 1) & 1, k >> 2):
+                    p |= 1 << k
+            return (p << 8) | g
+        p = 0
+        for k in range(16):
+            if self.propagate(k & 1, (k >> 1) & 1, (k >> 2) & 1, k >> 3):
+                p |= 1 << k
+        if p & 0xF != g:
+            raise ValueError("a half with a D input generates propagate(a, b, 0, 0); its "
+                             "generate must be that function")
+        return p
+
+
+@dataclass(frozen=True)
+class Carry:
+    """A carry-in computed by the half that starts it: ``function(a, b)`` of two 1-bit
+    values (a half's generate reads two inputs)."""
+    a: object
+    b: object
+    function: object
+
+
+#: The carry-in of an adder that takes the carry out of the adder before it in its chain,
+#: through (the previous adder ends in a half with P = 1: its sum is the complement of that
+#: carry).
+CHAINED = "chained"
 
 
 @dataclass
 class Adder:
-    """One addition laid out as consecutive halves, with the carry it needs at its start
-    (a 1-bit value or the constants 0/1), complemented if ``carry_inverted``: the half that
-    starts the carry complements for free."""
+    """One addition laid out as consecutive halves, and the carry it starts with: the
+    constants 0/1, a 1-bit value, a :class:`Carry`, or :data:`CHAINED`. After
+    :func:`build_chains`, ``carry_out`` is its carry out as a signal, unless the next adder
+    in its chain is :data:`CHAINED`."""
     halves: list
     carry_in: object
-    carry_inverted: bool = False
+    carry_out: object = field(default=None, repr=False)
 
 
-def build_chains(m, name, adders, *, max_halves):
-    """Lay out ``adders`` (in order) as carry chains of at most ``max_halves`` halves each
-    (or one adder, if it is longer), add the cells to ``m`` and give every half its ``sum`` signal.
+def _carry_in_half(carry):
+    """The half with P = 0 that starts a carry: its generate computes it."""
+    if isinstance(carry, Carry):
+        return Half(a=carry.a, b=carry.b, generate=carry.function)
+    if isinstance(carry, int):
+        return Half(generate=lambda a, b, c=carry: c)
+    return Half(a=carry, generate=lambda a, b: a)
 
-    Each chain starts with a half of P = 0 that makes its first adder's carry-in, so the
-    chain needs no carry from outside (its first CIN stays unconnected, and
-    :func:`madvq.gen.synth.trim_carry_feeds` spares it nextpnr's feed-in cell). Consecutive
-    adders share a chain when they fit: the last half of one starts the next one's carry, and
-    when that half computes a sum bit of its own (its P is not 0), a half that does only that
-    is added. Returns the number of chains."""
-    if max_halves < 3:
-        raise ValueError(f"max_halves must be at least 3, not {max_halves!r}")
-    chains = []
-    current = []        # halves of the chain being filled
-    for adder in adders:
-        if not adder.halves:
-            raise ValueError("an adder needs at least one half")
-        extra = (0 if current[-1].free else 1) if current else 0
-        if not current or len(current) + extra + len(adder.halves) > max_halves:
-            if current:
-                chains.append(current)
-            current = [Half()]
-        elif not current[-1].free:
-            current.append(Half())
-        link = current[-1]
-        link.a = _bit(adder.carry_in)
-        link.generate = lambda a, b, inv=int(adder.carry_inverted): a ^ inv
-        current.extend(adder.halves)
-    if current:
-        chains.append(current)
 
-    laid_out = set()
-    for halves in chains:
+def build_chains(m, name, chains):
+    """Lay out ``chains`` (a list of lists of :class:`Adder`, each list one carry chain) as
+    ``CCU2C`` cells in ``m``, give every half its ``sum`` and every adder its
+    ``carry_out``. Returns the number of cells.
+
+    A chain's first ``CIN`` carries its first adder's carry-in (a constant or a 1-bit
+    value): nextpnr gives every chain a feed-in cell whose first half makes that carry from
+    the fabric, and a feed-out cell whose first half brings the last carry out to the fabric,
+    whatever the flow, so a chain uses both rather than halves of its own. Between two adders
+    of a chain a half with P = 0 passes the carry out of one as its sum and starts the
+    next one's carry (a :class:`Carry` costs nothing there), unless the next one is
+    :data:`CHAINED`. A chain of an odd number of halves ends in such a half too."""
+    cells = 0
+    for n, adders in enumerate(chains):
+        if not adders:
+            raise ValueError("a chain needs at least one adder")
+        first = adders[0].carry_in
+        if first is CHAINED or isinstance(first, Carry):
+            raise ValueError(f"a chain starts with a constant or a 1-bit carry-in, not "
+                             f"{first!r}")
+        halves = []
+        links = []          # (adder, half whose sum is its carry out)
+        for k, adder in enumerate(adders):
+            if not adder.halves:
+                raise ValueError("an adder needs at least one half")
+            if k and adder.carry_in is not CHAINED:
+                link = _carry_in_half(adder.carry_in)
+                halves.append(link)
+                links.append((adders[k - 1], link))
+            halves.extend(adder.halves)
+        if len(halves) % 2:
+            end = Half()
+            halves.append(end)
+            links.append((adders[-1], end))
+
+        laid_out = set()
         for h in halves:
-            for value in (h.a, h.b, h.c):
+            for value in (h.a, h.b, h.c, h.d):
                 if isinstance(value, Half) and id(value) not in laid_out:
-                    raise ValueError("a half's input can only be the sum of a half laid out "
-                                     "before it")
+                    raise ValueError("a half's input can only be the sum of a half laid "
+                                     "out before it")
             laid_out.add(id(h))
 
-    for n, halves in enumerate(chains):
-        if len(halves) % 2:
-            halves = halves + [Half()]
         carry = None
         for k in range(0, len(halves), 2):
             h0, h1 = halves[k], halves[k + 1]
-            cell = CCU2C(h0.init(), h1.init(), carry_in=k > 0, carry_out=k + 2 < len(halves))
+            cell = CCU2C(h0.init(), h1.init())
             m.submodules[f"{name}_chain{n}_{k // 2}"] = cell
+            cells += 1
             for h, suffix in ((h0, "0"), (h1, "1")):
                 h.sum = Signal(name=f"{name}_chain{n}_s{k + int(suffix)}")
                 m.d.comb += [getattr(cell, "A" + suffix).eq(_bit(h.a)),
                              getattr(cell, "B" + suffix).eq(_bit(h.b)),
                              getattr(cell, "C" + suffix).eq(_bit(h.c)),
-                             getattr(cell, "D" + suffix).eq(1),
+                             getattr(cell, "D" + suffix).eq(1 if h.d is None else _bit(h.d)),
                              h.sum.eq(getattr(cell, "S" + suffix))]
-            if carry is not None:
-                m.d.comb += cell.CIN.eq(carry)
+            m.d.comb += cell.CIN.eq(_bit(first) if carry is None else carry)
             carry = cell.COUT
-    return len(chains)
+        last = Signal(name=f"{name}_chain{n}_cout")
+        m.d.comb += last.eq(carry)
+        for adder, half in links:
+            adder.carry_out = half.sum
+        if not links or links[-1][0] is not adders[-1]:
+            adders[-1].carry_out = last
+    return cells

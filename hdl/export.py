@@ -6,7 +6,8 @@ valid/ready interface, :class:`~madvq.hdl.ports.FlatMADCore`, or the AXI4-Stream
 :class:`~madvq.hdl.bus.AXIConfig`), renames every identifier that Verilog would need escaped,
 and has YoWASP Yosys write Verilog-2005 without processes (no ``always @*``: an event-driven
 simulator would not evaluate one at time zero), without ``casez`` multiplexers and without
-attributes. The same configuration and name always give the same text. The simulators
+attributes but ``(* keep *)`` on the register copies that a synthesis must not merge. The
+same configuration and name always give the same text. The simulators
 (:mod:`madvq.sim`) run this text; :mod:`madvq.gen.verilog` writes it to files with its
 interface description.
 """
@@ -22,6 +23,7 @@ from .bus import AXIConfig, axi_port_table
 from .config import CoreConfig, Target
 from .ecp5_cells import ccu2c_model
 from .ports import FlatMADCore, port_table
+from .registers import COPY_ATTRIBUTE
 from madvq.hdl.tools import run_yosys
 
 
@@ -118,12 +120,33 @@ def top_component(config):
     return FlatMADCore(core_config(config))
 
 
+# An attribute instance, alone on its line as write_verilog prints them.
+_ATTRIBUTE_LINE = re.compile(r"^[ \t]*\(\*.*\*\)[ \t]*\n", re.M)
+
+
+def _keep_attributes_only(text):
+    """``text`` without its attribute instances, except ``(* keep *)`` on registers: the
+    only one a synthesis of the core needs (Amaranth's own, ``init`` among them, say
+    nothing that the Verilog does not say already)."""
+    def keep_or_drop(match):
+        line = match.group(0)
+        if re.fullmatch(r"([ \t]*)\(\* keep = 1 \*\)[ \t]*\n", line):
+            return line.replace("keep = 1", "keep")
+        return ""
+    text = _ATTRIBUTE_LINE.sub(keep_or_drop, text)
+    # Attributes inside expressions (a multiplexer's `full_case`).
+    text = re.sub(r"\(\*(?! keep \*\))[^*]*\*\) ?", "", text)
+    if re.search(r"\(\*(?! keep \*\))", text):
+        raise RuntimeError("Yosys wrote an attribute madvq does not expect")
+    return text
+
+
 def yosys_verilog(rtlil_text):
     """The Verilog that the export writes for a design in RTLIL (Amaranth's
     ``rtlil.convert``): identifiers made plain, every process turned into flip-flops and
-    continuous assignments, multiplexers as trees of ``?:``, no attributes, and no banner
-    (the text depends only on the design). Used for the core and for parts of it proven on
-    their own."""
+    continuous assignments, multiplexers as trees of ``?:``, no attributes but ``(* keep *)``
+    on the registers that must not be merged, and no banner (the text depends only on the
+    design). Used for the core and for parts of it proven on their own."""
     text = _plain_names(rtlil_text)
     script = "; ".join([
         "read_rtlil core.il",
@@ -136,8 +159,11 @@ def yosys_verilog(rtlil_text):
         # trees of `?:` propagate an X select as every simulator does.
         "pmuxtree",
         "memory_collect",
-        # Private names ($...) get short _N_ names; no attributes: clean for any tool.
-        "write_verilog -noattr -decimal core.v",
+        # Register copies (hdl/registers.py) are marked on their signals: the mark goes onto
+        # the registers themselves as `keep`, so that a stock synthesis does not merge them.
+        f"setattr -set keep 1 w:* a:{COPY_ATTRIBUTE} %i %ci1:+$dff[Q] t:$dff %i",
+        # Private names ($...) get short _N_ names; every other attribute is dropped below.
+        "write_verilog -decimal core.v",
     ])
     # The full Yosys from PyPI (YoWASP), run in a folder of its own: its sandbox reads
     # relative paths reliably.
@@ -147,6 +173,7 @@ def yosys_verilog(rtlil_text):
         verilog = Path(work, "core.v").read_text()
     # Drop yosys' own banner, which names its version, so output depends only on the inputs.
     body = re.sub(r"\A/\*.*?\*/\n+", "", verilog, flags=re.S)
+    body = _keep_attributes_only(body)
     if "always @*" in body:
         raise RuntimeError("Yosys left a process in the exported Verilog")
     return body

@@ -9,7 +9,14 @@ can sit beside the logic it feeds.
 from amaranth.hdl import ClockSignal, Instance, Signal
 
 
-__all__ = ["delay", "register_copy"]
+__all__ = ["delay", "register_copy", "COPY_ATTRIBUTE"]
+
+
+#: The attribute that marks a copy's register (on its Amaranth signal). madvq's Verilog
+#: export turns it into a ``keep`` attribute on the register itself, so that any synthesis
+#: of the Verilog keeps the copies apart (a stock Yosys merges identical registers); flows
+#: that do not know it merge them as they please.
+COPY_ATTRIBUTE = "madvq_copy"
 
 
 def delay(m, value, cycles, name, *, reset=False):
@@ -24,11 +31,13 @@ def delay(m, value, cycles, name, *, reset=False):
 
 def register_copy(m, value, name, platform):
     """A register of ``value`` that synthesis keeps apart from other registers of the same
-    value (a copy placed beside the logic it feeds cuts a long, heavily loaded wire). Built
-    with Yosys and nextpnr for ECP5 (toolchain ``"Trellis"``) it is made of ``TRELLIS_FF``
-    cells, which Yosys does not merge; elsewhere, and in simulation, it is a plain register
-    (that a tool may merge)."""
-    reg = Signal(len(value), name=name, reset_less=True)
+    value (a copy placed beside the logic it feeds cuts a long, heavily loaded wire).
+
+    It is a plain register marked with :data:`COPY_ATTRIBUTE`, which madvq's Verilog (and
+    so every flow that reads it, madvq's own ECP5 flow included) carries as ``(* keep *)``.
+    Built by Amaranth's own Trellis toolchain (an ECP5 board), where that attribute does not
+    reach Yosys' cells, it is made of ``TRELLIS_FF`` cells, which Yosys does not merge either."""
+    reg = Signal(len(value), name=name, reset_less=True, attrs={COPY_ATTRIBUTE: 1})
     if (getattr(platform, "family", None) != "ecp5"
             or getattr(platform, "toolchain", None) != "Trellis"):
         m.d.sync += reg.eq(value)

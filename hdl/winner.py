@@ -18,15 +18,26 @@ from .registers import delay, register_copy
 __all__ = ["WinnerTree"]
 
 
-def _right_wins(va, da, vb, db):
-    """An adder whose last half's sum says that candidate b beats candidate a: the keys
-    (not valid, distance) compare a > b, the carry out of ``key_a + ~key_b``."""
+def _right_wins(va, da, vb, db, *, never_all_ones):
+    """An adder whose carry out says that candidate b beats candidate a: the keys compare
+    a > b, the carry out of ``key_a + ~key_b``.
+
+    When a distance is never all ones (``never_all_ones``), an invalid candidate's key is its
+    distance with every bit set, ``d | ~valid``: each half reads a bit and a valid flag of
+    both candidates (a half with D as a fourth input adds ``f(A, B) + g(C, D)`` with
+    ``g(0, 0) = 0``, here ``(da | ~va) + (~db & vb)``), and the comparison is a distance
+    wide. Otherwise the keys are (not valid, distance), one bit wider."""
+    if never_all_ones:
+        halves = [Half(a=da[j], b=va, c=db[j], d=vb,
+                       propagate=lambda a, b, c, d: (a | (1 - b)) ^ ((1 - c) & d),
+                       generate=lambda a, b: a | (1 - b)) for j in range(len(da))]
+        return Adder(halves, 0)
     halves = [Half(a=da[j], b=db[j], propagate=lambda x, y, c: x ^ y ^ 1,
                    generate=lambda x, y: x) for j in range(len(da))]
     # The keys' top bits are the complemented valid flags: only the generate changes.
     halves.append(Half(a=va, b=vb, propagate=lambda x, y, c: x ^ y ^ 1,
                        generate=lambda x, y: 1 - x))
-    return Adder(halves + [Half()], 0)
+    return Adder(halves, 0)
 
 
 class WinnerTree(wiring.Component):
@@ -84,7 +95,9 @@ class WinnerTree(wiring.Component):
                         # The comparison is registered straight out of its carry chain, in
                         # one copy per few bits it selects, and the candidates wait beside
                         # it: a level takes two cycles.
-                        compare = _right_wins(va, da, vb, db)
+                        compare = _right_wins(
+                            va, da, vb, db,
+                            never_all_ones=cfg.distance_max < (1 << cfg.distance_width) - 1)
                         va, da, la, vb, db, lb = (
                             delay(m, x, 1, f"win{level}_{k}_{n}")
                             for x, n in ((va, "va"), (da, "da"), (la, "la"),
@@ -103,12 +116,12 @@ class WinnerTree(wiring.Component):
         assert level == cfg.argmin_levels
         if comparators:
             # One chain per comparison: its inputs come from across the chip already.
-            build_chains(m, "cmp", [c[0] for c in comparators], max_halves=3)
+            build_chains(m, "cmp", [[c[0]] for c in comparators])
             for adder, name, out, (va, da, la), (vb, db, lb) in comparators:
                 left, right = Cat(va, da, la), Cat(vb, db, lb)
                 result = Cat(out.valid, out.distance, out.lane)
                 for g in range(0, len(result), self.BITS_PER_SELECT):
-                    select = register_copy(m, adder.halves[-1].sum, f"{name}_right{g}",
+                    select = register_copy(m, adder.carry_out, f"{name}_right{g}",
                                            platform)
                     bits = slice(g, g + self.BITS_PER_SELECT)
                     m.d.sync += result[bits].eq(Mux(select, right[bits], left[bits]))

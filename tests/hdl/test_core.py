@@ -40,9 +40,11 @@ def test_cosimulation(params, stalls):
 
 # The ECP5 arithmetic (distance units in carry cells, simulated through the cells' model):
 # odd and even N, N = 1, pairs of leaves split over chains, both signs, 1- and 32-bit values,
-# P = 1, P < M, P = M, both storages, all distances.
+# P = 1, P < M, P = M, both storages, all distances; N = 1 with P > 1, where a distance can be
+# all ones (the winner's comparisons then keep the valid flag apart).
 ECP5_CONFIGS = [
     (1, 1, 1, False, 1, {}),
+    (1, 4, 3, False, 4, {}),
     (3, 5, 4, True, 2, {}),
     (5, 3, 4, False, 3, {}),
     (7, 2, 1, True, 2, {}),
@@ -407,14 +409,9 @@ def test_codebook_survives_reset_and_active_count_returns_to_m():
     assert got == [(0, 15), (2, 1)]
 
 
-def test_distance_unit_alone():
-    """The distance unit on its own, fed a new pair every cycle."""
-    cfg = CoreConfig(dims=5, templates=1, width=6, signed=True)
+def _distance_unit_run(cfg, xs, ts):
+    """The distances a lone distance unit gives for pairs fed one per cycle."""
     dut = DistanceUnit(cfg)
-    rng = np.random.default_rng(3)
-    xs = rng.integers(-32, 32, (30, 5))
-    ts = rng.integers(-32, 32, (30, 5))
-    want = np.abs(xs - ts).sum(axis=1).tolist()
     seen = []
 
     async def tb(ctx):
@@ -427,7 +424,36 @@ def test_distance_unit_alone():
                 seen.append(ctx.get(dut.distance))
 
     _bench(dut, [(tb, False)])
-    assert seen[:len(want)] == want
+    return seen[:len(xs)]
+
+
+@pytest.mark.parametrize("arithmetic", ["generic", "ecp5"])
+def test_distance_unit_alone(arithmetic):
+    """The distance unit on its own, fed a new pair every cycle."""
+    cfg = CoreConfig(dims=5, templates=1, width=6, signed=True, arithmetic=arithmetic)
+    rng = np.random.default_rng(3)
+    xs = rng.integers(-32, 32, (30, 5))
+    ts = rng.integers(-32, 32, (30, 5))
+    assert _distance_unit_run(cfg, xs, ts) == np.abs(xs - ts).sum(axis=1).tolist()
+
+
+@pytest.mark.parametrize("dims, width, signed", [
+    (1, 1, False), (2, 4, False), (3, 4, True), (5, 3, False), (7, 1, True), (9, 6, True),
+    (13, 5, False), (16, 8, False), (16, 8, True), (2, 32, False)])
+def test_ecp5_distance_unit_many_pairs(dims, width, signed):
+    """The ECP5 tree (absolute values folded into its adders, each leaf's correction the
+    carry-in of an adder above it) on random pairs, equal pairs and pairs of extreme
+    values, for chains of one leaf and of several, odd and even N: 7 x 1-bit values once
+    overflowed a sum whose subtree was given another subtree's correction."""
+    cfg = CoreConfig(dims=dims, templates=1, width=width, signed=signed, arithmetic="ecp5")
+    rng = np.random.default_rng(dims * 100 + width)
+    lo, hi = cfg.value_min, cfg.value_max
+    xs = rng.integers(lo, hi + 1, (160, dims), dtype=np.int64)
+    ts = rng.integers(lo, hi + 1, (160, dims), dtype=np.int64)
+    ts[:20] = xs[:20]
+    xs[20:60] = rng.choice([lo, hi], (40, dims))
+    ts[20:60] = rng.choice([lo, hi], (40, dims))
+    assert _distance_unit_run(cfg, xs, ts) == np.abs(xs - ts).sum(axis=1).tolist()
 
 
 @pytest.mark.parametrize("params", [(3, 5, 4, 2, "registers", None),

@@ -10,7 +10,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.sim import Simulator
 
 from madvq.hdl.tools import run_yosys
-from madvq.hdl.ecp5_cells import CCU2C, Adder, Half, build_chains, ccu2c_model
+from madvq.hdl.ecp5_cells import CCU2C, CHAINED, Adder, Carry, Half, build_chains, ccu2c_model
 from madvq.hdl.config import CoreConfig, Target
 from madvq.hdl.distance import DistanceUnit
 
@@ -101,19 +101,24 @@ def test_the_verilog_model_is_the_cell(tmp_path):
     _prove_equal_to_yosys_cell(tmp_path, model)
 
 
-def _run_adders(adders_of, operands, *, max_halves):
-    """Build the adders that ``adders_of(signals)`` describes, chain them, and return their
-    sums for each operand assignment (a dict of signal name -> value)."""
+def _run_adders(chains_of, operands):
+    """Build the chains that ``chains_of(signals)`` describes (lists of (adder, width of its
+    sum, carry out taken as the top bit)) and return their sums for each operand assignment
+    (a dict of signal name -> value)."""
     m = Module()
     names = sorted(operands[0])
     sig = {n: Signal(8, name=n) for n in names}
-    adders = adders_of(sig)
-    build_chains(m, "t", [a for a, _ in adders], max_halves=max_halves)
+    chains = chains_of(sig)
+    build_chains(m, "t", [[a for a, _, _ in chain] for chain in chains])
     outs = []
-    for a, width in adders:
-        out = Signal(width)
-        m.d.comb += out.eq(Cat(*(h.sum for h in a.halves[:width])))
-        outs.append(out)
+    for chain in chains:
+        for a, width, carry in chain:
+            bits = [h.sum for h in a.halves[:width]]
+            if carry:
+                bits.append(a.carry_out)
+            out = Signal(len(bits))
+            m.d.comb += out.eq(Cat(*bits))
+            outs.append(out)
     results = []
 
     async def bench(ctx):
@@ -129,35 +134,94 @@ def _run_adders(adders_of, operands, *, max_halves):
     return results
 
 
-def _add_sub(u, v, s, width, inverted=False):
-    """u + (v xor s) + s of ``width``-bit operands, s a 1-bit signal (complemented if asked),
-    with the carry out as the top bit."""
+def _add_sub(u, v, carry, inverted=False):
+    """u + (v xor s) + s of 4-bit operands, s the carry-in (complemented if asked), with the
+    carry out as the top bit."""
+    s = carry.a if isinstance(carry, Carry) else carry
     halves = [Half(a=u[j], b=v[j], c=s,
                    propagate=lambda a, b, c, i=int(inverted): a ^ b ^ c ^ i,
-                   generate=lambda a, b: a) for j in range(width)]
-    return Adder(halves + [Half()], s, inverted), width + 1
+                   generate=lambda a, b: a) for j in range(4)]
+    return Adder(halves, carry), 4, True
 
 
-@pytest.mark.parametrize("max_halves", [3, 12, 100])
-def test_adders_share_chains_and_keep_their_own_carry(max_halves):
-    """Adders of both carry-in polarities, chained or not, each compute u +- v exactly."""
-    rng = random.Random(max_halves)
+@pytest.mark.parametrize("chains", [[[0, 1, 2]], [[0, 1], [2]], [[2, 1], [0]], [[0], [2, 1]],
+                                    [[2, 0, 1]]], ids=str)
+def test_adders_share_chains_and_keep_their_own_carry(chains):
+    """Adders of both carry-in polarities, starting a chain or after another adder, each
+    compute u +- v exactly and take their carry out as their top bit."""
+    rng = random.Random(len(chains))
     operands = [{"u": rng.randrange(16), "v": rng.randrange(16), "w": rng.randrange(16),
                  "s": rng.randrange(2)} for _ in range(40)]
 
-    def adders_of(sig):
-        return [_add_sub(sig["u"], sig["v"], sig["s"][0], 4),
-                _add_sub(sig["w"], sig["u"], sig["s"][0], 4, inverted=True),
-                (Adder([Half(a=sig["v"][j], b=sig["w"][j],
-                             propagate=lambda a, b, c: a ^ b ^ 1, generate=lambda a, b: a)
-                        for j in range(4)] + [Half()], 1), 5)]
-    for values, (r0, r1, r2) in zip(operands, _run_adders(adders_of, operands,
-                                                          max_halves=max_halves)):
+    def chains_of(sig):
+        s = sig["s"][0]
+        adders = [
+            _add_sub(sig["u"], sig["v"], s),
+            # Computed by the half that starts its carry: never the first of a chain.
+            _add_sub(sig["w"], sig["u"], Carry(s, 0, lambda a, b: 1 - a), inverted=True),
+            (Adder([Half(a=sig["v"][j], b=sig["w"][j], propagate=lambda a, b, c: a ^ b ^ 1,
+                         generate=lambda a, b: a) for j in range(4)], 1), 4, True),
+        ]
+        return [[adders[k] for k in chain] for chain in chains]
+
+    order = [k for chain in chains for k in chain]
+    for values, got in zip(operands, _run_adders(chains_of, operands)):
         u, v, w, s = values["u"], values["v"], values["w"], values["s"]
-        # 4-bit operands, the carry out as the fifth bit of each sum.
-        assert r0 == u + (v ^ (15 * s)) + s
-        assert r1 == w + (u ^ (15 * (1 - s))) + (1 - s)
-        assert r2 == v + (w ^ 15) + 1
+        expected = [u + (v ^ (15 * s)) + s, w + (u ^ (15 * (1 - s))) + (1 - s),
+                    v + (w ^ 15) + 1]
+        assert got == [expected[k] for k in order]
+
+
+def test_chained_adders_pass_the_carry_on():
+    """A half with P = 1 gives the complement of the carry as its sum and passes the carry
+    into the next adder (CHAINED): two subtractions in a row, the second taking the first's
+    carry out (1 when u >= v) as its carry-in."""
+    rng = random.Random(5)
+    operands = [{"u": rng.randrange(16), "v": rng.randrange(16), "w": rng.randrange(16)}
+                for _ in range(40)]
+
+    def sub(x, y, carry):
+        return [Half(a=x[j], b=y[j], propagate=lambda a, b, c: a ^ b ^ 1,
+                     generate=lambda a, b: a) for j in range(4)], carry
+
+    def chains_of(sig):
+        first, _ = sub(sig["u"], sig["v"], 1)
+        first.append(Half(propagate=lambda a, b, c: 1))
+        second, _ = sub(sig["w"], sig["v"], CHAINED)
+        return [[(Adder(first, 1), 5, False), (Adder(second, CHAINED), 4, True)]]
+
+    for values, (r0, r1) in zip(operands, _run_adders(chains_of, operands)):
+        u, v, w = values["u"], values["v"], values["w"]
+        borrow = int(u < v)
+        assert r0 == ((u - v) & 15) | (borrow << 4)
+        assert r1 == w + (v ^ 15) + 1 - borrow
+
+
+def test_a_half_adds_two_operands_each_with_its_own_complement():
+    """With D as a fourth input a half adds (a ^ b) + (c ^ d): the generate is the
+    propagate's table at C = D = 0, which is a ^ b."""
+    rng = random.Random(7)
+    operands = [{"u": rng.randrange(16), "v": rng.randrange(16), "s": rng.randrange(4)}
+                for _ in range(60)]
+
+    def chains_of(sig):
+        su, sv = sig["s"][0], sig["s"][1]
+        halves = [Half(a=sig["u"][j], b=su, c=sig["v"][j], d=sv,
+                       propagate=lambda a, b, c, d: a ^ b ^ c ^ d,
+                       generate=lambda a, b: a ^ b) for j in range(4)]
+        return [[(Adder(halves, su), 4, True)]]
+
+    for values, (r,) in zip(operands, _run_adders(chains_of, operands)):
+        u, v, s = values["u"], values["v"], values["s"]
+        su, sv = s & 1, s >> 1
+        assert r == (u ^ (15 * su)) + (v ^ (15 * sv)) + su
+
+
+def test_a_half_with_d_must_generate_its_own_table():
+    with pytest.raises(ValueError, match=r"^a half with a D input generates propagate\(a, b, 0, "
+                                         r"0\); its generate must be that function$"):
+        Half(d=1, propagate=lambda a, b, c, d: a ^ b ^ c ^ d,
+             generate=lambda a, b: 1 - a).init()
 
 
 def test_a_half_can_read_an_earlier_half_only():
@@ -166,7 +230,7 @@ def test_a_half_can_read_an_earlier_half_only():
     early = Half(c=late, propagate=lambda a, b, c: c)
     with pytest.raises(ValueError, match=r"^a half's input can only be the sum of a half "
                                          r"laid out before it$"):
-        build_chains(m, "t", [Adder([early], 0), Adder([late], 0)], max_halves=10)
+        build_chains(m, "t", [[Adder([early], 0), Adder([late], 0)]])
 
 
 def test_cell_init_must_be_16_bits():
@@ -174,6 +238,8 @@ def test_cell_init_must_be_16_bits():
         CCU2C(1 << 16, 0)
 
 
-def test_chains_need_room():
-    with pytest.raises(ValueError, match=r"^max_halves must be at least 3, not 2$"):
-        build_chains(Module(), "t", [], max_halves=2)
+@pytest.mark.parametrize("carry", [CHAINED, Carry(0, 0, lambda a, b: a)])
+def test_a_chain_starts_with_a_plain_carry(carry):
+    with pytest.raises(ValueError, match=r"^a chain starts with a constant or a 1-bit "
+                                         r"carry-in, not "):
+        build_chains(Module(), "t", [[Adder([Half(propagate=lambda a, b, c: 1)], carry)]])
