@@ -58,7 +58,7 @@ def test_digits_knn(capsys):
     out = capsys.readouterr().out
     assert "every result matching the golden model" in out
     assert "nearest prototype: accuracy" in out and "vote of the 3 nearest" in out
-    whole = knn.main(["--backend", "golden", "--compare", "1,5"])
+    whole = knn.main(["--backend", "golden", "--top-k", "5", "--compare", "1,5"])
     # K = 1 votes are the nearest prototype.
     assert whole["compared"][1] == whole["accuracy_nearest"] > 0.9
     assert whole["accuracy_vote"] == whole["compared"][5]
