@@ -74,6 +74,9 @@ def _add_core_flags(parser, *, from_arrays=False, size=16, width=8, size_help=No
     g.add_argument("--arithmetic", choices=("generic", "ecp5"), default=None,
                    help="distance units in plain HDL arithmetic, or laid out in ECP5 carry "
                         "cells (default generic; a board build: the board's default)")
+    g.add_argument("--top-k", type=int, default=1, metavar="K",
+                   help="results carry the K nearest active templates, nearest first, "
+                        "1..min(M, 16) (default 1)")
 
 
 def _config(args, dims=None, templates=None):
@@ -84,7 +87,15 @@ def _config(args, dims=None, templates=None):
         templates_per_cycle=args.templates_per_cycle,
         distances=args.distances, storage=args.storage,
         arithmetic=args.arithmetic if args.arithmetic is not None else "generic",
-        ram_lanes=args.ram_lanes)
+        ram_lanes=args.ram_lanes, top_k=args.top_k)
+
+
+def _single_winner(cfg, what):
+    """``ValueError`` unless ``cfg`` reports one nearest template: ``what`` handles no
+    more."""
+    if cfg.top_k != 1:
+        raise ValueError(f"{what} handles one nearest template per result: it needs "
+                         f"--top-k 1, not --top-k {cfg.top_k}")
 
 
 def cmd_generate(args):
@@ -92,11 +103,16 @@ def cmd_generate(args):
     cfg = _config(args)
     config = cfg
     if args.bus == "axis":
+        _single_winner(cfg, "--bus axis")
         from madvq.hdl.bus import AXIConfig
         config = AXIConfig(cfg, user_width=0 if args.user_width is None else args.user_width)
     elif args.user_width is not None:
         raise ValueError("--user-width sets the tuser width of the AXI4-Stream ports: it "
                          "needs --bus axis")
+    if args.fusesoc:
+        _single_winner(cfg, "--fusesoc (its self-checking testbench)")
+    if args.testbench is not None:
+        _single_winner(cfg, f"--testbench {args.testbench}")
     path, json_path = generate(config, args.name, args.output, fusesoc=args.fusesoc,
                                testbench=args.testbench)
     name = args.name or config.default_name
@@ -398,7 +414,8 @@ def _build_core(args):
     flag is given, then 16x16x8 with those flags."""
     core_flags = any(getattr(args, k) is not None for k in
                      ("dims", "templates", "templates_per_cycle", "ram_lanes", "arithmetic")) \
-        or args.width != 8 or args.signed or args.distances or args.storage != "auto"
+        or args.width != 8 or args.signed or args.distances or args.storage != "auto" \
+        or args.top_k != 1
     return _config(args, dims=16, templates=16) if core_flags else None
 
 
@@ -731,6 +748,7 @@ def _report_asic(args):
     from madvq.sim.run import SimulationError
     from madvq.sim.verilated import find_tools
     cfg = _config(args)
+    _single_winner(cfg, "--device asic")
     if cfg.arithmetic != "generic":
         raise ValueError("--device asic needs --arithmetic generic: ecp5 arithmetic is laid "
                          "out in ECP5 carry cells, which an ASIC does not have")
@@ -845,6 +863,7 @@ def cmd_prove(args):
     from pathlib import Path
     from madvq.gen.formal import ALL_GROUPS, GROUPS, PROPERTIES, QUEUE, prove
     cfg = _config(args)
+    _single_winner(cfg, "madvq prove (its reference model)")
     if args.depth is not None and args.depth < 1:
         raise ValueError(f"--depth must be a positive number of cycles, not {args.depth}")
     if args.timeout is not None and not args.timeout > 0:

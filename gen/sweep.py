@@ -512,7 +512,8 @@ def error_summary(error):
 def record_summary(r):
     """One line describing a sweep record: cells, flip-flops, block RAM, Fmax and vectors
     per second, or why the point does not fit or failed."""
-    name = CoreConfig.from_dict({k: r[k] for k in CoreConfig().to_dict()}).default_name
+    name = CoreConfig.from_dict({k: r[k] for k in CoreConfig().to_dict()}
+                                | {"top_k": r.get("top_k", 1)}).default_name
     if "error" in r:
         return f"{name} on {r['device']}: tool error: {error_summary(r['error'])}"
     cells = f"{r['logic_cells']:,} of {r['logic_available']:,} {r['logic_cell']}"

@@ -44,6 +44,16 @@ def interface(config, name=None):
         "ports": top_ports(config),
         "simulation_models": sorted(simulation_models(config)),
     }
+    if core.top_k > 1:
+        # Only for K > 1: a single-winner core's description stays as it was.
+        desc["top_k"] = core.top_k
+        desc["lane_bits"] += (f"; result_index and result_distance hold the {core.top_k} "
+                              "nearest active templates, nearest first (ties to the lower "
+                              "index): slot k at [k*index_width +: index_width] and "
+                              "[k*distance_width +: distance_width]")
+        desc["none_slot"] = {
+            "meaning": "a slot k >= m (fewer active templates m than top_k) holds no template",
+            "index": core.none_index, "distance": core.none_distance}
     if isinstance(config, AXIConfig):
         desc["lane_bits"] = ("lane i of s_axis_vector_tdata and s_axis_codebook_tdata sits at "
                              "bits [i*width +: width]; every tdata is padded to whole bytes")

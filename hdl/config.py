@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 
 __all__ = ["CoreConfig", "Target", "ceil_log2", "check_config", "MAX_DIMS", "MAX_TEMPLATES",
-           "MAX_WIDTH", "MAX_DISTANCE_CELLS", "MAX_CODEBOOK_VALUES"]
+           "MAX_WIDTH", "MAX_DISTANCE_CELLS", "MAX_CODEBOOK_VALUES", "MAX_TOP_K"]
 
 
 def ceil_log2(n):
@@ -42,6 +42,14 @@ MAX_DISTANCE_CELLS = 16_384
 #: Codebook values M x N: 2 Mbit at W = 8, over half the block RAM of the largest ECP5
 #: (85F, 3.7 Mbit); in registers, about 3.5 minutes of elaboration (16,384 values: 12.6 s).
 MAX_CODEBOOK_VALUES = 262_144
+#: Nearest templates per result K (``top_k``): at most M, and at most 16. The running merge
+#: of P < M cores compares every pair of a 2K-entry list in one clock cycle (K^2 comparators
+#: whose outputs all meet in one cycle's logic), and every level of the selection tree costs
+#: K^2 comparators per node: at K = 16 that is already 256 comparators per node and a result
+#: of 16 (index, distance) pairs (over 300 bits for the 16x16x8 core). k-nearest-neighbour
+#: votes use small K (3 to 10 in the literature); a larger K would cost more than the distance
+#: array it ranks.
+MAX_TOP_K = 16
 
 
 def _check_int(name, value, low, high, high_text=None):
@@ -94,6 +102,12 @@ class CoreConfig:
 
     Besides, a core has at most 16,384 distance cells (P x N) and a codebook of at most
     262,144 values (M x N); see :data:`MAX_DISTANCE_CELLS` and :data:`MAX_CODEBOOK_VALUES`.
+    top_k : int
+        Nearest templates per result K (1..min(M, 16), default 1): each result carries the
+        K nearest active templates, ascending by distance, ties to the lower index. Slots
+        past the active count m (when m < K) hold the "none" marker: index and distance all
+        ones. K = 1 builds exactly the single-winner core.
+
     A parameter of the wrong type raises ``TypeError``, one out of range ``ValueError``,
     naming the parameter, what is allowed and the value given.
     """
@@ -107,6 +121,7 @@ class CoreConfig:
     storage: str = "registers"
     arithmetic: str = "generic"
     ram_lanes: int = None
+    top_k: int = 1
 
     def __post_init__(self):
         _check_int("dims", self.dims, 1, MAX_DIMS)
@@ -153,10 +168,16 @@ class CoreConfig:
         elif self.ram_lanes is not None:
             raise ValueError(f"ram_lanes needs storage 'ram', not ram_lanes={self.ram_lanes!r} "
                              f"with storage {self.storage!r}")
+        top = min(self.templates, MAX_TOP_K)
+        _check_int("top_k", self.top_k, 1, top,
+                   f"{top} (the smaller of templates ({self.templates}) and {MAX_TOP_K})")
 
     # -- parameters as a plain dictionary (interface JSON, caches, reports) --
 
     def to_dict(self):
+        # ``top_k`` only when it is not 1: a single-winner core's parameters (which the
+        # exported Verilog quotes) stay as they were before top-K existed.
+        extra = {"top_k": self.top_k} if self.top_k != 1 else {}
         return {
             "dims": self.dims,
             "templates": self.templates,
@@ -167,6 +188,7 @@ class CoreConfig:
             "storage": self.codebook_storage,
             "arithmetic": self.arithmetic,
             "ram_lanes": self.ram_lanes,
+            **extra,
         }
 
     @classmethod
@@ -185,6 +207,8 @@ class CoreConfig:
                 else f"_ram{self.ram_lanes}"
         if self.arithmetic != "generic":
             name += f"_{self.arithmetic}"
+        if self.top_k != 1:
+            name += f"_top{self.top_k}"
         return name
 
     # -- values --
@@ -218,6 +242,17 @@ class CoreConfig:
     def index_width(self):
         """Bits of a template index (at least 1, so that M = 1 still has a port)."""
         return max(1, ceil_log2(self.templates))
+
+    @property
+    def none_index(self):
+        """The index of an empty result slot (top_k > 1 with fewer than K active
+        templates): all ones, never an active template's index there."""
+        return (1 << self.index_width) - 1
+
+    @property
+    def none_distance(self):
+        """The distance of an empty result slot: all ones."""
+        return (1 << self.distance_width) - 1
 
     @property
     def active_width(self):
@@ -268,14 +303,19 @@ class CoreConfig:
     def winner_latency(self):
         """Cycles of the winner-take-all tree: one per level; with ``ecp5`` arithmetic two
         per level (a registered comparison, then the selection) after a register stage
-        that brings the candidates together."""
+        that brings the candidates together. With top_k > 1, the K-nearest tree
+        (:class:`~madvq.hdl.topk.TopKTree`): two per level (registered comparisons, then the
+        registered rank selection), whatever the arithmetic."""
+        if self.top_k > 1:
+            return 2 * self.argmin_levels
         if self.arithmetic == "ecp5" and self.argmin_levels:
             return 1 + 2 * self.argmin_levels
         return self.argmin_levels
 
     @property
     def accumulate_latency(self):
-        """The running minimum across rounds (only when P < M)."""
+        """The running minimum (top_k > 1: the running K-list merge) across rounds (only
+        when P < M)."""
         return 1 if self.rounds > 1 else 0
 
     @property

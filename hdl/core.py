@@ -12,7 +12,8 @@ Microarchitecture (cycle numbers count from the cycle ``a`` in which a vector tr
   stages (N absolute differences, an adder tree, a last stage).
 * A :class:`WinnerTree` picks the round's nearest active template in
   ``config.winner_latency`` cycles. With P < M, a running minimum over the rounds adds one
-  cycle after the last round.
+  cycle after the last round. With ``top_k`` > 1 a :class:`~madvq.hdl.topk.TopKTree` and a
+  running merge of K-lists take their place (:mod:`madvq.hdl.topk`).
 * The result enters a queue (:func:`result_queue`, ``config.result_queue_latency`` cycles)
   that also absorbs output back-pressure.
 
@@ -36,6 +37,7 @@ from .config import check_config
 from .distance import DistanceUnit
 from .layouts import vector_layout, codebook_layout, result_layout
 from .registers import delay, register_copy
+from .topk import nearest_result
 from .winner import WinnerTree
 
 
@@ -299,6 +301,8 @@ class MADCore(wiring.Component):
         ctl_lanes = delay(m, ctl, cfg.distance_latency, "ctl")
         ctl_valid = delay(m, seq.busy, cfg.distance_latency, "valid", reset=True)
 
+        if cfg.top_k > 1:
+            return nearest_result(m, cfg, lanes, ctl_lanes, ctl_valid)
         tree = m.submodules.winner = WinnerTree(cfg)
         for p in range(P):
             m.d.comb += [tree.candidates[p].valid.eq(ctl_valid & ctl_lanes.active[p]),

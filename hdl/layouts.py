@@ -27,12 +27,17 @@ def codebook_layout(config):
 
 
 def result_layout(config):
-    """The nearest active template, its distance and, when the core is built with
-    ``distances=True``, the distances to all M templates."""
+    """The nearest active template, its distance (with ``top_k`` K > 1: the K nearest and
+    their distances, nearest first) and, when the core is built with ``distances=True``,
+    the distances to all M templates."""
     fields = {
         "index": unsigned(config.index_width),
         "distance": unsigned(config.distance_width),
     }
+    if config.top_k > 1:
+        # The K nearest, nearest first: slot k at bits [k*IW +: IW] and [k*D +: D].
+        fields = {"index": data.ArrayLayout(unsigned(config.index_width), config.top_k),
+                  "distance": data.ArrayLayout(unsigned(config.distance_width), config.top_k)}
     if config.distances:
         fields["distances"] = data.ArrayLayout(unsigned(config.distance_width), config.templates)
     return data.StructLayout(fields)

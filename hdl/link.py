@@ -797,8 +797,13 @@ class ReplyBuilder(wiring.Component):
             m.d.comb += reply_command.eq(desc.command | REPLY_BIT)
 
         result = data.View(result_layout(cfg), self.replies.p[:result_layout(cfg).size])
-        result_bytes = (_bytes_of(result.index, link.index_bytes)
-                        + _bytes_of(result.distance, link.distance_bytes))
+        if cfg.top_k == 1:
+            result_bytes = (_bytes_of(result.index, link.index_bytes)
+                            + _bytes_of(result.distance, link.distance_bytes))
+        else:                            # the K nearest, nearest first
+            result_bytes = [b for s in range(cfg.top_k)
+                            for b in (_bytes_of(result.index[s], link.index_bytes)
+                                      + _bytes_of(result.distance[s], link.distance_bytes))]
         if cfg.distances:
             for j in range(cfg.templates):
                 result_bytes += _bytes_of(result.distances[j], link.distance_bytes)
@@ -1023,7 +1028,8 @@ class Link(wiring.Component):
                      commands.selftest_busy.eq(self.selftest.busy)]
 
         with m.If(back):
-            m.d.sync += self.winner.eq(self.result.p.index)
+            m.d.sync += self.winner.eq(self.result.p.index if cfg.top_k == 1
+                                       else self.result.p.index[0])
         verdict = commands.verdicts
         with m.If(verdict.valid & verdict.ready & verdict.p.reply):
             m.d.sync += self.error.eq(verdict.p.code != ErrorCode.NONE)

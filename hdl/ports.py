@@ -3,7 +3,9 @@
 :func:`port_table` lists every port with its direction, width and role; :class:`FlatMADCore`
 is built from that table, and the interface JSON is written from it too, so the two cannot
 disagree. Port names are plain identifiers that are neither Verilog nor SystemVerilog
-keywords. A data port packs lane i at bits ``[i*W +: W]``.
+keywords. A data port packs lane i at bits ``[i*W +: W]``; with ``top_k`` K > 1,
+``result_index`` and ``result_distance`` pack the k-th nearest template at bits
+``[k*IW +: IW]`` and ``[k*D +: D]`` (K times the single-winner width).
 """
 
 from amaranth.hdl import Module

@@ -36,6 +36,12 @@ configuration (``ram_lanes``, ``arithmetic`` and the idle timeout were missing),
 reply has 4 bytes of payload (the count was added) and may answer several frames; a request
 that needs the core while a self-test runs is refused (``BUSY``, new) instead of waiting.
 
+Top-K cores (``top_k`` > 1) extend version 2 without a new version: ``identify``'s flags byte
+carries ``top_k - 1`` in bits 3..6 (zero for every single-winner core, whose payload is
+byte for byte what it was), and a classify result holds ``top_k`` (index, distance) pairs.
+A host that predates top-K refuses such a board at ``identify`` (it rejects flag bits above
+bit 2 as "a core this host does not know"), so it never misreads the longer results.
+
 This module imports nothing from Amaranth but the CRC catalog and ``amaranth.lib.enum`` (for
 the enums' shapes in gateware), so the host side stays light.
 """
@@ -75,7 +81,8 @@ class Command(enum.IntEnum, shape=8):
     * ``SET_ACTIVE``: m (2), 1..M -> m (2).
     * ``CLASSIFY``: K vectors of N values, 1 <= K <= ``max_vectors`` -> K results, each
       index (``index_bytes``), distance (``distance_bytes``) and, when the core reports
-      them, M distances (``distance_bytes`` each).
+      them, M distances (``distance_bytes`` each). A core built with ``top_k`` > 1 sends
+      ``top_k`` (index, distance) pairs, nearest first, before the M distances.
     * ``SELFTEST``: count (4), seed (4, not 0) -> count (4), cycles (8), sum1 (4), sum2 (4):
       ``count`` on-chip LFSR vectors run through the core at full clock; ``cycles`` from the
       first vector offered to the last result taken; ``sum1``/``sum2`` the Fletcher-style
@@ -214,7 +221,7 @@ class LinkConfig:
 
     @property
     def result_bytes(self):
-        n = self.index_bytes + self.distance_bytes
+        n = (self.index_bytes + self.distance_bytes) * self.core.top_k
         if self.core.distances:
             n += self.core.templates * self.distance_bytes
         return n
@@ -260,7 +267,8 @@ class LinkConfig:
         configuration, the clock, the baud rate, vectors per request, result queue depth and
         the idle timeout (see the README's protocol table for the layout)."""
         c = self.core
-        flags = (c.signed << 0) | (c.distances << 1) | ((c.codebook_storage == "ram") << 2)
+        flags = ((c.signed << 0) | (c.distances << 1) | ((c.codebook_storage == "ram") << 2)
+                 | ((c.top_k - 1) << 3))
         return (self.IDENTIFY_MAGIC + bytes([VERSION])
                 + c.dims.to_bytes(2, "little") + c.templates.to_bytes(2, "little")
                 + bytes([c.width, flags]) + c.templates_per_cycle.to_bytes(2, "little")
@@ -292,7 +300,7 @@ class LinkConfig:
         u32 = lambda k: int.from_bytes(payload[k:k + 4], "little")
         flags = payload[11]
         arithmetic = {v: k for k, v in cls._ARITHMETIC_CODES.items()}.get(payload[16])
-        if flags & ~7 or arithmetic is None:
+        if flags & ~0x7F or arithmetic is None:
             raise ValueError("the board's identify reply names a core this host does not "
                              "know: update madvq")
         ram = bool(flags & 4)
@@ -301,7 +309,8 @@ class LinkConfig:
                               signed=bool(flags & 1), distances=bool(flags & 2),
                               templates_per_cycle=u16(12),
                               storage="ram" if ram else "registers",
-                              ram_lanes=u16(14) if ram else None, arithmetic=arithmetic)
+                              ram_lanes=u16(14) if ram else None, arithmetic=arithmetic,
+                              top_k=(flags >> 3) + 1)
             link = cls(core=core, clock_hz=u32(17), baud=u32(21), max_vectors=u16(25),
                        timeout_bytes=u32(29))
         except (TypeError, ValueError) as exc:

@@ -279,11 +279,20 @@ class Board:
                 value |= raw[:, start + b].astype(np.int64) << (8 * b)
             return value
         ib, db = link.index_bytes, link.distance_bytes
-        index = field(0, ib)
-        distance = field(ib, db)
+        if cfg.top_k == 1:
+            index = field(0, ib)
+            distance = field(ib, db)
+        else:                   # the K nearest, (index, distance) pairs, nearest first
+            K = cfg.top_k
+            index = np.zeros((k, K), np.int64)
+            distance = np.zeros((k, K), np.int64)
+            for s in range(K):
+                index[:, s] = field(s * (ib + db), ib)
+                distance[:, s] = field(s * (ib + db) + ib, db)
+        first = cfg.top_k * (ib + db)
         distances = None
         if cfg.distances:
-            distances = np.stack([field(ib + db + j * db, db) for j in range(cfg.templates)],
+            distances = np.stack([field(first + j * db, db) for j in range(cfg.templates)],
                                  axis=1) if k else np.zeros((0, cfg.templates), np.int64)
         return golden.Results(index=index, distance=distance, distances=distances)
 

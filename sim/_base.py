@@ -36,8 +36,9 @@ class RunResult:
         bad = self.results.mismatches(expected)
         if len(bad):
             k = int(bad[0])
-            got = (int(self.results.index[k]), int(self.results.distance[k]))
-            want = (int(expected.index[k]), int(expected.distance[k]))
+            # Ints, or lists of the K nearest with top_k > 1.
+            got = (self.results.index[k].tolist(), self.results.distance[k].tolist())
+            want = (expected.index[k].tolist(), expected.distance[k].tolist())
             raise MismatchError(
                 f"{len(bad)} of {len(expected)} results differ from the golden model; first "
                 f"at vector {k}: (index, distance) = {got}, expected {want}")

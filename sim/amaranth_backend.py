@@ -12,7 +12,7 @@ from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.sim import Simulator
 
 from madvq.hdl.ports import FlatMADCore
-from .packing import pack_rows, unpack_distances
+from .packing import pack_rows, unpack_distances, unpack_nearest
 from .golden import Results
 from ._base import Backend, RunResult, SimulationError, cycle_budget
 from .streams import flat_port, stream_put, stream_get
@@ -119,10 +119,8 @@ class AmaranthBackend(Backend):
                         pass
         sim.run()
 
-        index = [int(w[0]) for w in words]
-        distance = [int(w[1]) for w in words]
+        index, distance = unpack_nearest(cfg, [w[0] for w in words], [w[1] for w in words])
         results = Results(
-            index=np.array(index, dtype=np.int64),
-            distance=np.array(distance, dtype=np.int64),
+            index=index, distance=distance,
             distances=unpack_distances(cfg, [w[2] for w in words]) if cfg.distances else None)
         return RunResult(results=results, cycles=done_cycles[0] if done_cycles else 0)

@@ -2,7 +2,8 @@
 
 ``distances(config, codebook, vectors)`` gives ``sum_i |x[i] - t[j][i]|`` for K vectors and
 all M templates at once; ``classify`` adds the winner (``argmin`` over the first m templates,
-ties to the lowest index) exactly as the hardware reports it. The cycle-level facts
+ties to the lowest index; with ``top_k`` > 1 the top_k nearest by a stable sort) exactly as
+the hardware reports it. The cycle-level facts
 (latency, cycles per vector) are those of the same :class:`CoreConfig`, re-exported here
 so that a model user needs nothing else.
 
@@ -24,8 +25,9 @@ __all__ = ["Results", "check_values", "check_vectors", "check_codebook", "check_
 
 @dataclass
 class Results:
-    """Per-vector outputs of a core: ``index`` and ``distance`` (K,), and ``distances``
-    (K, M) when the core reports them (else ``None``)."""
+    """Per-vector outputs of a core: ``index`` and ``distance`` (K,) (with ``top_k`` > 1:
+    (K, top_k), nearest first), and ``distances`` (K, M) when the core reports them (else
+    ``None``)."""
     index: np.ndarray
     distance: np.ndarray
     distances: np.ndarray = None
@@ -36,6 +38,8 @@ class Results:
     def mismatches(self, other):
         """Row numbers where ``self`` and ``other`` differ (any reported field)."""
         bad = (self.index != other.index) | (self.distance != other.distance)
+        if bad.ndim > 1:                  # top_k > 1: any of a vector's K slots
+            bad = bad.any(axis=1)
         if self.distances is not None and other.distances is not None:
             bad |= (self.distances != other.distances).any(axis=1)
         return np.flatnonzero(bad)
@@ -192,6 +196,8 @@ def classify(config, codebook, vectors, active=None):
     active = config.templates if active is None else check_active(config, active)
     vectors = check_vectors(config, vectors)
     k = len(vectors)
+    if config.top_k > 1:
+        return _nearest(config, codebook, vectors, active)
     index = np.empty(k, dtype=np.int64)
     distance = np.empty(k, dtype=np.int64)
     everything = np.empty((k, config.templates), dtype=np.int64) if config.distances else None
@@ -200,6 +206,25 @@ def classify(config, codebook, vectors, active=None):
         best = np.argmin(d[:active], axis=0)      # ties: the first, i.e. the lowest index
         index[start:stop] = best
         distance[start:stop] = d[best, np.arange(d.shape[1])]
+        if everything is not None:
+            everything[start:stop] = d.T
+    return Results(index=index, distance=distance, distances=everything)
+
+
+def _nearest(config, codebook, vectors, active):
+    """:func:`classify` for ``top_k`` K > 1: the K nearest of the active templates, in
+    ascending distance, ties to the lower index (a stable sort); slots past ``active``
+    hold ``config.none_index`` and ``config.none_distance``."""
+    K, k = config.top_k, len(vectors)
+    index = np.full((k, K), config.none_index, dtype=np.int64)
+    distance = np.full((k, K), config.none_distance, dtype=np.int64)
+    everything = np.empty((k, config.templates), dtype=np.int64) if config.distances else None
+    found = min(K, active)
+    for start, d in _distance_chunks(config, codebook, vectors):
+        stop = start + d.shape[1]
+        order = np.argsort(d[:active], axis=0, kind="stable")[:found]     # (found, C)
+        index[start:stop, :found] = order.T
+        distance[start:stop, :found] = np.take_along_axis(d[:active], order, axis=0).T
         if everything is not None:
             everything[start:stop] = d.T
     return Results(index=index, distance=distance, distances=everything)

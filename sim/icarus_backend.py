@@ -31,7 +31,7 @@ import numpy as np
 
 from madvq.hdl.ports import port_table
 from .golden import Results
-from .packing import unpack_words
+from .packing import unpack_nearest, unpack_words
 from ._base import Backend, MissingToolError, RunResult, SimulationError, cycle_budget
 from .stimulus import TEMPLATE_WRITE, ACTIVE_COUNT
 
@@ -290,8 +290,8 @@ class IcarusBackend(Backend):
                                   f"{self.reset_style if batch.reset_cycles else 'none'}): "
                                   f"{received} of {total} results had arrived")
         fields = [line.split() for line in lines[:-1]]
-        index = np.array([int(f[0], 16) for f in fields], dtype=np.int64)
-        distance = np.array([int(f[1], 16) for f in fields], dtype=np.int64)
+        index, distance = unpack_nearest(cfg, [int(f[0], 16) for f in fields],
+                                         [int(f[1], 16) for f in fields])
         distances = None
         if cfg.distances:
             D = cfg.distance_width

@@ -1,7 +1,9 @@
 """Bit packing between NumPy arrays and the core's flat ports.
 
 Lane i of a vector or template sits at bits ``[i*W +: W]`` (two's complement when signed);
-``result_distances`` packs template j at bits ``[j*D +: D]``. Every simulator and the
+``result_distances`` packs template j at bits ``[j*D +: D]``; with ``top_k`` K > 1,
+``result_index`` and ``result_distance`` pack slot k (the k-th nearest) at bits
+``[k*IW +: IW]`` and ``[k*D +: D]``. Every simulator and the
 board driver pack and unpack through these functions: ``pack_rows``/``unpack_rows``/
 ``unpack_distances`` work on Python ints (any width, for per-item use), ``pack_words`` and
 ``unpack_words`` on whole arrays at once, as little-endian 32-bit words (word k holds bits
@@ -11,7 +13,8 @@ board driver pack and unpack through these functions: ``pack_rows``/``unpack_row
 import numpy as np
 
 
-__all__ = ["pack_rows", "unpack_rows", "unpack_distances", "pack_words", "unpack_words"]
+__all__ = ["pack_rows", "unpack_rows", "unpack_distances", "unpack_nearest", "pack_words",
+           "unpack_words"]
 
 
 def pack_rows(config, rows):
@@ -41,6 +44,21 @@ def unpack_distances(config, words):
     mask = (1 << D) - 1
     return np.array([[(int(w) >> (j * D)) & mask for j in range(config.templates)]
                      for w in words], dtype=np.int64).reshape(len(words), config.templates)
+
+
+def unpack_nearest(config, index_words, distance_words):
+    """``(index, distance)`` arrays from the ``result_index`` and ``result_distance`` values
+    (Python ints) of several results: (len,) each, or (len, K) with ``top_k`` K > 1."""
+    K = config.top_k
+    if K == 1:
+        return (np.array([int(w) for w in index_words], dtype=np.int64),
+                np.array([int(w) for w in distance_words], dtype=np.int64))
+
+    def slots(words, width):
+        mask = (1 << width) - 1
+        return np.array([[(int(w) >> (k * width)) & mask for k in range(K)] for w in words],
+                        dtype=np.int64).reshape(len(words), K)
+    return slots(index_words, config.index_width), slots(distance_words, config.distance_width)
 
 
 def _pieces(lane, width):

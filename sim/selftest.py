@@ -94,6 +94,19 @@ def vectors(config, seed, count):
 def _words(config, results):
     D = config.distance_width
     mask = np.uint64(0xFFFFFFFF)
+    if config.top_k > 1:
+        # The low 32 bits of the result's distances (K slots) and then its indices, as the
+        # gateware's Cat(distance, index).
+        fields = ([(results.distance[:, s], D) for s in range(config.top_k)]
+                  + [(results.index[:, s], config.index_width) for s in range(config.top_k)])
+        word = np.zeros(len(results), np.uint64)
+        at = 0
+        for values, width in fields:
+            if at >= 32:
+                break
+            word |= (values.astype(np.uint64) & np.uint64((1 << width) - 1)) << np.uint64(at)
+            at += width
+        return word & mask
     dist = results.distance.astype(np.uint64)
     if D >= 32:
         return dist & mask

@@ -64,6 +64,29 @@ def _copy_out(port, width):
     return f"    for (int i = 0; i < {_words(width)}; ++i) w[i] = m->{port}[i];"
 
 
+def _nearest_longs(config, port):
+    """int64s per result that receive ``port`` (``result_index`` or ``result_distance``)
+    as 32-bit words: 1 when the result holds one nearest template."""
+    width = {p["name"]: p["width"] for p in port_table(config)}[port]
+    return 1 if config.top_k == 1 else -(-_words(width) // 2)
+
+
+def _get_result_nearest(config, widths):
+    """C++ lines storing the taken result's index and distance (the ``@GET_RESULT_NEAREST@``
+    marker). With ``top_k`` > 1 the harness's ``index`` and ``distance`` arrays receive
+    each result's packed ports as little-endian 32-bit words, in rows of whole int64s; for
+    a single winner the lines are those the harness always had, so its models stay cached."""
+    if config.top_k == 1:
+        return ("            index[got] = (int64_t)m->result_index;\n"
+                "            distance[got] = (int64_t)m->result_distance;")
+    lines = []
+    for port, array in (("result_index", "index"), ("result_distance", "distance")):
+        lines.append(f"            {{ uint32_t* w = (uint32_t*)({array} + got * "
+                     f"{_nearest_longs(config, port)});")
+        lines.append("    " + _copy_out(port, widths[port]).replace("\n", "\n    ") + " }")
+    return "\n".join(lines)
+
+
 def harness_source(config):
     """The C++ harness for ``config``: the template with its port-copying code filled in."""
     widths = {p["name"]: p["width"] for p in port_table(config)}
@@ -77,6 +100,7 @@ def harness_source(config):
         "SET_CODEBOOK_DATA": _copy_in("codebook_data", widths["codebook_data"]),
         "GET_RESULT_DISTANCES": _copy_out("result_distances", widths["result_distances"])
                                 if config.distances else "    (void)m; (void)w;",
+        "GET_RESULT_NEAREST": _get_result_nearest(config, widths),
     }
     for marker, code in fill.items():
         text = text.replace(f"@{marker}@", code)
@@ -196,8 +220,12 @@ class VerilatorBackend(Backend):
         if data.shape[1] != lib.madvq_data_words():
             raise BuildError("the loaded model's harness does not match its configuration")
         total = batch.vector_count
-        index = np.zeros(total, np.int64)
-        distance = np.zeros(total, np.int64)
+        if cfg.top_k == 1:
+            index = np.zeros(total, np.int64)
+            distance = np.zeros(total, np.int64)
+        else:
+            index = np.zeros((total, _nearest_longs(cfg, "result_index")), np.int64)
+            distance = np.zeros((total, _nearest_longs(cfg, "result_distance")), np.int64)
         dwords = int(lib.madvq_distances_words())
         distances = np.zeros((total, dwords), np.uint32) if cfg.distances else None
 
@@ -226,6 +254,9 @@ class VerilatorBackend(Backend):
             raise OSError(f"cannot write the waveform file '{vcd}'")
         if status != 0:
             raise SimulationError(f"the Verilator harness failed (status {status})")
+        if cfg.top_k > 1:
+            index = unpack_words(index.view(np.uint32), cfg.top_k, cfg.index_width)
+            distance = unpack_words(distance.view(np.uint32), cfg.top_k, cfg.distance_width)
         results = Results(
             index=index, distance=distance,
             distances=unpack_words(distances, cfg.templates, cfg.distance_width)

@@ -132,8 +132,7 @@ MADVQ_EXPORT int madvq_run(
         }
         bool take = m->result_valid && m->result_ready;
         if (take) {
-            index[got] = (int64_t)m->result_index;
-            distance[got] = (int64_t)m->result_distance;
+@GET_RESULT_NEAREST@
             if (DISTANCES_WORDS) get_result_distances(m, distances + got * DISTANCES_WORDS);
         }
 

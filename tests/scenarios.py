@@ -115,7 +115,7 @@ def adversarial_patterns(cfg):
 
 # Configuration classes of the simulator conformance matrix (dims, templates, width, signed,
 # templates_per_cycle, extra): both arithmetics, both storages (and partial RAM), P = M,
-# P dividing M, P not dividing M, P = 1, signed, W = 1 and 32, all distances; small enough
+# P dividing M, P not dividing M, P = 1, signed, W = 1 and 32, all distances, top-K; small enough
 # for a four-state event-driven simulator.
 CONFORMANCE_CONFIGS = [
     (3, 5, 4, False, 5, {}),
@@ -135,4 +135,7 @@ CONFORMANCE_CONFIGS = [
     (2, 5, 4, False, 4, {"arithmetic": "ecp5"}),
     (4, 3, 6, True, 1, {"arithmetic": "ecp5", "storage": "ram"}),
     (2, 3, 32, False, 3, {"arithmetic": "ecp5", "distances": True}),
+    # The K nearest (top_k > 1): P not dividing M with the running merge, and P = M.
+    (3, 5, 4, True, 2, {"top_k": 3}),
+    (2, 4, 3, False, 4, {"top_k": 4, "distances": True}),
 ]

@@ -47,3 +47,25 @@ def test_digits_classifier(capsys):
     whole = digits.main(["--backend", "golden", "--compare", "1"])
     assert whole["confusion"].sum() == 540 and whole["templates"] == 40
     assert whole["accuracy"] > 0.9 and whole["compared"][1] < whole["accuracy"]
+
+
+def test_digits_knn(capsys):
+    pytest.importorskip("sklearn")
+    knn = example("digits_knn")
+    small = knn.main(["--per-class", "2", "--top-k", "3", "--backend", "amaranth",
+                      "--templates-per-cycle", "4", "--test-images", "12", "--compare", ""])
+    assert small["templates"] == 20
+    out = capsys.readouterr().out
+    assert "every result matching the golden model" in out
+    assert "nearest prototype: accuracy" in out and "vote of the 3 nearest" in out
+    whole = knn.main(["--backend", "golden", "--top-k", "5", "--compare", "1,5"])
+    # K = 1 votes are the nearest prototype.
+    assert whole["compared"][1] == whole["accuracy_nearest"] > 0.9
+    assert whole["accuracy_vote"] == whole["compared"][5]
+
+
+def test_knn_vote_ties_go_to_the_nearest():
+    knn = example("digits_knn")
+    labels = np.array([0, 1, 2, 3])
+    assert knn.vote(labels, np.array([[1, 2, 2, 1], [3, 0, 0, 3], [2, 1, 0, 3]])).tolist() \
+        == [1, 3, 2]

@@ -283,6 +283,10 @@ BAD = [
     (f"{SIM} --storage ram --templates-per-cycle 1 --ram-lanes 2",
      r"ram_lanes must be an integer from 1 to templates_per_cycle \(1\), not 2"),
     (f"{SIM} --ram-lanes 1", r"ram_lanes needs storage 'ram'"),
+    (f"{SIM} --top-k 0", r"top_k must be an integer from 1 to 3 \(the smaller of templates "
+                         r"\(3\) and 16\), not 0"),
+    (f"{SIM} --top-k 4", r"top_k must be an integer from 1 to 3 .*, not 4"),
+    (f"{SIM} --top-k 2.5", r"argument --top-k: invalid int value: '2\.5'"),
     (f"{SIM} --storage flash", r"argument --storage: invalid choice: 'flash'"),
     (f"{SIM} --arithmetic fast", r"argument --arithmetic: invalid choice: 'fast'"),
     (f"{SIM} --active 0", r"--active must be from 1 to the number of templates in the "
@@ -330,6 +334,23 @@ BAD = [
     ("generate --templates-per-cycle 17", r"from 1 to templates \(16\), not 17"),
     ("generate --storage ram --templates-per-cycle 4 --ram-lanes 0",
      r"ram_lanes must be an integer from 1 to templates_per_cycle \(4\), not 0"),
+    ("generate --top-k 17", r"top_k must be an integer from 1 to 16 \(the smaller of "
+                            r"templates \(16\) and 16\), not 17"),
+    ("generate --templates 40 --templates-per-cycle 4 --top-k 17",
+     r"top_k must be an integer from 1 to 16 .*, not 17"),
+    ("generate --top-k -1", r"top_k must be an integer from 1 to 16 .*, not -1"),
+    ("generate --top-k two", r"argument --top-k: invalid int value: 'two'"),
+    ("generate --top-k 2 --bus axis", r"--bus axis handles one nearest template per result: "
+                                      r"it needs --top-k 1, not --top-k 2"),
+    ("generate --top-k 2 --fusesoc", r"--fusesoc \(its self-checking testbench\) handles one "
+                                     r"nearest template per result"),
+    ("generate --top-k 3 --testbench cocotb", r"--testbench cocotb handles one nearest "
+                                              r"template per result: it needs --top-k 1, not "
+                                              r"--top-k 3"),
+    ("report --device asic --top-k 2", r"--device asic handles one nearest template per "
+                                       r"result"),
+    ("prove --templates 2 --top-k 2", r"madvq prove \(its reference model\) handles one "
+                                      r"nearest template per result"),
     ("generate --name 2fast", r"module name must be a plain Verilog identifier"),
     ("generate --name 'a b'", r"plain Verilog identifier .* not 'a b'"),
     ("generate --name ''", r"plain Verilog identifier .* not ''"),
@@ -689,6 +710,10 @@ GOOD = [
      r"module madvq_2x2x2u_p2_axis_u2 \(AXI4-Stream \+ AXI4-Lite\)"),
     ("simulate --backend amaranth --codebook b.csv --vectors v.npy --width 4 --vcd out/w.vcd "
      "-o out/r.npz", ["out/r.npz", "out/w.vcd"], r"all 2 results match the golden model"),
+    ("simulate --backend amaranth --codebook b.npy --vectors v.npy --width 4 --top-k 2 "
+     "-o out/k.npz", ["out/k.npz"], r"all 2 results match the golden model"),
+    ("generate --dims 2 --templates 3 --width 2 --top-k 3 -o out/k.v",
+     ["out/k.v", "out/k.json"], r"module madvq_2x3x2u_p3_top3"),
     ("classify --port sim --backend amaranth --codebook b.csv --vectors v.csv --width 4 "
      "--baud 1000000 --timeout 5 -o out/c.npz", ["out/c.npz"],
      r"all 2 results match the golden model"),
