@@ -29,7 +29,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
-from .config import ceil_log2, check_config
+from .config import check_config
 from .layouts import candidate_layout, result_layout
 from .registers import delay
 

@@ -7,7 +7,6 @@ cycles per second, depending on the core's size.
 
 from pathlib import Path
 
-import numpy as np
 from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.sim import Simulator
 
