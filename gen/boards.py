@@ -108,7 +108,7 @@ DEFAULTS = {
     "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=24.0),
     "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5"),
                   clock_mhz=100.0),
-    "tangnano9k": dict(core=dict(templates_per_cycle=4, storage="ram"), clock_mhz=27.0),
+    "tangnano9k": dict(core=dict(templates_per_cycle=6, storage="ram"), clock_mhz=60.75),
 }
 
 
@@ -551,8 +551,13 @@ def prepare_build(spec, link, pll, out_dir, *, name="madvq"):
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     platform = spec.platform()
+    nextpnr_opts = "--report report.json --timing-allow-fail"
+    if spec.name == "tangnano9k":
+        # nextpnr-himbaechel-gowin does not carry the oscillator's constraint through the
+        # rPLL: --freq gives the clocks without one (the PLL's output) the built clock.
+        nextpnr_opts += f" --freq {link.clock_hz / 1e6:.6g}"
     overrides = {
-        "nextpnr_opts": "--report report.json --timing-allow-fail",
+        "nextpnr_opts": nextpnr_opts,
         "add_preferences" if spec.name == "ulx3s" else "add_constraints":
             constraints_text(spec, link.clock_hz),
     }

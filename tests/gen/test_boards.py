@@ -204,7 +204,7 @@ def test_tang_nano_9k_build_plan(tmp_path):
     out, env = boards.prepare_build(spec, link, pll, tmp_path / "plan")
     script = (out / "build_madvq.sh").read_text()
     assert "synth_gowin" in (out / "madvq.ys").read_text()
-    assert re.search(r'"\$NEXTPNR_HIMBAECHEL" .*--report report\.json .*--device '
+    assert re.search(r'"\$NEXTPNR_HIMBAECHEL" .*--report report\.json .*--freq 54 .*--device '
                      r'GW1NR-LV9QN88PC6/I5 --vopt family=GW1N-9C --vopt cst=madvq\.cst '
                      r'--sdc madvq\.sdc', script), script
     assert '"$GOWIN_PACK" -d GW1N-9C -o madvq.fs' in script
@@ -371,3 +371,21 @@ def test_ulx3s_default_build(default_build):
     assert report["core"] == core.to_dict()
     assert report["clock_hz"] == round(clock_mhz * 1e6)
     assert report["cycles_per_vector"] == 1
+
+
+@pytest.mark.build
+def test_tangnano9k_default_build(default_build):
+    # The whole Gowin flow from PyPI: synth_gowin, nextpnr-himbaechel, gowin_pack.
+    build = default_build("tangnano9k")
+    report = check_build(build, "fs")
+    core, clock_mhz = boards.default_config("tangnano9k")
+    assert report["device"] == "GW1NR-LV9QN88PC6/I5"
+    assert report["core"] == core.to_dict()
+    assert report["clock_hz"] == round(clock_mhz * 1e6)
+    assert report["cycles_per_vector"] == core.cycles_per_vector
+    used = {k: v["used"] for k, v in report["utilization"].items()}
+    assert used["LUT4"] <= 8640 and used["DFF"] <= 6480 and used["BSRAM"] <= 26
+    assert used["rPLL"] == 1
+    # gowin_pack writes the bitstream as text: lines of 0s and 1s.
+    first = (build.folder / "madvq.fs").read_text().split("\n", 1)[0]
+    assert first and set(first) <= {"0", "1"}
