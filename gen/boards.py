@@ -104,11 +104,20 @@ def board_spec(board, device=None):
 #   LUT4s: one die). Measured Fmax 104.7-106.0 MHz with plain arithmetic (12,133 LUT4, the
 #   first link), 106.8-121.4 MHz with the ECP5 carry-cell arithmetic (8,851 LUT4), which is
 #   the default for its margin and size: 100 MHz from the PLL either way.
+# * Tang Nano 9K (GW1NR-9: 8,640 LUT4, 6,480 FF and ALU, 26 BSRAMs): a unit reads its
+#   128-bit template from 4 block RAMs (SDPX9B), so with the link's queue (one more) 6 units
+#   (25 of 26) is the most the codebook in block RAM allows: 3 cycles per vector; P=8 in
+#   block RAM needs 33. P=8 in registers does not fit: 8,697 LUT4 beside 3,414 ALU, 6,122
+#   FF (nextpnr stops at 100% LUT4). Measured with no timing pressure (nextpnr's 12 MHz
+#   default): P=6 4,769 LUT4 + 2,700 ALU, 3,629 FF, Fmax 88.0 MHz; P=4 (17 BSRAMs)
+#   4,357 + 1,976, 2,917 FF, 82.8 MHz. Built for P=6: Fmax 72.8 MHz at 60.75 MHz, 83.2 MHz
+#   at 72 MHz (4,834 LUT4 + 2,700 ALU, 3,632 FF, 25 BSRAMs): 72 MHz from the rPLL
+#   (27 * (FBDIV+1) / (IDIV+1): 27 * 8 / 3).
 DEFAULTS = {
     "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=24.0),
     "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5"),
                   clock_mhz=100.0),
-    "tangnano9k": dict(core=dict(templates_per_cycle=6, storage="ram"), clock_mhz=60.75),
+    "tangnano9k": dict(core=dict(templates_per_cycle=6, storage="ram"), clock_mhz=72.0),
 }
 
 

@@ -374,8 +374,10 @@ def test_ulx3s_default_build(default_build):
 
 
 @pytest.mark.build
+@pytest.mark.slow_build
 def test_tangnano9k_default_build(default_build):
-    # The whole Gowin flow from PyPI: synth_gowin, nextpnr-himbaechel, gowin_pack.
+    # The whole Gowin flow from PyPI: synth_gowin, nextpnr-himbaechel, gowin_pack. About 6
+    # minutes of CPU (nextpnr-himbaechel's router most), so only with -m slow_build.
     build = default_build("tangnano9k")
     report = check_build(build, "fs")
     core, clock_mhz = boards.default_config("tangnano9k")
