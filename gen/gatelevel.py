@@ -66,6 +66,20 @@ TOP = "madvq_gatelevel"             # the wrapper with the harness' ports
 LOCK_CYCLES = 100
 
 
+# The boards whose builds this simulates. The Tang Nano 9K's is not among them: Yosys ships
+# Gowin cell models (share/gowin/cells_sim.v), but its netlist (madvq.syn.json), its block
+# RAM (SDPB/SDPX9B) and rPLL stand-ins and the Gowin wrapper are not written yet.
+BOARDS = ("icebreaker", "ulx3s")
+
+
+def check_supported(board):
+    """``ValueError`` (one line) when ``board``'s builds cannot be simulated at gate level."""
+    if board not in BOARDS:
+        raise ValueError(f"gate-level simulation covers the {' and '.join(BOARDS)} builds, "
+                         f"not the {board}'s (no Gowin cell models in madvq yet); build it "
+                         f"without --gatelevel")
+
+
 class GateLevelError(ToolError):
     """The netlist cannot be simulated as it is (a cell without a model, a PLL that does not
     make the link's clock, a missing file)."""
@@ -485,6 +499,7 @@ def gatelevel_sources(board, folder, link, *, device=None, lock_cycles=LOCK_CYCL
     """``[cell library, netlist, wrapper]`` (Verilog texts) of the build of ``link`` for
     ``board`` in ``folder``, after checking that every cell has a model and that the PLL
     makes the link's clock."""
+    check_supported(board)
     spec = board_spec(board, device)
     top = read_netlist(folder)
     hz = pll_output_hz(top, spec)

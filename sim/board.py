@@ -70,12 +70,13 @@ def sim_link(core=None, **kwargs):
     return LinkConfig(**params)
 
 
-def board_link(core, backend, baud=1_000_000):
-    """The link ``madvq classify --port sim`` simulates: on Verilator a real one (24 MHz
-    clock, as the iCEBreaker build had before it moved to 30 MHz, and ``baud``), on Amaranth
+def board_link(core, backend, baud=1_000_000, clock_hz=24_000_000):
+    """The link ``madvq classify --port sim`` simulates: on Verilator a real one (the board
+    build's ``clock_hz``, default 24 MHz, the iCEBreaker build's clock before it moved to
+    30 MHz, and ``baud``), on Amaranth
     :func:`sim_link`."""
     if backend == "verilator":
-        return LinkConfig(core=core, clock_hz=24_000_000, baud=baud)
+        return LinkConfig(core=core, clock_hz=clock_hz, baud=baud)
     return sim_link(core)
 
 

@@ -21,6 +21,9 @@ OPT_IN = {
     "cocotb_full",
     # The long protocol fuzz of the board link (20,000 cases): python -m pytest -m deep
     "deep",
+    # Board builds too slow for the default run (the Tang Nano 9K's: about 6 minutes of CPU,
+    # 20-40 minutes on a busy 2-core machine): python -m pytest -m slow_build
+    "slow_build",
 }
 
 

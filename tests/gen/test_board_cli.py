@@ -66,3 +66,18 @@ def test_selftest_bad_seed(capsys):
     code, _, err = run(capsys, "selftest", "--port", "sim", "--dims", "2", "--templates",
                        "2", "--seed", "0")
     assert code == 2 and "self-test seed must be an integer from 1" in err
+
+
+def test_selftest_on_the_simulated_tang_nano_9k(capsys):
+    # --board: the simulated board runs the Tang Nano 9K build's clock (with Verilator; the
+    # Amaranth backend keeps its 4 cycles per bit).
+    from madvq.gen import boards
+    from madvq.sim.run import resolve_backend
+    spec = boards.board_spec("tangnano9k")
+    _, hz = boards.board_clock(spec, boards.default_config("tangnano9k")[1])
+    code, out, err = run(capsys, "selftest", "--port", "sim", "--board", "tangnano9k",
+                         "--dims", "2", "--templates", "2", "--width", "4", "--count", "50")
+    assert code == 0, err
+    assert "the checksum matches the golden model" in out
+    if resolve_backend("auto") == "verilator":
+        assert f"vectors/s at {hz / 1e6:g} MHz" in out

