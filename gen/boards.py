@@ -99,7 +99,9 @@ def board_spec(board, device=None):
 #   3 units (24 of the 30 EBRs, 27 with the link's queues) is the most that fits: 6 cycles
 #   per vector, ~4,100 cells. 4 units need 32 EBRs for the codebook alone; with one of them
 #   in registers (ram_lanes=3) the build needs 5,105 cells, and nextpnr finds no placement.
-#   Fmax measured 32.4 MHz (P=3, at a 33 MHz constraint): 30 MHz from the PLL.
+#   Fmax measured 32.4 MHz (P=3, at a 33 MHz constraint), 29.9 at 30 MHz and 29.7 at 28.5
+#   MHz after later changes to the core (the slowest path in the link's reply builder),
+#   33.2 MHz at 28.125 MHz: 28.125 MHz from the PLL, 18% in hand.
 # * ULX3S: the fully parallel core fits every ULX3S (nextpnr gives the 12F the 25F's 24,288
 #   LUT4s: one die). Measured Fmax 104.7-106.0 MHz with plain arithmetic (12,133 LUT4, the
 #   first link), 106.8-121.4 MHz with the ECP5 carry-cell arithmetic (8,851 LUT4), which is
@@ -114,7 +116,7 @@ def board_spec(board, device=None):
 #   at 72 MHz (4,834 LUT4 + 2,700 ALU, 3,632 FF, 25 BSRAMs): 72 MHz from the rPLL
 #   (27 * (FBDIV+1) / (IDIV+1): 27 * 8 / 3).
 DEFAULTS = {
-    "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=30.0),
+    "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=28.125),
     "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5"),
                   clock_mhz=100.0),
     "tangnano9k": dict(core=dict(templates_per_cycle=6, storage="ram"), clock_mhz=72.0),

@@ -72,8 +72,7 @@ def sim_link(core=None, **kwargs):
 
 def board_link(core, backend, baud=1_000_000, clock_hz=24_000_000):
     """The link ``madvq classify --port sim`` simulates: on Verilator a real one (the board
-    build's ``clock_hz``, default 24 MHz, the iCEBreaker build's clock before it moved to
-    30 MHz, and ``baud``), on Amaranth
+    build's ``clock_hz``, default 24 MHz, and ``baud``), on Amaranth
     :func:`sim_link`."""
     if backend == "verilator":
         return LinkConfig(core=core, clock_hz=clock_hz, baud=baud)
