@@ -197,16 +197,19 @@ def _bench(dut, testbenches):
     sim.run()
 
 
-@pytest.mark.parametrize("params", [(16, 16, 8, 16, "generic"), (3, 5, 4, 2, "generic"),
-                                    (3, 16, 4, 3, "generic"), (1, 1, 1, 1, "generic"),
-                                    (5, 6, 4, 6, "ecp5"), (3, 5, 4, 2, "ecp5"),
-                                    (1, 1, 1, 1, "ecp5")])
+@pytest.mark.parametrize("params", [
+    (16, 16, 8, 16, "generic", 1), (3, 5, 4, 2, "generic", 1), (3, 16, 4, 3, "generic", 1),
+    (1, 1, 1, 1, "generic", 1), (5, 6, 4, 6, "ecp5", 1), (3, 5, 4, 2, "ecp5", 1),
+    (1, 1, 1, 1, "ecp5", 1),
+    # The K nearest (hdl/topk.py): its selection tree and the merge across rounds.
+    (16, 16, 8, 16, "generic", 4), (3, 5, 4, 2, "generic", 2), (3, 7, 4, 3, "generic", 4),
+    (2, 4, 1, 1, "generic", 4), (3, 6, 4, 4, "ecp5", 3), (2, 5, 4, 5, "ecp5", 5)])
 def test_latency_and_throughput_match_the_config(params):
     """The first result arrives exactly ``latency_cycles`` after its vector; then one result
     every ``cycles_per_vector`` cycles."""
-    n, m, w, p, arithmetic = params
+    n, m, w, p, arithmetic, k = params
     cfg = CoreConfig(dims=n, templates=m, width=w, templates_per_cycle=p,
-                     arithmetic=arithmetic)
+                     arithmetic=arithmetic, top_k=k)
     dut = FlatMADCore(cfg)
     top = Module()
     top.submodules.dut = dut
