@@ -76,12 +76,24 @@ class AXIStreamMADCore(wiring.Component):
                              depth=self._config.core.result_queue_depth)
 
     def elaborate(self, platform):
-        axi = self._config
-        cfg = axi.core
-        U = axi.user_width
+        cfg = self._config.core
         m = Module()
         core = m.submodules.core = MADCore(cfg)
+        accept, delivered = self._streams(m, core)
+        vectors_in, results_out, status = self._counters(m, core, accept, delivered)
+        # m as the core holds it: writes outside 1..M are not passed on (the core would
+        # ignore them too), so this always reads back what applies.
+        active = Signal(range(cfg.templates + 1), init=cfg.templates)
+        self._write_channel(m, core, active)
+        self._read_channel(m, {"ACTIVE": active, "VECTORS_IN": vectors_in,
+                               "RESULTS_OUT": results_out, "STATUS": status})
+        return m
 
+    def _streams(self, m, core):
+        """The three streams to and from the core; ``(accept, delivered)``: a vector, a
+        result is transferred in this cycle."""
+        axi = self._config
+        cfg = axi.core
         # -- vectors in: the framing (tlast, tuser) waits beside the core for the result --
         accept = Signal()
         m.d.comb += [
@@ -91,7 +103,7 @@ class AXIStreamMADCore(wiring.Component):
             accept.eq(self.s_axis_vector_tvalid & core.vector.ready),
         ]
         framing = m.submodules.framing = self.framing_queue()
-        user_in = Cat(self.s_axis_vector_tlast, self.s_axis_vector_tuser) if U \
+        user_in = Cat(self.s_axis_vector_tlast, self.s_axis_vector_tuser) if axi.user_width \
             else self.s_axis_vector_tlast
         m.d.comb += [framing.w_en.eq(accept), framing.w_data.eq(user_in)]
 
@@ -106,7 +118,7 @@ class AXIStreamMADCore(wiring.Component):
             framing.r_en.eq(delivered),
             self.m_axis_result_tlast.eq(framing.r_data[0]),
         ]
-        if U:
+        if axi.user_width:
             m.d.comb += self.m_axis_result_tuser.eq(framing.r_data[1:])
         for field in axi.result_fields():
             lsb, width = field["lsb"], field["width"]
@@ -125,8 +137,11 @@ class AXIStreamMADCore(wiring.Component):
                 self.s_axis_codebook_tdata[:cfg.dims * cfg.width]),
             self.s_axis_codebook_tready.eq(core.codebook.ready),
         ]
+        return accept, delivered
 
-        # -- counters --
+    @staticmethod
+    def _counters(m, core, accept, delivered):
+        """The ``VECTORS_IN``, ``RESULTS_OUT`` and ``STATUS`` registers."""
         vectors_in = Signal(32)
         results_out = Signal(32)
         with m.If(accept):
@@ -143,22 +158,16 @@ class AXIStreamMADCore(wiring.Component):
             status[STATUS_BITS["codebook_ready"]].eq(core.codebook.ready),
             status[16:].eq(in_flight),
         ]
+        return vectors_in, results_out, status
 
-        # -- AXI4-Lite registers --
-        regs = register_map(axi)
-        index = {r["name"]: r["offset"] // 4 for r in regs}
-        # m as the core holds it: writes outside 1..M are not passed on (the core would
-        # ignore them too), so this always reads back what applies.
-        active = Signal(range(cfg.templates + 1), init=cfg.templates)
-        live = {"ACTIVE": active, "VECTORS_IN": vectors_in, "RESULTS_OUT": results_out,
-                "STATUS": status}
-        word_bits = len(self.s_axil_araddr) - 2
-
-        # Write: address and data are each taken into a register of their own, in either
-        # order or in the same cycle; once both are there the write happens and the
-        # response follows (the registers are free again for the next write meanwhile).
+    def _write_channel(self, m, core, active):
+        """AXI4-Lite writes. Address and data are each taken into a register of their own,
+        in either order or in the same cycle; once both are there the write happens and
+        the response follows (the registers are free again for the next write meanwhile).
+        Only ``ACTIVE`` is writable."""
+        templates = self._config.core.templates
         aw_full = Signal()
-        aw_word = Signal(word_bits)
+        aw_word = Signal(len(self.s_axil_araddr) - 2)
         w_full = Signal()
         w_data = Signal(32)
         w_strb = Signal(4)
@@ -191,12 +200,13 @@ class AXIStreamMADCore(wiring.Component):
         count_bits = len(active)
         low = merged[:count_bits]
         applies = Signal()
-        m.d.comb += applies.eq((merged[count_bits:] == 0) & (low != 0)
-                               & (low <= cfg.templates))
+        m.d.comb += applies.eq((merged[count_bits:] == 0) & (low != 0) & (low <= templates))
         writing = Signal()
         is_active = Signal()
+        active_offset = next(r["offset"] for r in register_map(self._config)
+                             if r["name"] == "ACTIVE")
         m.d.comb += [writing.eq(aw_full & w_full & ~bvalid & ~core.active.valid),
-                     is_active.eq(aw_word == index["ACTIVE"])]
+                     is_active.eq(aw_word == active_offset // 4)]
         # An active count that applies is registered before it is offered to the core: the
         # decoding above then stays off the core's vector handshake, which waits for
         # ``active.valid``. The response follows once the core has taken it, so a vector
@@ -216,7 +226,9 @@ class AXIStreamMADCore(wiring.Component):
             m.d.sync += [active_valid.eq(0), active.eq(active_value), bvalid.eq(1),
                          bresp.eq(OKAY)]
 
-        # Read: the register is sampled when the address arrives and held until taken.
+    def _read_channel(self, m, live):
+        """AXI4-Lite reads: the register (``live`` ones by name, the rest constants of the
+        map) is sampled when the address arrives and held until taken."""
         rvalid = Signal()
         rdata = Signal(32)
         rresp = Signal(2)
@@ -229,14 +241,13 @@ class AXIStreamMADCore(wiring.Component):
         with m.If(self.s_axil_arvalid & ~rvalid):
             m.d.sync += [rvalid.eq(1), rdata.eq(0), rresp.eq(SLVERR)]
             with m.Switch(self.s_axil_araddr[2:]):
-                for reg in regs:
+                for reg in register_map(self._config):
                     with m.Case(reg["offset"] // 4):
                         value = live[reg["name"]] if reg["name"] in live \
                             else Const(reg["value"], 32)
                         m.d.sync += [rdata.eq(value), rresp.eq(OKAY)]
         with m.If(rvalid & self.s_axil_rready):
             m.d.sync += rvalid.eq(0)
-        return m
 
 
 class AXIStreamTop(wiring.Component):

@@ -394,214 +394,240 @@ class CommandStage(wiring.Component):
         })
 
     def elaborate(self, platform):
-        link = self._link
-        cfg = link.core
-        vb = link.vector_bytes
         m = Module()
-        item = self.items.p
-
-        # The payload's bytes, shifted in at the top: a vector or template is its top
-        # `vb` bytes, a self-test's count and seed its top 8.
-        raw_bits = max(8 * vb, 64)
-        raw = Signal(raw_bits, reset_less=True)
-        template = raw[raw_bits - 8 * vb:]
-        values = Cat(*[template[8 * link.value_bytes * i:][:cfg.width]
-                       for i in range(cfg.dims)])
-        run_count = raw[raw_bits - 64:raw_bits - 32]
-        run_seed = raw[raw_bits - 32:]
-
-        # The frame being received.
-        command = Signal(8)
-        tag = Signal(8)
-        classify = Signal()                            # command is CLASSIFY
-        count = Signal(range(link.max_payload + 1))    # payload bytes so far
-        arg = Signal(16)                               # the first two payload bytes
-        sub = Signal(range(vb))                        # bytes of the vector being assembled
-        sent = Signal(range(link.max_vectors + 1))     # vectors given to the core
-        too_many = Signal()
-        refused = Signal()                             # a vector came while the core was busy
-        # A self-test's count (payload bytes 0-3) and seed (4-7) are zero, so far.
-        zero_count = Signal(init=1)
-        zero_seed = Signal(init=1)
-        code = Signal(ErrorCode)
-
-        # The verdict register; while `run` is set, it counts a run of failed frames.
+        f = _Frame(self._link, self.verdicts)
         verdict = self.verdicts
-        out = Signal(descriptor_layout(link))
-        run = Signal()
         m.d.comb += [
-            verdict.payload.code.eq(out.code),
-            verdict.payload.command.eq(out.command),
-            verdict.payload.tag.eq(out.tag),
-            verdict.payload.arg.eq(out.arg),
-            self.vector.payload.eq(values),
-            self.codebook.payload.index.eq(arg),
-            self.codebook.payload.template.eq(values),
-            self.active.payload.eq(arg),
-            self.selftest.payload.count.eq(run_count),
-            self.selftest.payload.seed.eq(run_seed),
+            verdict.payload.code.eq(f.out.code),
+            verdict.payload.command.eq(f.out.command),
+            verdict.payload.tag.eq(f.out.tag),
+            verdict.payload.arg.eq(f.out.arg),
+            self.vector.payload.eq(f.values),
+            self.codebook.payload.index.eq(f.arg),
+            self.codebook.payload.template.eq(f.values),
+            self.active.payload.eq(f.arg),
+            self.selftest.payload.count.eq(f.run_count),
+            self.selftest.payload.seed.eq(f.run_seed),
         ]
-        free = ~verdict.valid                          # the verdict register may change
         with m.If(verdict.valid & verdict.ready):
             m.d.sync += verdict.valid.eq(0)
-
-        def hand_on(reply, vectors):
-            m.d.sync += [verdict.valid.eq(1), verdict.payload.reply.eq(reply),
-                         verdict.payload.vectors.eq(vectors)]
-
-        def flush_run():
-            hand_on(1, 0)
-            m.d.sync += run.eq(0)
-
-        def flush_when_idle():
-            with m.If(run & free & self.queue_empty):
-                flush_run()
-
-        # The valid signals come straight from registers (the core's ready depends on
-        # them combinationally).
-        def offer(port):
-            m.d.sync += port.valid.eq(1)
-
-        needs_core = (command == Command.WRITE_TEMPLATE) | (command == Command.SET_ACTIVE)
-        length_ok = Signal()
-        known = Signal()
-        argument_ok = Signal()
-        with m.Switch(command):
-            for c, good_length, good_argument in [
-                    (Command.IDENTIFY, count == 0, 1),
-                    (Command.WRITE_TEMPLATE, count == 2 + vb, arg < cfg.templates),
-                    (Command.SET_ACTIVE, count == 2, (arg != 0) & (arg <= cfg.templates)),
-                    (Command.CLASSIFY, (count != 0) & (sub == 0) & ~too_many, 1),
-                    (Command.SELFTEST, count == 8, ~zero_count & ~zero_seed)]:
-                with m.Case(c):
-                    m.d.comb += [known.eq(1), length_ok.eq(good_length),
-                                 argument_ok.eq(good_argument)]
+        judge = self._meaning(m, f)
 
         with m.FSM(name="command"):
             with m.State("RECEIVE"):
-                flush_when_idle()
-                m.d.comb += self.items.ready.eq(1)
-                with m.If(self.items.valid):
-                    with m.Switch(item.field):
-                        with m.Case(Field.COMMAND):
-                            m.d.sync += [command.eq(item.data),
-                                         classify.eq(item.data == Command.CLASSIFY)]
-                        with m.Case(Field.TAG):
-                            m.d.sync += tag.eq(item.data)
-                        with m.Case(Field.PAYLOAD):
-                            m.d.sync += [raw.eq(Cat(raw[8:], item.data)), count.eq(count + 1)]
-                            with m.If(count == 0):
-                                m.d.sync += arg[:8].eq(item.data)
-                            with m.If(count == 1):
-                                m.d.sync += arg[8:].eq(item.data)
-                            with m.If(item.data != 0):
-                                with m.If(count < 4):
-                                    m.d.sync += zero_count.eq(0)
-                                with m.Elif(count < 8):
-                                    m.d.sync += zero_seed.eq(0)
-                            with m.If(classify):
-                                with m.If(sub == vb - 1):
-                                    m.d.sync += sub.eq(0)
-                                    with m.If(sent == link.max_vectors):
-                                        m.d.sync += too_many.eq(1)
-                                    with m.Elif(self.selftest_busy | refused):
-                                        m.d.sync += refused.eq(1)
-                                    with m.Else():
-                                        offer(self.vector)
-                                        m.next = "VECTOR"
-                                with m.Else():
-                                    m.d.sync += sub.eq(sub + 1)
-                        with m.Case(Field.END):
-                            m.d.sync += code.eq(item.data)
-                            m.next = "JUDGE"
-
+                self._flush_when_idle(m, f)
+                self._receive(m, f)
             with m.State("VECTOR"):
-                flush_when_idle()
+                self._flush_when_idle(m, f)
                 with m.If(self.vector.ready):
-                    m.d.sync += [self.vector.valid.eq(0), sent.eq(sent + 1)]
+                    m.d.sync += [self.vector.valid.eq(0), f.sent.eq(f.sent + 1)]
                     m.next = "RECEIVE"
-
             with m.State("JUDGE"):
-                # Integrity first (the checker's code), then the meaning.
-                with m.If(code == ErrorCode.NONE):
-                    with m.If(~known):
-                        m.d.sync += code.eq(ErrorCode.UNKNOWN_COMMAND)
-                    with m.Elif(~length_ok):
-                        m.d.sync += code.eq(ErrorCode.BAD_LENGTH)
-                    with m.Elif(~argument_ok):
-                        m.d.sync += code.eq(ErrorCode.BAD_ARGUMENT)
-                    with m.Elif(refused | (self.selftest_busy & needs_core)
-                                | ((command == Command.SELFTEST) & ~self.selftest.ready)):
-                        # The self-test holds the core: refuse rather than wait, so that
-                        # the line is always read.
-                        m.d.sync += code.eq(ErrorCode.BUSY)
+                self._judge(m, f, judge)
                 m.next = "FINISH"
-
             with m.State("FINISH"):
-                with m.If(~free):
-                    pass
-                with m.Elif(code != ErrorCode.NONE):
-                    with m.If(run & (out.arg == LinkConfig.MAX_ERROR_COUNT)):
-                        flush_run()
-                    with m.Else():
-                        with m.If(run):
-                            m.d.sync += out.arg.eq(out.arg + 1)
-                        with m.Else():
-                            m.d.sync += [run.eq(1), out.code.eq(code), out.command.eq(command),
-                                         out.tag.eq(tag), out.arg.eq(1)]
-                        with m.If(sent != 0):
-                            hand_on(0, sent)
-                        m.next = "NEXT"
-                with m.Elif(run):
-                    flush_run()                  # the run goes ahead of this frame's reply
-                with m.Elif(command == Command.WRITE_TEMPLATE):
-                    offer(self.codebook)
-                    m.next = "WRITE"
-                with m.Elif(command == Command.SET_ACTIVE):
-                    offer(self.active)
-                    m.next = "ACTIVE"
-                with m.Elif(command == Command.SELFTEST):
-                    m.next = "SELFTEST_WAIT"
-                with m.Else():
-                    m.next = "REPLY"
-
-            with m.State("WRITE"):
-                with m.If(self.codebook.ready):
-                    m.d.sync += self.codebook.valid.eq(0)
-                    m.next = "REPLY"
-
-            with m.State("ACTIVE"):
-                with m.If(self.active.ready):
-                    m.d.sync += self.active.valid.eq(0)
-                    m.next = "REPLY"
-
+                self._finish(m, f)
+            for state, port in [("WRITE", self.codebook), ("ACTIVE", self.active)]:
+                with m.State(state):
+                    with m.If(port.ready):
+                        m.d.sync += port.valid.eq(0)
+                        m.next = "REPLY"
             with m.State("SELFTEST_WAIT"):
                 # The self-test takes the core over: every vector given to it must have
                 # its result back first.
                 with m.If(self.core_idle):
-                    offer(self.selftest)
+                    self._offer(m, self.selftest)
                     m.next = "SELFTEST"
-
             with m.State("SELFTEST"):
                 with m.If(self.selftest.ready):
                     m.d.sync += self.selftest.valid.eq(0)
                     m.next = "REPLY"
-
             with m.State("REPLY"):
-                with m.If(free):
-                    m.d.sync += [out.code.eq(ErrorCode.NONE), out.command.eq(command),
-                                 out.tag.eq(tag), out.arg.eq(arg)]
-                    with m.If(classify):
-                        m.d.sync += out.arg.eq(sent)
-                    hand_on(1, sent)
+                with m.If(f.free):
+                    m.d.sync += [f.out.code.eq(ErrorCode.NONE), f.out.command.eq(f.command),
+                                 f.out.tag.eq(f.tag), f.out.arg.eq(f.arg)]
+                    with m.If(f.classify):
+                        m.d.sync += f.out.arg.eq(f.sent)
+                    self._hand_on(m, f, 1, f.sent)
                     m.next = "NEXT"
-
             with m.State("NEXT"):
-                m.d.sync += [command.eq(0), tag.eq(0), classify.eq(0), count.eq(0), arg.eq(0),
-                             sub.eq(0), sent.eq(0), too_many.eq(0), refused.eq(0),
-                             zero_count.eq(1), zero_seed.eq(1), code.eq(ErrorCode.NONE)]
+                m.d.sync += f.clear()
                 m.next = "RECEIVE"
         return m
+
+    def _hand_on(self, m, f, reply, vectors):
+        # Load the verdict register (only when `f.free`).
+        m.d.sync += [self.verdicts.valid.eq(1), self.verdicts.payload.reply.eq(reply),
+                     self.verdicts.payload.vectors.eq(vectors)]
+
+    def _flush_run(self, m, f):
+        # Hand on the run of failed frames' error reply.
+        self._hand_on(m, f, 1, 0)
+        m.d.sync += f.run.eq(0)
+
+    def _flush_when_idle(self, m, f):
+        with m.If(f.run & f.free & self.queue_empty):
+            self._flush_run(m, f)
+
+    @staticmethod
+    def _offer(m, port):
+        # The valid signals come straight from registers (the core's ready depends on
+        # them combinationally).
+        m.d.sync += port.valid.eq(1)
+
+    def _meaning(self, m, f):
+        """Whether the frame's command is known, its length right and its argument in range
+        (combinational, for JUDGE): ``(known, length_ok, argument_ok)``."""
+        link = self._link
+        vb = link.vector_bytes
+        length_ok = Signal()
+        known = Signal()
+        argument_ok = Signal()
+        with m.Switch(f.command):
+            for c, good_length, good_argument in [
+                    (Command.IDENTIFY, f.count == 0, 1),
+                    (Command.WRITE_TEMPLATE, f.count == 2 + vb, f.arg < link.core.templates),
+                    (Command.SET_ACTIVE, f.count == 2,
+                     (f.arg != 0) & (f.arg <= link.core.templates)),
+                    (Command.CLASSIFY, (f.count != 0) & (f.sub == 0) & ~f.too_many, 1),
+                    (Command.SELFTEST, f.count == 8, ~f.zero_count & ~f.zero_seed)]:
+                with m.Case(c):
+                    m.d.comb += [known.eq(1), length_ok.eq(good_length),
+                                 argument_ok.eq(good_argument)]
+        return known, length_ok, argument_ok
+
+    def _receive(self, m, f):
+        """RECEIVE: take an item; a classify request's vector goes to the core as it
+        completes (state VECTOR), the frame's end to JUDGE."""
+        link = self._link
+        vb = link.vector_bytes
+        item = self.items.p
+        m.d.comb += self.items.ready.eq(1)
+        with m.If(self.items.valid):
+            with m.Switch(item.field):
+                with m.Case(Field.COMMAND):
+                    m.d.sync += [f.command.eq(item.data),
+                                 f.classify.eq(item.data == Command.CLASSIFY)]
+                with m.Case(Field.TAG):
+                    m.d.sync += f.tag.eq(item.data)
+                with m.Case(Field.PAYLOAD):
+                    m.d.sync += [f.raw.eq(Cat(f.raw[8:], item.data)), f.count.eq(f.count + 1)]
+                    with m.If(f.count == 0):
+                        m.d.sync += f.arg[:8].eq(item.data)
+                    with m.If(f.count == 1):
+                        m.d.sync += f.arg[8:].eq(item.data)
+                    with m.If(item.data != 0):
+                        with m.If(f.count < 4):
+                            m.d.sync += f.zero_count.eq(0)
+                        with m.Elif(f.count < 8):
+                            m.d.sync += f.zero_seed.eq(0)
+                    with m.If(f.classify):
+                        with m.If(f.sub == vb - 1):
+                            m.d.sync += f.sub.eq(0)
+                            with m.If(f.sent == link.max_vectors):
+                                m.d.sync += f.too_many.eq(1)
+                            with m.Elif(self.selftest_busy | f.refused):
+                                m.d.sync += f.refused.eq(1)
+                            with m.Else():
+                                self._offer(m, self.vector)
+                                m.next = "VECTOR"
+                        with m.Else():
+                            m.d.sync += f.sub.eq(f.sub + 1)
+                with m.Case(Field.END):
+                    m.d.sync += f.code.eq(item.data)
+                    m.next = "JUDGE"
+
+    def _judge(self, m, f, meaning):
+        """JUDGE: integrity first (the checker's code), then the meaning."""
+        known, length_ok, argument_ok = meaning
+        needs_core = (f.command == Command.WRITE_TEMPLATE) | (f.command == Command.SET_ACTIVE)
+        with m.If(f.code == ErrorCode.NONE):
+            with m.If(~known):
+                m.d.sync += f.code.eq(ErrorCode.UNKNOWN_COMMAND)
+            with m.Elif(~length_ok):
+                m.d.sync += f.code.eq(ErrorCode.BAD_LENGTH)
+            with m.Elif(~argument_ok):
+                m.d.sync += f.code.eq(ErrorCode.BAD_ARGUMENT)
+            with m.Elif(f.refused | (self.selftest_busy & needs_core)
+                        | ((f.command == Command.SELFTEST) & ~self.selftest.ready)):
+                # The self-test holds the core: refuse rather than wait, so that the line
+                # is always read.
+                m.d.sync += f.code.eq(ErrorCode.BUSY)
+
+    def _finish(self, m, f):
+        """FINISH: a failed frame joins (or starts) the run of failed frames; an intact one
+        is carried out."""
+        out = f.out
+        with m.If(~f.free):
+            pass
+        with m.Elif(f.code != ErrorCode.NONE):
+            with m.If(f.run & (out.arg == LinkConfig.MAX_ERROR_COUNT)):
+                self._flush_run(m, f)
+            with m.Else():
+                with m.If(f.run):
+                    m.d.sync += out.arg.eq(out.arg + 1)
+                with m.Else():
+                    m.d.sync += [f.run.eq(1), out.code.eq(f.code), out.command.eq(f.command),
+                                 out.tag.eq(f.tag), out.arg.eq(1)]
+                with m.If(f.sent != 0):
+                    self._hand_on(m, f, 0, f.sent)
+                m.next = "NEXT"
+        with m.Elif(f.run):
+            self._flush_run(m, f)                # the run goes ahead of this frame's reply
+        with m.Elif(f.command == Command.WRITE_TEMPLATE):
+            self._offer(m, self.codebook)
+            m.next = "WRITE"
+        with m.Elif(f.command == Command.SET_ACTIVE):
+            self._offer(m, self.active)
+            m.next = "ACTIVE"
+        with m.Elif(f.command == Command.SELFTEST):
+            m.next = "SELFTEST_WAIT"
+        with m.Else():
+            m.next = "REPLY"
+
+
+class _Frame:
+    """The command stage's registers: the frame being received and the verdict register."""
+
+    def __init__(self, link, verdicts):
+        cfg = link.core
+        vb = link.vector_bytes
+        # The payload's bytes, shifted in at the top: a vector or template is its top
+        # `vb` bytes, a self-test's count and seed its top 8.
+        raw_bits = max(8 * vb, 64)
+        self.raw = Signal(raw_bits, reset_less=True)
+        template = self.raw[raw_bits - 8 * vb:]
+        self.values = Cat(*[template[8 * link.value_bytes * i:][:cfg.width]
+                            for i in range(cfg.dims)])
+        self.run_count = self.raw[raw_bits - 64:raw_bits - 32]
+        self.run_seed = self.raw[raw_bits - 32:]
+
+        # The frame being received.
+        self.command = Signal(8)
+        self.tag = Signal(8)
+        self.classify = Signal()                            # command is CLASSIFY
+        self.count = Signal(range(link.max_payload + 1))    # payload bytes so far
+        self.arg = Signal(16)                               # the first two payload bytes
+        self.sub = Signal(range(vb))                        # bytes of the vector so far
+        self.sent = Signal(range(link.max_vectors + 1))     # vectors given to the core
+        self.too_many = Signal()
+        self.refused = Signal()                  # a vector came while the core was busy
+        # A self-test's count (payload bytes 0-3) and seed (4-7) are zero, so far.
+        self.zero_count = Signal(init=1)
+        self.zero_seed = Signal(init=1)
+        self.code = Signal(ErrorCode)
+
+        # The verdict register; while `run` is set, it counts a run of failed frames.
+        self.out = Signal(descriptor_layout(link))
+        self.run = Signal()
+        self.free = ~verdicts.valid              # the verdict register may change
+
+    def clear(self):
+        """Statements that make ready for the next frame."""
+        return [self.command.eq(0), self.tag.eq(0), self.classify.eq(0), self.count.eq(0),
+                self.arg.eq(0), self.sub.eq(0), self.sent.eq(0), self.too_many.eq(0),
+                self.refused.eq(0), self.zero_count.eq(1), self.zero_seed.eq(1),
+                self.code.eq(ErrorCode.NONE)]
 
 
 # ---------------------------------------------------------------------------- replies
@@ -720,9 +746,7 @@ class ReplyBuilder(wiring.Component):
 
     def elaborate(self, platform):
         link = self._link
-        cfg = link.core
         m = Module()
-        out = self.frames
         rb = link.result_bytes
         # The descriptor is read where it is, at the queue's output, until the reply no
         # longer needs it.
@@ -730,43 +754,23 @@ class ReplyBuilder(wiring.Component):
                          self.replies.p[:descriptor_layout(link).size])
         kind = Signal(_Reply)
         identify = list(link.identify_payload())
-        position = Signal(range(max(len(identify), REPORT_BYTES)))
-        # The position of the next cycle: the identify constants are read from a memory (a
-        # block RAM, not logic), a cycle ahead.
-        next_position = Signal.like(position)
-        m.d.comb += next_position.eq(position)
-        m.d.sync += position.eq(next_position)
+        out = _ByteWriter(m, self.frames, max(len(identify), REPORT_BYTES))
+        # The identify constants are read from a memory (a block RAM, not logic), a cycle
+        # ahead.
         constants = m.submodules.identify = memory.Memory(
             shape=8, depth=len(identify), init=identify)
         constant = constants.read_port()
-        m.d.comb += constant.addr.eq(next_position)
+        m.d.comb += constant.addr.eq(out.next_position)
         results = Signal(range(link.max_vectors + 1))  # results still to send
         part = Signal(range(rb))                       # byte of the result being sent
-
-        # A byte is made only into an empty output register: no ready path runs through the
-        # builder (two cycles a byte; the line takes one every forty or more).
-        can = ~out.valid
-        with m.If(out.valid & out.ready):
-            m.d.sync += out.valid.eq(0)
-
-        def emit(value, last):
-            m.d.sync += [out.valid.eq(1), out.p.data.eq(value), out.p.last.eq(last)]
-
-        def send(values, *, ends_frame, then):
-            # Emit `values` (byte-wide values), then call `then`.
-            with m.If(can):
-                with m.Switch(position):
-                    for k, value in enumerate(values):
-                        with m.Case(k):
-                            emit(value, ends_frame and k == len(values) - 1)
-                m.d.comb += next_position.eq(position + 1)
-                with m.If(position == len(values) - 1):
-                    m.d.comb += next_position.eq(0)
-                    then()
+        out.clear_when_taken()
 
         def done():
             # The reply is out: the descriptor can go.
             m.d.comb += self.replies.ready.eq(1)
+            m.next = "LOAD"
+
+        def load():
             m.next = "LOAD"
 
         def to_payload():
@@ -778,90 +782,39 @@ class ReplyBuilder(wiring.Component):
                             # Not needed any more; results follow it.
                             m.d.comb += self.replies.ready.eq(1)
 
-        length = Signal(16)
-        with m.Switch(kind):
-            with m.Case(_Reply.ERROR):
-                m.d.comb += length.eq(ERROR_REPLY_BYTES)
-            with m.Case(_Reply.ACK):
-                m.d.comb += length.eq(2)
-            with m.Case(_Reply.CLASSIFY):
-                m.d.comb += length.eq(_times(desc.arg, rb))
-            with m.Case(_Reply.IDENTIFY):
-                m.d.comb += length.eq(len(identify))
-            with m.Case(_Reply.SELFTEST):
-                m.d.comb += length.eq(REPORT_BYTES)
-        reply_command = Signal(8)
-        with m.If(kind == _Reply.ERROR):
-            m.d.comb += reply_command.eq(ERROR_REPLY)
-        with m.Else():
-            m.d.comb += reply_command.eq(desc.command | REPLY_BIT)
-
-        result = data.View(result_layout(cfg), self.replies.p[:result_layout(cfg).size])
-        if cfg.top_k == 1:
-            result_bytes = (_bytes_of(result.index, link.index_bytes)
-                            + _bytes_of(result.distance, link.distance_bytes))
-        else:                            # the K nearest, nearest first
-            result_bytes = [b for s in range(cfg.top_k)
-                            for b in (_bytes_of(result.index[s], link.index_bytes)
-                                      + _bytes_of(result.distance[s], link.distance_bytes))]
-        if cfg.distances:
-            for j in range(cfg.templates):
-                result_bytes += _bytes_of(result.distances[j], link.distance_bytes)
+        length, reply_command = self._header(m, desc, kind, len(identify))
+        result_bytes = self._result_bytes()
 
         with m.FSM(name="builder"):
             with m.State("LOAD"):
                 with m.If(self.replies.valid):
                     m.next = "DECODE"
-
             with m.State("DECODE"):
-                with m.If(desc.code != ErrorCode.NONE):
-                    m.d.sync += kind.eq(_Reply.ERROR)
-                with m.Else():
-                    with m.Switch(desc.command):
-                        with m.Case(Command.CLASSIFY):
-                            m.d.sync += kind.eq(_Reply.CLASSIFY)
-                        with m.Case(Command.IDENTIFY):
-                            m.d.sync += kind.eq(_Reply.IDENTIFY)
-                        with m.Case(Command.SELFTEST):
-                            m.d.sync += kind.eq(_Reply.SELFTEST)
-                        with m.Default():
-                            m.d.sync += kind.eq(_Reply.ACK)
+                self._decode(m, desc, kind)
                 m.d.sync += results.eq(desc.arg)
                 m.next = "HEADER"
-
             with m.State("HEADER"):
-                send([reply_command, desc.tag, length[:8], length[8:]], ends_frame=False,
-                     then=to_payload)
-
+                out.send([reply_command, desc.tag, length[:8], length[8:]], ends_frame=False,
+                         then=to_payload)
             with m.State("ERROR"):
-                send([Cat(desc.code, Const(0, 4)), desc.command] + _bytes_of(desc.arg, 2),
-                     ends_frame=True, then=done)
-
+                out.send([Cat(desc.code, Const(0, 4)), desc.command] + _bytes_of(desc.arg, 2),
+                         ends_frame=True, then=done)
             with m.State("ACK"):
-                send(_bytes_of(desc.arg, 2), ends_frame=True, then=done)
-
+                out.send(_bytes_of(desc.arg, 2), ends_frame=True, then=done)
             with m.State("IDENTIFY"):
-                with m.If(can):
-                    emit(constant.data, position == len(identify) - 1)
-                    m.d.comb += next_position.eq(position + 1)
-                    with m.If(position == len(identify) - 1):
-                        m.d.comb += next_position.eq(0)
-                        m.next = "LOAD"
-
+                with m.If(out.can):
+                    out.emit(constant.data, out.position == len(identify) - 1)
+                    out.advance(len(identify), then=load)
             with m.State("SELFTEST"):
-                m.d.comb += self.report.ready.eq(can)
-                with m.If(self.report.valid & can):
-                    emit(self.report.payload, position == REPORT_BYTES - 1)
-                    m.d.comb += next_position.eq(position + 1)
-                    with m.If(position == REPORT_BYTES - 1):
-                        m.d.comb += next_position.eq(0)
-                        m.next = "LOAD"
-
+                m.d.comb += self.report.ready.eq(out.can)
+                with m.If(self.report.valid & out.can):
+                    out.emit(self.report.payload, out.position == REPORT_BYTES - 1)
+                    out.advance(REPORT_BYTES, then=load)
             with m.State("CLASSIFY"):
                 # The result at the queue's output is sent in place, then taken.
-                with m.If(can & self.replies.valid):
+                with m.If(out.can & self.replies.valid):
                     last_part = part == rb - 1
-                    emit(Array(result_bytes)[part], last_part & (results == 1))
+                    out.emit(Array(result_bytes)[part], last_part & (results == 1))
                     m.d.sync += part.eq(part + 1)
                     with m.If(last_part):
                         m.d.comb += self.replies.ready.eq(1)
@@ -869,6 +822,103 @@ class ReplyBuilder(wiring.Component):
                         with m.If(results == 1):
                             m.next = "LOAD"
         return m
+
+    def _header(self, m, desc, kind, identify_bytes):
+        """The reply's length and command (combinational): ``(length, reply_command)``."""
+        length = Signal(16)
+        with m.Switch(kind):
+            with m.Case(_Reply.ERROR):
+                m.d.comb += length.eq(ERROR_REPLY_BYTES)
+            with m.Case(_Reply.ACK):
+                m.d.comb += length.eq(2)
+            with m.Case(_Reply.CLASSIFY):
+                m.d.comb += length.eq(_times(desc.arg, self._link.result_bytes))
+            with m.Case(_Reply.IDENTIFY):
+                m.d.comb += length.eq(identify_bytes)
+            with m.Case(_Reply.SELFTEST):
+                m.d.comb += length.eq(REPORT_BYTES)
+        reply_command = Signal(8)
+        with m.If(kind == _Reply.ERROR):
+            m.d.comb += reply_command.eq(ERROR_REPLY)
+        with m.Else():
+            m.d.comb += reply_command.eq(desc.command | REPLY_BIT)
+        return length, reply_command
+
+    def _result_bytes(self):
+        """The bytes of the result at the queue's output: index and distance (the K nearest,
+        nearest first), then all distances; each zero-extended to whole bytes."""
+        link = self._link
+        cfg = link.core
+        result = data.View(result_layout(cfg), self.replies.p[:result_layout(cfg).size])
+        if cfg.top_k == 1:
+            nearest = [(result.index, result.distance)]
+        else:
+            nearest = [(result.index[s], result.distance[s]) for s in range(cfg.top_k)]
+        result_bytes = [b for index, distance in nearest
+                        for b in (_bytes_of(index, link.index_bytes)
+                                  + _bytes_of(distance, link.distance_bytes))]
+        if cfg.distances:
+            for j in range(cfg.templates):
+                result_bytes += _bytes_of(result.distances[j], link.distance_bytes)
+        return result_bytes
+
+    @staticmethod
+    def _decode(m, desc, kind):
+        """DECODE: the kind of reply the descriptor asks for."""
+        with m.If(desc.code != ErrorCode.NONE):
+            m.d.sync += kind.eq(_Reply.ERROR)
+        with m.Else():
+            with m.Switch(desc.command):
+                with m.Case(Command.CLASSIFY):
+                    m.d.sync += kind.eq(_Reply.CLASSIFY)
+                with m.Case(Command.IDENTIFY):
+                    m.d.sync += kind.eq(_Reply.IDENTIFY)
+                with m.Case(Command.SELFTEST):
+                    m.d.sync += kind.eq(_Reply.SELFTEST)
+                with m.Default():
+                    m.d.sync += kind.eq(_Reply.ACK)
+
+
+class _ByteWriter:
+    """The reply builder's output register and its byte position within a part of the
+    reply. A byte is made only into an empty output register: no ready path runs through
+    the builder (two cycles a byte; the line takes one every forty or more)."""
+
+    def __init__(self, m, frames, longest):
+        self._m = m
+        self._frames = frames
+        self.position = Signal(range(longest))
+        # The position of the next cycle (memories are read a cycle ahead).
+        self.next_position = Signal.like(self.position)
+        m.d.comb += self.next_position.eq(self.position)
+        m.d.sync += self.position.eq(self.next_position)
+        self.can = ~frames.valid
+
+    def clear_when_taken(self):
+        with self._m.If(self._frames.valid & self._frames.ready):
+            self._m.d.sync += self._frames.valid.eq(0)
+
+    def emit(self, value, last):
+        self._m.d.sync += [self._frames.valid.eq(1), self._frames.p.data.eq(value),
+                           self._frames.p.last.eq(last)]
+
+    def advance(self, n, *, then):
+        """On to the next of ``n`` bytes; after the last, back to 0 and ``then()``."""
+        m = self._m
+        m.d.comb += self.next_position.eq(self.position + 1)
+        with m.If(self.position == n - 1):
+            m.d.comb += self.next_position.eq(0)
+            then()
+
+    def send(self, values, *, ends_frame, then):
+        """Emit ``values`` (byte-wide), one as the register is free, then call ``then``."""
+        m = self._m
+        with m.If(self.can):
+            with m.Switch(self.position):
+                for k, value in enumerate(values):
+                    with m.Case(k):
+                        self.emit(value, ends_frame and k == len(values) - 1)
+            self.advance(len(values), then=then)
 
 
 class FrameEncoder(wiring.Component):
