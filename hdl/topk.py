@@ -32,6 +32,7 @@ from amaranth.lib.wiring import In
 from .config import check_config
 from .layouts import candidate_layout, result_layout
 from .registers import delay
+from .trees import in_pairs
 
 
 __all__ = ["TopKTree", "merge", "nearest_result", "slot_layout"]
@@ -132,30 +133,26 @@ class TopKTree(wiring.Component):
         # Entries are Cat(distance, not valid, lane): the key in the low bits.
         lists = [[Cat(c.distance, ~c.valid, Const(p, LW))]
                  for p, c in enumerate(self.candidates)]
-        level = 0
-        while len(lists) > 1:
-            level += 1
-            pairs = [lists[k:k + 2] for k in range(0, len(lists), 2)]
-            lists = []
-            for k, pair in enumerate(pairs):
-                name = f"top{level}_{k}"
-                if len(pair) == 1:     # odd list out: delayed to stay aligned
-                    lists.append([delay(m, e, 2, f"{name}_{s}")
-                                  for s, e in enumerate(pair[0])])
-                    continue
-                left, right = pair
-                keep = min(K, len(left) + len(right))
-                le = compare(m, left, right, keep, kw, name, registered=True)
-                left = [delay(m, e, 1, f"{name}_a{i}") for i, e in enumerate(left)]
-                right = [delay(m, e, 1, f"{name}_b{j}") for j, e in enumerate(right)]
-                out = []
-                for s, value in enumerate(select(left, right, keep, le)):
-                    entry = Signal(len(left[0]), name=f"{name}_s{s}")
-                    m.d.sync += entry.eq(value)
-                    out.append(entry)
-                lists.append(out)
+
+        def merge(level, k, pair):
+            name = f"top{level}_{k}"
+            if len(pair) == 1:         # odd list out: delayed to stay aligned
+                return [delay(m, e, 2, f"{name}_{s}") for s, e in enumerate(pair[0])]
+            left, right = pair
+            keep = min(K, len(left) + len(right))
+            le = compare(m, left, right, keep, kw, name, registered=True)
+            left = [delay(m, e, 1, f"{name}_a{i}") for i, e in enumerate(left)]
+            right = [delay(m, e, 1, f"{name}_b{j}") for j, e in enumerate(right)]
+            out = []
+            for s, value in enumerate(select(left, right, keep, le)):
+                entry = Signal(len(left[0]), name=f"{name}_s{s}")
+                m.d.sync += entry.eq(value)
+                out.append(entry)
+            return out
+
+        nearest, level = in_pairs(lists, merge)
         assert level == cfg.argmin_levels
-        for s, entry in enumerate(lists[0]):
+        for s, entry in enumerate(nearest):
             m.d.comb += [self.nearest[s].distance.eq(entry[:D]),
                          self.nearest[s].valid.eq(~entry[D]),
                          self.nearest[s].lane.eq(entry[kw:])]

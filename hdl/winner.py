@@ -13,6 +13,7 @@ from .config import check_config
 from .ecp5_cells import Adder, Half, build_chains
 from .layouts import candidate_layout, winner_layout
 from .registers import delay, register_copy
+from .trees import in_pairs
 
 
 __all__ = ["WinnerTree"]
@@ -73,46 +74,44 @@ class WinnerTree(wiring.Component):
             nodes = [(delay(m, v, 1, f"cand{p}_valid"), delay(m, d, 1, f"cand{p}_distance"),
                       lane) for p, (v, d, lane) in enumerate(nodes)]
         comparators = []
-        level = 0
-        while len(nodes) > 1:
-            level += 1
-            pairs = [nodes[k:k + 2] for k in range(0, len(nodes), 2)]
-            nodes = []
-            for k, pair in enumerate(pairs):
-                out = Signal(winner_layout(cfg), name=f"win{level}_{k}")
-                if len(pair) == 1:     # odd node out: delayed to stay aligned
-                    valid, dist, lane = pair[0]
-                    if cfg.arithmetic == "ecp5":
-                        valid, dist, lane = (delay(m, x, 1, f"win{level}_{k}_{n}")
-                                             for x, n in ((valid, "v"), (dist, "d"),
-                                                          (lane, "l")))
-                    m.d.sync += [out.valid.eq(valid), out.distance.eq(dist), out.lane.eq(lane)]
+
+        def combine(level, k, pair):
+            out = Signal(winner_layout(cfg), name=f"win{level}_{k}")
+            if len(pair) == 1:     # odd node out: delayed to stay aligned
+                valid, dist, lane = pair[0]
+                if cfg.arithmetic == "ecp5":
+                    valid, dist, lane = (delay(m, x, 1, f"win{level}_{k}_{n}")
+                                         for x, n in ((valid, "v"), (dist, "d"),
+                                                      (lane, "l")))
+                m.d.sync += [out.valid.eq(valid), out.distance.eq(dist), out.lane.eq(lane)]
+            else:
+                (va, da, la), (vb, db, lb) = pair
+                # The right (higher) lane wins only if strictly nearer: ties go left.
+                # As keys (not valid, distance): the right wins if the left key is larger.
+                if cfg.arithmetic == "ecp5":
+                    # The comparison is registered straight out of its carry chain, in
+                    # one copy per few bits it selects, and the candidates wait beside
+                    # it: a level takes two cycles.
+                    compare = _right_wins(
+                        va, da, vb, db,
+                        never_all_ones=cfg.distance_max < (1 << cfg.distance_width) - 1)
+                    va, da, la, vb, db, lb = (
+                        delay(m, x, 1, f"win{level}_{k}_{n}")
+                        for x, n in ((va, "va"), (da, "da"), (la, "la"),
+                                     (vb, "vb"), (db, "db"), (lb, "lb")))
+                    comparators.append((compare, f"win{level}_{k}", out, (va, da, la),
+                                        (vb, db, lb)))
                 else:
-                    (va, da, la), (vb, db, lb) = pair
-                    # The right (higher) lane wins only if strictly nearer: ties go left.
-                    # As keys (not valid, distance): the right wins if the left key is larger.
-                    if cfg.arithmetic == "ecp5":
-                        # The comparison is registered straight out of its carry chain, in
-                        # one copy per few bits it selects, and the candidates wait beside
-                        # it: a level takes two cycles.
-                        compare = _right_wins(
-                            va, da, vb, db,
-                            never_all_ones=cfg.distance_max < (1 << cfg.distance_width) - 1)
-                        va, da, la, vb, db, lb = (
-                            delay(m, x, 1, f"win{level}_{k}_{n}")
-                            for x, n in ((va, "va"), (da, "da"), (la, "la"),
-                                         (vb, "vb"), (db, "db"), (lb, "lb")))
-                        comparators.append((compare, f"win{level}_{k}", out, (va, da, la),
-                                            (vb, db, lb)))
-                    else:
-                        right = Signal(name=f"win{level}_{k}_right")
-                        m.d.comb += right.eq(vb & (~va | (db < da)))
-                        m.d.sync += [
-                            out.valid.eq(va | vb),
-                            out.distance.eq(Mux(right, db, da)),
-                            out.lane.eq(Mux(right, lb, la)),
-                        ]
-                nodes.append((out.valid, out.distance, out.lane))
+                    right = Signal(name=f"win{level}_{k}_right")
+                    m.d.comb += right.eq(vb & (~va | (db < da)))
+                    m.d.sync += [
+                        out.valid.eq(va | vb),
+                        out.distance.eq(Mux(right, db, da)),
+                        out.lane.eq(Mux(right, lb, la)),
+                    ]
+            return out.valid, out.distance, out.lane
+
+        (valid, dist, lane), level = in_pairs(nodes, combine)
         assert level == cfg.argmin_levels
         if comparators:
             # One chain per comparison: its inputs come from across the chip already.
@@ -127,7 +126,6 @@ class WinnerTree(wiring.Component):
                     m.d.sync += result[bits].eq(Mux(select, right[bits], left[bits]))
                 # Valid: either candidate.
                 m.d.sync += out.valid.eq(va | vb)
-        valid, dist, lane = nodes[0]
         m.d.comb += [self.winner.valid.eq(valid), self.winner.distance.eq(dist),
                      self.winner.lane.eq(lane)]
         return m
