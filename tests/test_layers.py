@@ -4,7 +4,9 @@ imports it back.
 Layers, bottom up: ``hdl`` (gateware) <- ``sim`` (models and simulators) <- ``gen`` (flows
 that write files, and the command line) and ``host`` (the board driver). Every import
 counts, at the top of a module or inside a function. Nothing imports Amaranth's private
-modules (``amaranth._...``).
+modules (``amaranth._...``). No function or method of the gateware is longer than
+``LONGEST_GATEWARE_FUNCTION`` lines (an ``elaborate`` that long is several components or
+several states that want names of their own).
 """
 
 import ast
@@ -22,6 +24,7 @@ ALLOWED = {
     "gen": {"hdl", "sim", "host", "gen"},
     "constraints": {"constraints"},
 }
+LONGEST_GATEWARE_FUNCTION = 120
 
 
 def _modules():
@@ -109,3 +112,25 @@ def test_the_checks_see_what_they_look_for():
     graph, _ = _graph()
     assert "madvq.hdl.config" in graph["madvq.hdl.core"]
     assert "madvq.sim.golden" in graph["madvq.sim.stimulus"]
+
+
+def _long_functions(source, limit):
+    """``(name, lines)`` of each function or method in ``source`` longer than ``limit``."""
+    return [(node.name, node.end_lineno - node.lineno + 1)
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > limit]
+
+
+def test_gateware_functions_are_short():
+    long = [(path.name, *found) for path in sorted((ROOT / "hdl").glob("*.py"))
+            for found in _long_functions(path.read_text(), LONGEST_GATEWARE_FUNCTION)]
+    assert long == []
+
+
+def test_the_length_check_sees_a_long_function():
+    body = "".join(f"    x{k} = {k}\n" for k in range(LONGEST_GATEWARE_FUNCTION))
+    source = f"class C:\n  def elaborate(self):\n{body}"
+    assert _long_functions(source, LONGEST_GATEWARE_FUNCTION) == \
+        [("elaborate", LONGEST_GATEWARE_FUNCTION + 1)]
+    assert _long_functions(source, LONGEST_GATEWARE_FUNCTION + 1) == []
