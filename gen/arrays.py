@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from madvq.sim.golden import check_whole_numbers
 from .files import check_input_file, check_output_file, write_atomically
 
 
@@ -111,12 +112,7 @@ def _as_integers(array, path, what):
     if kind == "b":
         return array.astype(np.int64)
     if kind == "f":
-        if not np.isfinite(array).all():
-            raise ValueError(f"{what} file '{path}' contains NaN or infinite values; "
-                             f"integers are allowed")
-        if (array != np.round(array)).any():
-            raise ValueError(f"{what} file '{path}' contains non-integer values; integers "
-                             f"are allowed")
+        check_whole_numbers(array, f"{what} file '{path}'", "integers")
         if np.abs(array).max() < 2.0 ** 63:
             return array.astype(np.int64)
         return np.array([int(v) for v in array.ravel()], dtype=object).reshape(array.shape)

@@ -92,4 +92,7 @@ class Backend:
                              f"simulates {self.config.default_name}")
 
     def run(self, batch, *, vcd=None, vcd_start=0, vcd_cycles=None):
+        """Run ``batch``; return a :class:`RunResult`. With ``vcd``, write the waveform of
+        cycles ``vcd_start`` .. ``vcd_start + vcd_cycles - 1`` (to the end of the run when
+        ``vcd_cycles`` is None). Subclasses implement it with this contract."""
         raise NotImplementedError

@@ -28,13 +28,7 @@ PERIOD_FS = 10_000_000
 class AmaranthBackend(Backend):
     name = "amaranth"
 
-    def __init__(self, config):
-        super().__init__(config)
-
     def run(self, batch, *, vcd=None, vcd_start=0, vcd_cycles=None):
-        """Run ``batch``; return a :class:`~madvq.sim.run.RunResult`. With ``vcd``, write the
-        waveform of cycles ``vcd_start`` .. ``vcd_start + vcd_cycles - 1`` (to the end of the
-        run when ``vcd_cycles`` is None)."""
         self.check_batch(batch)
         cfg = self.config
         if vcd is not None:

@@ -19,8 +19,9 @@ import numpy as np
 from madvq.hdl.config import CoreConfig
 
 
-__all__ = ["Results", "check_values", "check_vectors", "check_codebook", "check_active",
-           "distances", "distance_chunks", "classify", "latency_cycles", "cycles_per_vector"]
+__all__ = ["Results", "check_whole_numbers", "check_values", "check_vectors", "check_codebook",
+           "check_active", "distances", "distance_chunks", "classify", "latency_cycles",
+           "cycles_per_vector"]
 
 
 @dataclass
@@ -53,6 +54,15 @@ def _value_text(value):
     return f"{'-' if value < 0 else ''}about 10^{int(abs(value).bit_length() * 0.30103)}"
 
 
+def check_whole_numbers(array, name, allowed):
+    """``ValueError`` unless every value of the float array ``array`` is a finite whole
+    number; the message names ``name`` and what is ``allowed``."""
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values; {allowed} are allowed")
+    if (array != np.round(array)).any():
+        raise ValueError(f"{name} contains non-integer values; {allowed} are allowed")
+
+
 def check_values(name, array, columns, config):
     """``array`` as an (rows, columns) int64 array of W-bit values; ``ValueError`` naming
     the problem (shape, NaN, non-integers, a value out of range) otherwise."""
@@ -67,12 +77,7 @@ def check_values(name, array, columns, config):
     if array.dtype.kind == "b":
         array = array.astype(np.int64)
     if array.dtype.kind == "f":
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name} contains NaN or infinite values; integers in "
-                             f"{config.value_range_text} are allowed")
-        if (array != np.round(array)).any():
-            raise ValueError(f"{name} contains non-integer values; integers in "
-                             f"{config.value_range_text} are allowed")
+        check_whole_numbers(array, name, f"integers in {config.value_range_text}")
         # Range first: a float beyond int64 would wrap in the conversion.
         outside = (array < config.value_min) | (array > config.value_max)
         if outside.any():

@@ -237,9 +237,6 @@ class IcarusBackend(Backend):
         return self._sources
 
     def run(self, batch, *, vcd=None, vcd_start=0, vcd_cycles=None):
-        """Run ``batch``; return a :class:`~madvq.sim.run.RunResult`. With ``vcd``, write the
-        waveform of cycles ``vcd_start`` .. ``vcd_start + vcd_cycles - 1`` (to the end of the
-        run when ``vcd_cycles`` is None)."""
         self.check_batch(batch)
         cfg = self.config
         iverilog, vvp = find_icarus()

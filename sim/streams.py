@@ -1,6 +1,8 @@
 """Async helpers that drive and watch valid/ready streams in Amaranth testbenches.
 
-Every testbench of madvq (the Amaranth simulator backend and the tests) moves data through
+A :class:`Port` is a stream's signals: :func:`stream_port` takes them from a component's
+``lib.stream`` interface, :func:`flat_port` from the flat ports of the exported core. Every
+testbench of madvq (the Amaranth simulator backend and the tests) moves data through
 these, so the stream rules are implemented once: a producer raises ``valid`` with its data and
 holds both until the clock edge where ``ready`` is seen, and only then lowers ``valid``;
 ``valid`` never waits on ``ready``.
@@ -8,8 +10,10 @@ holds both until the clock edge where ``ready`` is seen, and only then lowers ``
 
 from dataclasses import dataclass
 
+from amaranth.hdl import Value
 
-__all__ = ["Port", "stream_put", "stream_get", "flat_port"]
+
+__all__ = ["Port", "stream_port", "flat_port", "stream_put", "stream_get"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,16 @@ class Port:
     valid: object
     ready: object
     data: tuple = ()
+
+
+def stream_port(interface, fields=None):
+    """A :class:`Port` of an Amaranth stream (a ``lib.stream`` interface, e.g. a
+    :class:`~madvq.hdl.core.MADCore`'s ``vector``): its payload whole, or the payload's
+    ``fields`` in order. Each as a plain value: integers go in and come out, packed as in the
+    exported core's ports (:func:`~madvq.sim.packing.pack_rows` for a vector)."""
+    payload = interface.payload
+    data = (payload,) if fields is None else tuple(payload[f] for f in fields)
+    return Port(interface.valid, interface.ready, tuple(Value.cast(d) for d in data))
 
 
 def flat_port(core, name, fields):

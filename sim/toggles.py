@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .verilated import build_model, find_tools
+from .verilated import build_model, copy_in, copy_out, find_tools, port_words
 
 
 __all__ = ["ToggleCounter", "Activity", "harness_source", "port_words", "VERILATOR_ARGS"]
@@ -40,28 +40,6 @@ _TEMPLATE = Path(__file__).with_name("toggle_harness.cpp")
 #: netlist (36,000 cells) the model compiled in 7.3 minutes of CPU instead of 13, and
 #: simulated 8,200 instead of 6,800 cycles per second (one measurement each, same machine).
 VERILATOR_ARGS = ("--output-split-cfuncs", "1000")
-
-
-def port_words(width):
-    """32-bit words that hold a port of ``width`` bits."""
-    return max(1, -(-int(width) // 32))
-
-
-def _copy_in(port, width, offset):
-    if width <= 32:
-        return f"    m->{port} = w[{offset}];"
-    if width <= 64:
-        return f"    m->{port} = (uint64_t)w[{offset}] | ((uint64_t)w[{offset + 1}] << 32);"
-    return f"    for (int i = 0; i < {port_words(width)}; ++i) m->{port}[i] = w[{offset} + i];"
-
-
-def _copy_out(port, width, offset):
-    if width <= 32:
-        return f"    w[{offset}] = m->{port};"
-    if width <= 64:
-        return (f"    w[{offset}] = (uint32_t)m->{port};\n"
-                f"    w[{offset + 1}] = (uint32_t)(m->{port} >> 32);")
-    return f"    for (int i = 0; i < {port_words(width)}; ++i) w[{offset} + i] = m->{port}[i];"
 
 
 def _layout(ports, direction, skip):
@@ -92,11 +70,11 @@ def harness_source(ports, *, probe="probe", clock="clk"):
         "IN_WORDS": str(in_words),
         "OUT_WORDS": str(out_words),
         "PROBE_WORDS": str(port_words(widths[probe])),
-        "SET_INPUTS": "\n".join(_copy_in(n, w, o) for n, (o, w) in inputs.items())
+        "SET_INPUTS": "\n".join(copy_in(n, w, o) for n, (o, w) in inputs.items())
                       or "    (void)m; (void)w;",
-        "GET_OUTPUTS": "\n".join(_copy_out(n, w, o) for n, (o, w) in outputs.items())
+        "GET_OUTPUTS": "\n".join(copy_out(n, w, o) for n, (o, w) in outputs.items())
                        or "    (void)m; (void)w;",
-        "GET_PROBE": _copy_out(probe, widths[probe], 0),
+        "GET_PROBE": copy_out(probe, widths[probe], 0),
         "SET_CLOCK": f"    m->{clock} = level;" if clock else "    (void)m; (void)level;",
     }
     for marker, code in fill.items():

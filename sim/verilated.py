@@ -56,7 +56,8 @@ from ._base import MissingToolError
 
 
 __all__ = ["MissingToolError", "BuildError", "VerilatedModel", "build_model", "cache_root",
-           "find_tools", "MODEL_CLASS", "TIME_PRECISION_PS"]
+           "find_tools", "port_words", "copy_in", "copy_out", "MODEL_CLASS",
+           "TIME_PRECISION_PS"]
 
 
 MODEL_CLASS = "Vmodel"
@@ -80,6 +81,41 @@ MAKE_OPT = {"OPT_FAST": "-O2", "OPT_SLOW": "-O1", "OPT_GLOBAL": "-O2"}
 # loaded models never share Verilator's run-time state.
 CFLAGS = ("-fPIC",)
 LDFLAGS = ("-shared", "-Wl,-Bsymbolic")
+
+
+def port_words(width):
+    """32-bit words that hold a port of ``width`` bits."""
+    return max(1, -(-int(width) // 32))
+
+
+def _word(offset, i=None):
+    if i is None:
+        return f"w[{offset}]"
+    return f"w[{offset} + {i}]" if offset else f"w[{i}]"
+
+
+def copy_in(port, width, offset=0):
+    """C++ lines (for a harness) copying 32-bit words ``w[offset...]`` into input port
+    ``port`` of a Verilated model ``m`` (``width`` bits: a scalar up to 64, else an array of
+    words)."""
+    if width <= 32:
+        return f"    m->{port} = {_word(offset)};"
+    if width <= 64:
+        return f"    m->{port} = (uint64_t){_word(offset)} | ((uint64_t){_word(offset + 1)} << 32);"
+    return (f"    for (int i = 0; i < {port_words(width)}; ++i) "
+            f"m->{port}[i] = {_word(offset, 'i')};")
+
+
+def copy_out(port, width, offset=0):
+    """C++ lines copying output port ``port`` of ``width`` bits into 32-bit words
+    ``w[offset...]``."""
+    if width <= 32:
+        return f"    {_word(offset)} = m->{port};"
+    if width <= 64:
+        return (f"    {_word(offset)} = (uint32_t)m->{port};\n"
+                f"    {_word(offset + 1)} = (uint32_t)(m->{port} >> 32);")
+    return (f"    for (int i = 0; i < {port_words(width)}; ++i) "
+            f"{_word(offset, 'i')} = m->{port}[i];")
 
 
 class BuildError(RuntimeError):

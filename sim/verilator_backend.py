@@ -31,7 +31,8 @@ from .golden import Results
 from .packing import unpack_words
 from ._base import Backend, RunResult, SimulationError, cycle_budget
 from madvq.hdl.tools import write_text_atomically
-from .verilated import BuildError, build_model, cache_root, find_tools
+from .verilated import (BuildError, build_model, cache_root, copy_in, copy_out, find_tools,
+                        port_words)
 
 
 __all__ = ["VerilatorBackend", "harness_source", "exported_verilog", "simulation_sources",
@@ -41,34 +42,11 @@ __all__ = ["VerilatorBackend", "harness_source", "exported_verilog", "simulation
 _TEMPLATE = Path(__file__).with_name("verilator_harness.cpp")
 
 
-def _words(bits):
-    return max(1, -(-bits // 32))
-
-
-def _copy_in(port, width):
-    """C++ lines copying 32-bit words ``w`` into input port ``port`` of ``width`` bits."""
-    if width <= 32:
-        return f"    m->{port} = w[0];"
-    if width <= 64:
-        return f"    m->{port} = (uint64_t)w[0] | ((uint64_t)w[1] << 32);"
-    return f"    for (int i = 0; i < {_words(width)}; ++i) m->{port}[i] = w[i];"
-
-
-def _copy_out(port, width):
-    """C++ lines copying output port ``port`` of ``width`` bits into 32-bit words ``w``."""
-    if width <= 32:
-        return f"    w[0] = m->{port};"
-    if width <= 64:
-        return (f"    w[0] = (uint32_t)m->{port};\n"
-                f"    w[1] = (uint32_t)(m->{port} >> 32);")
-    return f"    for (int i = 0; i < {_words(width)}; ++i) w[i] = m->{port}[i];"
-
-
 def _nearest_longs(config, port):
     """int64s per result that receive ``port`` (``result_index`` or ``result_distance``)
     as 32-bit words: 1 when the result holds one nearest template."""
     width = {p["name"]: p["width"] for p in port_table(config)}[port]
-    return 1 if config.top_k == 1 else -(-_words(width) // 2)
+    return 1 if config.top_k == 1 else -(-port_words(width) // 2)
 
 
 def _get_result_nearest(config, widths):
@@ -83,7 +61,7 @@ def _get_result_nearest(config, widths):
     for port, array in (("result_index", "index"), ("result_distance", "distance")):
         lines.append(f"            {{ uint32_t* w = (uint32_t*)({array} + got * "
                      f"{_nearest_longs(config, port)});")
-        lines.append("    " + _copy_out(port, widths[port]).replace("\n", "\n    ") + " }")
+        lines.append("    " + copy_out(port, widths[port]).replace("\n", "\n    ") + " }")
     return "\n".join(lines)
 
 
@@ -93,12 +71,12 @@ def harness_source(config):
     data_bits = widths["vector_data"]
     text = _TEMPLATE.read_text()
     fill = {
-        "DATA_WORDS": str(_words(data_bits)),
-        "DISTANCES_WORDS": str(_words(widths["result_distances"]))
+        "DATA_WORDS": str(port_words(data_bits)),
+        "DISTANCES_WORDS": str(port_words(widths["result_distances"]))
                            if config.distances else "0",
-        "SET_VECTOR_DATA": _copy_in("vector_data", data_bits),
-        "SET_CODEBOOK_DATA": _copy_in("codebook_data", widths["codebook_data"]),
-        "GET_RESULT_DISTANCES": _copy_out("result_distances", widths["result_distances"])
+        "SET_VECTOR_DATA": copy_in("vector_data", data_bits),
+        "SET_CODEBOOK_DATA": copy_in("codebook_data", widths["codebook_data"]),
+        "GET_RESULT_DISTANCES": copy_out("result_distances", widths["result_distances"])
                                 if config.distances else "    (void)m; (void)w;",
         "GET_RESULT_NEAREST": _get_result_nearest(config, widths),
     }
@@ -206,9 +184,6 @@ class VerilatorBackend(Backend):
         return self._library
 
     def run(self, batch, *, vcd=None, vcd_start=0, vcd_cycles=None):
-        """Run ``batch``; return a :class:`~madvq.sim.run.RunResult`. With ``vcd``, write the
-        waveform of cycles ``vcd_start`` .. ``vcd_start + vcd_cycles - 1`` (to the end of the
-        run when ``vcd_cycles`` is None)."""
         self.check_batch(batch)
         cfg = self.config
         if vcd is not None:
