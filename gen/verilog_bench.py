@@ -204,6 +204,18 @@ _PAUSE = """
 """
 
 
+def _transfer(indent, assigns, valid, ready, *, pause=True):
+    """Verilog lines of one stream transfer: (a random pause,) ``assigns``, ``valid`` up,
+    then down once ``ready`` has been seen at a clock edge."""
+    lines = (["pause;"] if pause else []) + list(assigns) + [
+        f"{valid} <= 1'b1;",
+        "@(posedge clk);",
+        f"while (!{ready}) @(posedge clk);",
+        f"{valid} <= 1'b0;",
+    ]
+    return "\n".join(" " * indent + line for line in lines)
+
+
 def _native_body(cfg, name, active):
     result = "{" + ", ".join((["result_distances"] if cfg.distances else [])
                              + ["result_distance", "result_index"]) + "}"
@@ -229,80 +241,29 @@ def _native_body(cfg, name, active):
         _PAUSE,
         _consumer("result_valid", "result_ready", result, "golden[got]", "index/distance"),
         _finish(name),
-        """  initial begin
-    repeat (5) @(posedge clk);
-    rst <= 1'b0;
-    for (j = 0; j < TEMPLATES; j = j + 1) begin
-      pause;
-      codebook_index <= j;
-      codebook_data <= book[j];
-      codebook_valid <= 1'b1;
-      @(posedge clk);
-      while (!codebook_ready) @(posedge clk);
-      codebook_valid <= 1'b0;
-    end
-    for (k = 0; k < VECTORS; k = k + 1) begin
-      if (k == HALF) begin
-        active_templates <= %d;
-        active_templates_valid <= 1'b1;
-        @(posedge clk);
-        while (!active_templates_ready) @(posedge clk);
-        active_templates_valid <= 1'b0;
-      end
-      pause;
-      vector_data <= vecs[k];
-      vector_valid <= 1'b1;
-      @(posedge clk);
-      while (!vector_ready) @(posedge clk);
-      vector_valid <= 1'b0;
-      sent = sent + 1;
-    end
-    finish;
-  end
-""" % active,
+        "  initial begin",
+        "    repeat (5) @(posedge clk);",
+        "    rst <= 1'b0;",
+        "    for (j = 0; j < TEMPLATES; j = j + 1) begin",
+        _transfer(6, ["codebook_index <= j;", "codebook_data <= book[j];"],
+                  "codebook_valid", "codebook_ready"),
+        "    end",
+        "    for (k = 0; k < VECTORS; k = k + 1) begin",
+        "      if (k == HALF) begin",
+        _transfer(8, [f"active_templates <= {active};"], "active_templates_valid",
+                  "active_templates_ready", pause=False),
+        "      end",
+        _transfer(6, ["vector_data <= vecs[k];"], "vector_valid", "vector_ready"),
+        "      sent = sent + 1;",
+        "    end",
+        "    finish;",
+        "  end\n",
     ]
 
 
-def _axi_body(axi, cfg, name, active):
-    from madvq.hdl.bus import axi_port_table
-    ports = axi_port_table(axi)
-    decls = []
-    for p in ports:
-        if p["name"] == "aclk":
-            continue
-        w = p["width"]
-        rng = f"[{w - 1}:0] " if w > 1 else ""
-        if p["name"] == "aresetn":
-            decls.append("  reg aresetn = 1'b0;")
-        elif p["direction"] == "input":
-            decls.append(f"  reg {rng}{p['name']} = 0;")
-        else:
-            decls.append(f"  wire {rng}{p['name']};")
-    conns = ", ".join(f".{p['name']}({'clk' if p['name'] == 'aclk' else p['name']})"
-                      for p in ports)
-    U = axi.user_width
-    got = "{" + ("m_axis_result_tuser, " if U else "") + \
-        "m_axis_result_tlast, m_axis_result_tdata}"
-    regs = register_map(axi)
-    offsets = {r["name"]: r["offset"] for r in regs}
-    checks = []
-    for reg_name, value in register_values(axi).items():
-        checks.append(f"    check_read({offsets[reg_name]}, {value}, \"{reg_name}\");")
-    checks.append(f"    check_read({offsets['ACTIVE']}, {cfg.templates}, \"ACTIVE\");")
-    checks.append(f"    check_read({offsets['VECTORS_IN']}, 0, \"VECTORS_IN\");")
-    past = 4 * len(regs)
-    vector_user = "      s_axis_vector_tuser <= frame[k][%d:1];\n" % U if U else ""
-    return [
-        *decls,
-        f"  {name} dut({conns});",
-        "  reg [1:0] resp;",
-        "  reg [31:0] rdata;",
-        "  reg aw_done, w_done;",
-        _PAUSE,
-        _consumer("m_axis_result_tvalid", "m_axis_result_tready", got,
-                  "{frame[got], golden[got]}", "tuser/tlast/tdata"),
-        _finish(name),
-        """
+# The testbench's AXI4-Lite master: writes in every order of the two channels, reads, and
+# checks of a read value and of a response.
+_AXIL_TASKS = """
   // AXI4-Lite write; order 0: address and data together, 1: address first, 2: data first
   // (the second two cycles after the first has been taken).
   task axil_write(input [7:0] addr, input [31:0] data, input integer order,
@@ -368,7 +329,49 @@ def _axi_body(axi, cfg, name, active):
       end
     end
   endtask
-""",
+"""
+
+
+def _axi_body(axi, cfg, name, active):
+    from madvq.hdl.bus import axi_port_table
+    ports = axi_port_table(axi)
+    decls = []
+    for p in ports:
+        if p["name"] == "aclk":
+            continue
+        w = p["width"]
+        rng = f"[{w - 1}:0] " if w > 1 else ""
+        if p["name"] == "aresetn":
+            decls.append("  reg aresetn = 1'b0;")
+        elif p["direction"] == "input":
+            decls.append(f"  reg {rng}{p['name']} = 0;")
+        else:
+            decls.append(f"  wire {rng}{p['name']};")
+    conns = ", ".join(f".{p['name']}({'clk' if p['name'] == 'aclk' else p['name']})"
+                      for p in ports)
+    U = axi.user_width
+    got = "{" + ("m_axis_result_tuser, " if U else "") + \
+        "m_axis_result_tlast, m_axis_result_tdata}"
+    regs = register_map(axi)
+    offsets = {r["name"]: r["offset"] for r in regs}
+    checks = []
+    for reg_name, value in register_values(axi).items():
+        checks.append(f"    check_read({offsets[reg_name]}, {value}, \"{reg_name}\");")
+    checks.append(f"    check_read({offsets['ACTIVE']}, {cfg.templates}, \"ACTIVE\");")
+    checks.append(f"    check_read({offsets['VECTORS_IN']}, 0, \"VECTORS_IN\");")
+    past = 4 * len(regs)
+    vector_user = [f"s_axis_vector_tuser <= frame[k][{U}:1];"] if U else []
+    return [
+        *decls,
+        f"  {name} dut({conns});",
+        "  reg [1:0] resp;",
+        "  reg [31:0] rdata;",
+        "  reg aw_done, w_done;",
+        _PAUSE,
+        _consumer("m_axis_result_tvalid", "m_axis_result_tready", got,
+                  "{frame[got], golden[got]}", "tuser/tlast/tdata"),
+        _finish(name),
+        _AXIL_TASKS,
         "  initial begin",
         "    repeat (5) @(posedge clk);",
         "    aresetn <= 1'b1;",
@@ -379,17 +382,12 @@ def _axi_body(axi, cfg, name, active):
         f"    axil_write({offsets['DIMS']}, 1, 0, resp);",
         "    check_resp(resp, 2'b10, \"a write to DIMS\");",
         f"    check_read({offsets['DIMS']}, {cfg.dims}, \"DIMS after a write\");",
-        """    for (j = 0; j < TEMPLATES; j = j + 1) begin
-      pause;
-      s_axis_codebook_tdest <= j;
-      s_axis_codebook_tdata <= book[j];
-      s_axis_codebook_tvalid <= 1'b1;
-      @(posedge clk);
-      while (!s_axis_codebook_tready) @(posedge clk);
-      s_axis_codebook_tvalid <= 1'b0;
-    end
-    for (k = 0; k < VECTORS; k = k + 1) begin
-      if (k == HALF) begin""",
+        "    for (j = 0; j < TEMPLATES; j = j + 1) begin",
+        _transfer(6, ["s_axis_codebook_tdest <= j;", "s_axis_codebook_tdata <= book[j];"],
+                  "s_axis_codebook_tvalid", "s_axis_codebook_tready"),
+        "    end",
+        "    for (k = 0; k < VECTORS; k = k + 1) begin",
+        "      if (k == HALF) begin",
         # Every order of the write channels; a count of 0 is ignored; the last one stays.
         f"        axil_write({offsets['ACTIVE']}, {cfg.templates}, 1, resp);",
         "        check_resp(resp, 2'b00, \"ACTIVE written address first\");",
@@ -399,17 +397,12 @@ def _axi_body(axi, cfg, name, active):
         f"        axil_write({offsets['ACTIVE']}, {active}, 0, resp);",
         "        check_resp(resp, 2'b00, \"ACTIVE written with its data\");",
         f"        check_read({offsets['ACTIVE']}, {active}, \"ACTIVE\");",
-        """      end
-      pause;
-      s_axis_vector_tdata <= vecs[k];
-      s_axis_vector_tlast <= frame[k][0];
-""" + vector_user + """      s_axis_vector_tvalid <= 1'b1;
-      @(posedge clk);
-      while (!s_axis_vector_tready) @(posedge clk);
-      s_axis_vector_tvalid <= 1'b0;
-      sent = sent + 1;
-    end
-    while (got < VECTORS) @(posedge clk);""",
+        "      end",
+        _transfer(6, ["s_axis_vector_tdata <= vecs[k];", "s_axis_vector_tlast <= frame[k][0];"]
+                  + vector_user, "s_axis_vector_tvalid", "s_axis_vector_tready"),
+        "      sent = sent + 1;",
+        "    end",
+        "    while (got < VECTORS) @(posedge clk);",
         f"    check_read({offsets['VECTORS_IN']}, VECTORS, \"VECTORS_IN\");",
         f"    check_read({offsets['RESULTS_OUT']}, VECTORS, \"RESULTS_OUT\");",
         f"    check_read({offsets['STATUS']}, {_idle_status(axi)}, \"STATUS\");",
