@@ -10,12 +10,11 @@ from madvq.hdl import core as core_module
 from madvq.hdl.config import CoreConfig
 from madvq.hdl.core import MADCore
 from madvq.hdl.distance import DistanceUnit
-from madvq.hdl.ports import FlatMADCore
 from madvq.sim import golden
 from madvq.sim.packing import pack_rows
 from madvq.sim.run import simulate
 from madvq.sim.stimulus import Batch
-from madvq.sim.streams import Port, flat_port, stream_get, stream_put
+from madvq.sim.streams import stream_get, stream_port, stream_put
 from scenarios import CONFIGS, config_id, scenario
 
 
@@ -70,10 +69,10 @@ def test_a_codebook_write_right_after_a_vector_does_not_reach_it(arithmetic):
     """With P = M a write takes longer to land than a vector to reach the distance units:
     still, a vector sees exactly the writes that transferred before it."""
     cfg = CoreConfig(dims=2, templates=3, width=4, arithmetic=arithmetic)
-    dut = FlatMADCore(cfg)
-    codebook = flat_port(dut, "codebook", ["index", "data"])
-    vector = flat_port(dut, "vector", ["data"])
-    result = flat_port(dut, "result", ["index", "distance"])
+    dut = MADCore(cfg)
+    codebook = stream_port(dut.codebook, ["index", "template"])
+    vector = stream_port(dut.vector)
+    result = stream_port(dut.result, ["index", "distance"])
     got = []
 
     async def producer(ctx):
@@ -137,10 +136,10 @@ def test_a_block_ram_read_while_a_write_lands_is_never_used(params, monkeypatch)
         want = golden.classify(cfg, stored, x)
         expected.append((int(want.index[0]), int(want.distance[0])))
 
-    dut = FlatMADCore(cfg)
-    ports = {"codebook": flat_port(dut, "codebook", ["index", "data"]),
-             "vector": flat_port(dut, "vector", ["data"])}
-    result = flat_port(dut, "result", ["index", "distance"])
+    dut = MADCore(cfg)
+    ports = {"codebook": stream_port(dut.codebook, ["index", "template"]),
+             "vector": stream_port(dut.vector)}
+    result = stream_port(dut.result, ["index", "distance"])
     got = []
     seen = {"landings": 0, "collisions": 0}
 
@@ -210,13 +209,13 @@ def test_latency_and_throughput_match_the_config(params):
     n, m, w, p, arithmetic, k = params
     cfg = CoreConfig(dims=n, templates=m, width=w, templates_per_cycle=p,
                      arithmetic=arithmetic, top_k=k)
-    dut = FlatMADCore(cfg)
+    dut = MADCore(cfg)
     top = Module()
     top.submodules.dut = dut
     cycle = Signal(32)
     top.d.sync += cycle.eq(cycle + 1)
-    vector = flat_port(dut, "vector", ["data"])
-    result = flat_port(dut, "result", ["index", "distance"])
+    vector = stream_port(dut.vector)
+    result = stream_port(dut.result, ["index", "distance"])
     sent, got = [], []
     count = 12
 
@@ -269,16 +268,15 @@ def test_streams_hold_valid_and_data_until_taken(params):
     got = []
     violations = []
     accepted_while_blocked = []
-    vector = Port(dut.vector.valid, dut.vector.ready, (dut.vector.payload,))
-    codebook = Port(dut.codebook.valid, dut.codebook.ready,
-                    (dut.codebook.payload.index, dut.codebook.payload.template))
+    vector = stream_port(dut.vector)
+    codebook = stream_port(dut.codebook, ["index", "template"])
     sent = []
 
     async def producer(ctx):
-        for j, row in enumerate(book):
-            await stream_put(ctx, codebook, (j, row.tolist()))
-        for row in vectors:
-            await stream_put(ctx, vector, (row.tolist(),))
+        for j, word in enumerate(pack_rows(cfg, book)):
+            await stream_put(ctx, codebook, (j, word))
+        for row, word in zip(vectors, pack_rows(cfg, vectors)):
+            await stream_put(ctx, vector, (word,))
             sent.append(row)
 
     async def consumer(ctx):
@@ -317,11 +315,11 @@ def test_configuration_writes_go_before_a_simultaneous_vector(storage):
     """A codebook write and an active count offered in the same cycle as a vector are
     applied first: the vector sees them."""
     cfg = CoreConfig(dims=2, templates=4, width=4, templates_per_cycle=2, storage=storage)
-    dut = FlatMADCore(cfg)
-    codebook = flat_port(dut, "codebook", ["index", "data"])
-    active = flat_port(dut, "active_templates", [""])
-    vector = flat_port(dut, "vector", ["data"])
-    result = flat_port(dut, "result", ["index", "distance"])
+    dut = MADCore(cfg)
+    codebook = stream_port(dut.codebook, ["index", "template"])
+    active = stream_port(dut.active)
+    vector = stream_port(dut.vector)
+    result = stream_port(dut.result, ["index", "distance"])
     got = []
     start = []
 
@@ -352,11 +350,11 @@ def test_configuration_writes_go_before_a_simultaneous_vector(storage):
 def test_out_of_range_writes_are_ignored():
     """An active count outside 1..M and a template index >= M change nothing."""
     cfg = CoreConfig(dims=2, templates=5, width=4, templates_per_cycle=2)
-    dut = FlatMADCore(cfg)
-    codebook = flat_port(dut, "codebook", ["index", "data"])
-    active = flat_port(dut, "active_templates", [""])
-    vector = flat_port(dut, "vector", ["data"])
-    result = flat_port(dut, "result", ["index", "distance"])
+    dut = MADCore(cfg)
+    codebook = stream_port(dut.codebook, ["index", "template"])
+    active = stream_port(dut.active)
+    vector = stream_port(dut.vector)
+    result = stream_port(dut.result, ["index", "distance"])
     book = np.array([[9, 9], [5, 5], [1, 1], [0, 0], [15, 15]])
     got = []
 
@@ -379,14 +377,14 @@ def test_out_of_range_writes_are_ignored():
 
 def test_codebook_survives_reset_and_active_count_returns_to_m():
     cfg = CoreConfig(dims=2, templates=3, width=4)
-    dut = FlatMADCore(cfg)
+    dut = MADCore(cfg)
     top = Module()
     top.domains.sync = sync = ClockDomain()
     top.submodules.dut = dut
-    codebook = flat_port(dut, "codebook", ["index", "data"])
-    active = flat_port(dut, "active_templates", [""])
-    vector = flat_port(dut, "vector", ["data"])
-    result = flat_port(dut, "result", ["index", "distance"])
+    codebook = stream_port(dut.codebook, ["index", "template"])
+    active = stream_port(dut.active)
+    vector = stream_port(dut.vector)
+    result = stream_port(dut.result, ["index", "distance"])
     probe = pack_rows(cfg, [[0, 1]])[0]
     got = []
 
@@ -472,13 +470,13 @@ def test_a_reset_in_the_middle_of_rounds_keeps_the_codebook_in_place(params, at)
     rng = np.random.default_rng(at)
     book = rng.integers(0, 1 << w, (m, n))
     vectors = rng.integers(0, 1 << w, (12, n))
-    dut = FlatMADCore(cfg)
+    dut = MADCore(cfg)
     rst = Signal()
     top = Module()
     top.submodules.dut = ResetInserter(rst)(dut)
-    codebook = flat_port(dut, "codebook", ["index", "data"])
-    vector = flat_port(dut, "vector", ["data"])
-    result = flat_port(dut, "result", ["index", "distance"])
+    codebook = stream_port(dut.codebook, ["index", "template"])
+    vector = stream_port(dut.vector)
+    result = stream_port(dut.result, ["index", "distance"])
     got = []
 
     async def producer(ctx):

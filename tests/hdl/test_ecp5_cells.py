@@ -12,14 +12,14 @@ from amaranth.sim import Simulator
 from madvq.hdl.tools import run_yosys
 from madvq.hdl.ecp5_cells import CCU2C, CHAINED, Adder, Carry, Half, build_chains, ccu2c_model
 from madvq.hdl.config import CoreConfig, Target
-from madvq.hdl.distance import DistanceUnit
+from madvq.hdl.core import MADCore
 
 
-def _inits_of_a_distance_unit():
-    """Every (INIT0, INIT1) pair the ECP5 distance unit and winner tree use."""
+def _inits_of_an_ecp5_core():
+    """Every (INIT0, INIT1) pair an ECP5 core uses: its distance units' and its winner
+    tree's."""
     cfg = CoreConfig(dims=5, templates=2, width=3, signed=True, arithmetic="ecp5")
-    unit = DistanceUnit(cfg)
-    text = rtlil.convert(unit, name="unit", platform=Target("ecp5", "Trellis"),
+    text = rtlil.convert(MADCore(cfg), name="core", platform=Target("ecp5", "Trellis"),
                          emit_src=False)
     inits = set()
     cell = None
@@ -37,10 +37,10 @@ PORTS = ["CIN", "A0", "B0", "C0", "D0", "A1", "B1", "C1", "D1", "S0", "S1", "COU
 
 
 def _cases():
-    """(INIT0, INIT1, INJECT1_0, INJECT1_1): every INIT pair the distance unit uses, and
+    """(INIT0, INIT1, INJECT1_0, INJECT1_1): every INIT pair an ECP5 core uses, and
     random ones with every INJECT1 combination."""
-    inits = _inits_of_a_distance_unit()
-    assert len(inits) > 3
+    inits = _inits_of_an_ecp5_core()
+    assert len(inits) > 10      # distance units (13 on this core) and the winner tree (1)
     rng = random.Random(1)
     cases = [(i0, i1, False, False) for i0, i1 in inits]
     cases += [(rng.randrange(1 << 16), rng.randrange(1 << 16), j0, j1)
