@@ -38,15 +38,48 @@ WIDTH = 5          # pixel values 0..16
 CLASSES = 10
 
 
-def load():
-    """``(train_x, train_y, test_x, test_y)``: integer images (N x 64) and labels."""
+def load(test_images=None):
+    """``(train_x, train_y, test_x, test_y)``: integer images (N x 64) and labels; the first
+    ``test_images`` test images only, when given."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     digits = load_digits()
     train_x, test_x, train_y, test_y = train_test_split(
         digits.data.astype(np.int64), digits.target, test_size=0.3, random_state=0,
         stratify=digits.target)
+    if test_images is not None:
+        test_x, test_y = test_x[:test_images], test_y[:test_images]
     return train_x, train_y, test_x, test_y
+
+
+def add_run_arguments(parser, *, compare, compare_help):
+    """The flags the digits examples share: backend, P, test images, the comparison on the
+    golden model, the seed."""
+    parser.add_argument("--backend", choices=("golden", *BACKEND_CHOICES), default="auto")
+    parser.add_argument("--templates-per-cycle", type=int, default=16, metavar="P")
+    parser.add_argument("--test-images", type=int, default=None, metavar="N",
+                        help="classify only the first N test images")
+    parser.add_argument("--compare", default=compare, help=f"{compare_help} ('' for none)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def classify_on(backend, config, codebook, images):
+    """``(results, backend, seconds)``: ``images`` classified on ``backend`` ("golden", or a
+    simulator: every result checked against the golden model, ``MismatchError`` on any
+    difference), the backend's name, and the time it took (a simulator's model is compiled,
+    or taken from its cache, before the clock starts)."""
+    backend = "golden" if backend == "golden" else resolve_backend(backend)
+    if backend == "verilator":
+        get_backend(backend, config).build()
+    start = time.perf_counter()
+    if backend == "golden":
+        results = golden.classify(config, codebook, images)
+    else:
+        batch = Batch.single(config, codebook, images)
+        run = simulate(batch, backend=backend)
+        run.check(batch)
+        results = run.results
+    return results, backend, time.perf_counter() - start
 
 
 def prototypes(train_x, train_y, per_class, seed=0):
@@ -69,35 +102,16 @@ def confusion(true, predicted):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-class", type=int, default=4, metavar="K")
-    parser.add_argument("--backend", choices=("golden", *BACKEND_CHOICES), default="auto")
-    parser.add_argument("--templates-per-cycle", type=int, default=16, metavar="P")
-    parser.add_argument("--test-images", type=int, default=None, metavar="N",
-                        help="classify only the first N test images")
-    parser.add_argument("--compare", default="1,2,4,8,16",
-                        help="prototypes per class to compare on the golden model ('' for "
-                             "none)")
-    parser.add_argument("--seed", type=int, default=0)
+    add_run_arguments(parser, compare="1,2,4,8,16",
+                      compare_help="prototypes per class to compare on the golden model")
     args = parser.parse_args(argv)
 
-    train_x, train_y, test_x, test_y = load()
-    if args.test_images is not None:
-        test_x, test_y = test_x[:args.test_images], test_y[:args.test_images]
+    train_x, train_y, test_x, test_y = load(args.test_images)
     codebook, labels = prototypes(train_x, train_y, args.per_class, args.seed)
     m = len(codebook)
     config = CoreConfig(dims=64, templates=m, width=WIDTH,
                         templates_per_cycle=min(m, args.templates_per_cycle))
-    backend = "golden" if args.backend == "golden" else resolve_backend(args.backend)
-    if backend == "verilator":
-        get_backend(backend, config).build()      # compiled (or cached) before the clock
-    start = time.perf_counter()
-    if backend == "golden":
-        results = golden.classify(config, codebook, test_x)
-    else:
-        batch = Batch.single(config, codebook, test_x)
-        run = simulate(batch, backend=backend)
-        run.check(batch)                  # MismatchError on any difference
-        results = run.results
-    seconds = time.perf_counter() - start
+    results, backend, seconds = classify_on(args.backend, config, codebook, test_x)
     predicted = labels[results.index]
     accuracy = float(np.mean(predicted == test_y))
     matrix = confusion(test_y, predicted)

@@ -23,18 +23,16 @@ Usage: python examples/digits_knn.py [--per-class C] [--top-k K] [--backend B]
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from madvq.hdl.config import CoreConfig
 from madvq.sim import golden
-from madvq.sim.run import BACKEND_CHOICES, get_backend, resolve_backend, simulate
-from madvq.sim.stimulus import Batch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from digits_classifier import CLASSES, WIDTH, load, prototypes   # noqa: E402
+from digits_classifier import (CLASSES, WIDTH, add_run_arguments, classify_on,  # noqa: E402
+                               load, prototypes)
 
 
 def vote(labels, nearest):
@@ -55,35 +53,16 @@ def main(argv=None):
                         help="prototypes per class (default 8)")
     parser.add_argument("--top-k", type=int, default=3, metavar="K",
                         help="nearest prototypes that vote (default 3)")
-    parser.add_argument("--backend", choices=("golden", *BACKEND_CHOICES), default="auto")
-    parser.add_argument("--templates-per-cycle", type=int, default=16, metavar="P")
-    parser.add_argument("--test-images", type=int, default=None, metavar="N",
-                        help="classify only the first N test images")
-    parser.add_argument("--compare", default="1,3,5,7,9",
-                        help="K to compare on the golden model ('' for none)")
-    parser.add_argument("--seed", type=int, default=0)
+    add_run_arguments(parser, compare="1,3,5,7,9", compare_help="K to compare on the golden model")
     args = parser.parse_args(argv)
 
-    train_x, train_y, test_x, test_y = load()
-    if args.test_images is not None:
-        test_x, test_y = test_x[:args.test_images], test_y[:args.test_images]
+    train_x, train_y, test_x, test_y = load(args.test_images)
     codebook, labels = prototypes(train_x, train_y, args.per_class, args.seed)
     m = len(codebook)
     config = CoreConfig(dims=64, templates=m, width=WIDTH,
                         templates_per_cycle=min(m, args.templates_per_cycle),
                         top_k=args.top_k)
-    backend = "golden" if args.backend == "golden" else resolve_backend(args.backend)
-    if backend == "verilator":
-        get_backend(backend, config).build()      # compiled (or cached) before the clock
-    start = time.perf_counter()
-    if backend == "golden":
-        results = golden.classify(config, codebook, test_x)
-    else:
-        batch = Batch.single(config, codebook, test_x)
-        run = simulate(batch, backend=backend)
-        run.check(batch)                  # MismatchError on any difference, in any slot
-        results = run.results
-    seconds = time.perf_counter() - start
+    results, backend, seconds = classify_on(args.backend, config, codebook, test_x)
     nearest = labels[results.index[:, 0]]
     voted = vote(labels, results.index)
     accuracy_nearest = float(np.mean(nearest == test_y))
