@@ -12,7 +12,6 @@ Usage: python benchmarks/bench_core.py [--sim-vectors K] [--model-vectors K]
 
 import argparse
 import platform
-import time
 
 import numpy as np
 from scipy.spatial.distance import cdist
@@ -21,15 +20,7 @@ from madvq.hdl.config import CoreConfig
 from madvq.sim import golden
 from madvq.sim.run import simulate
 from madvq.sim.stimulus import Batch
-
-
-def best_of(repeats, fn):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+from timing import best_of
 
 
 def main():

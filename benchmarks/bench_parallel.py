@@ -13,7 +13,6 @@ Usage: python benchmarks/bench_parallel.py [--vectors K] [--repeat R]
 
 import argparse
 import os
-import time
 
 import numpy as np
 
@@ -21,15 +20,7 @@ from madvq.hdl.config import CoreConfig
 from madvq.sim.parallel import simulate_parts
 from madvq.sim.run import get_backend, simulate
 from madvq.sim.stimulus import Batch
-
-
-def best(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
+from timing import best_of
 
 
 def main():
@@ -51,7 +42,7 @@ def main():
                                                                backend="verilator")))
     base = None
     for label, fn in rows:
-        seconds, run = best(fn, args.repeat)
+        seconds, run = best_of(args.repeat, fn)
         run.check(batch)
         rate = args.vectors / seconds
         base = base or rate

@@ -21,7 +21,6 @@ import os
 import platform
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +31,9 @@ from madvq.sim.amaranth_backend import AmaranthBackend
 from madvq.sim.golden import Results
 from madvq.sim.packing import pack_words
 from madvq.sim.stimulus import Batch
-from madvq.sim.verilated import build_model, find_tools
-from madvq.sim.verilator_backend import VerilatorBackend, exported_verilog, _copy_in
+from madvq.sim.verilated import build_model, copy_in, find_tools
+from madvq.sim.verilator_backend import VerilatorBackend, exported_verilog
+from timing import best_of, load_average
 
 
 BARE_MAIN = r"""
@@ -109,19 +109,6 @@ int main(int argc, char** argv) {
 """
 
 
-def best_of(repeats, fn):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
-def load():
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vectors", type=int, default=1_000_000)
@@ -139,7 +126,7 @@ def main():
     print(f"machine: {platform.machine()}, {cpu}, {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}, numpy {np.__version__}")
     print(f"tools: Verilator {versions}; {gxx}")
-    print(f"load average before: {load()}")
+    print(f"load average before: {load_average()}")
 
     rng = np.random.default_rng(0)
     book = rng.integers(0, 256, (cfg.templates, cfg.dims))
@@ -161,8 +148,8 @@ def main():
     # -- bare C++ loop over the same verilated model --
     widths = {p["name"]: p["width"] for p in port_table(cfg)}
     words = -(-widths["vector_data"] // 32)
-    source = (BARE_MAIN.replace("@SET_VECTOR@", _copy_in("vector_data", widths["vector_data"]))
-              .replace("@SET_CODEBOOK@", _copy_in("codebook_data", widths["codebook_data"]))
+    source = (BARE_MAIN.replace("@SET_VECTOR@", copy_in("vector_data", widths["vector_data"]))
+              .replace("@SET_CODEBOOK@", copy_in("codebook_data", widths["codebook_data"]))
               .replace("@WORDS@", str(words)))
     program = build_model(exported_verilog(cfg), cfg.default_name, source, executable=True,
                           log=print).library
@@ -199,7 +186,7 @@ def main():
 
     print(f"verilator backend / amaranth backend: {v_rate / a_rate:,.0f}x")
     print(f"bare C++ loop / verilator backend: {b_rate / v_rate:.2f}x")
-    print(f"load average after: {load()}")
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":
