@@ -7,6 +7,8 @@ On the default 16x16x8 fully parallel core (one vector per clock), prints:
   (input validation) beside it;
 * the Amaranth backend's vectors per second (the extra time of a long run over a short one,
   so that elaboration is excluded);
+* the same with a profile-guided build of the model (``profile_guided=True``), alternating
+  with the plain one, and the ratio;
 * a bare C++ ``main()`` driving the ports of the same verilated model over the same vectors
   with no Python at all (its own clock around the vector loop), and its results checked too;
 * the ratios: Verilator / Amaranth and bare loop / Verilator backend.
@@ -144,6 +146,24 @@ def main():
           f"= {v_rate:,.0f} vectors/s ({run.cycles:,} cycles, {run.cycles / t_run:,.0f} "
           f"cycles/s); building the Batch (input checks) {t_batch:.3f} s more; all results "
           f"match the golden model")
+
+    # -- the same, profile-guided (compiled twice around a profiling run); the two runs
+    # alternate so that a change in the machine's load hits both alike --
+    guided = VerilatorBackend(cfg, log=print, profile_guided=True)
+    t_guided_build, guided_model = best_of(1, guided.build)
+    print(f"profile-guided model {'compiled' if guided_model.built else 'found in the cache'} "
+          f"in {t_guided_build:.2f} s")
+    plain_times, guided_times = [t_run], []
+    for _ in range(3):
+        seconds, guided_run = best_of(1, lambda: guided.run(batch))
+        guided_times.append(seconds)
+        plain_times.append(best_of(1, lambda: backend.run(batch))[0])
+    assert len(guided_run.results.mismatches(expected)) == 0
+    g_rate = args.vectors / min(guided_times)
+    p_rate = args.vectors / min(plain_times)
+    print(f"profile-guided verilator backend: {g_rate:,.0f} vectors/s against {p_rate:,.0f} "
+          f"for the plain build in the same alternating runs ({g_rate / p_rate:.2f}x); all "
+          f"results match the golden model")
 
     # -- bare C++ loop over the same verilated model --
     widths = {p["name"]: p["width"] for p in port_table(cfg)}

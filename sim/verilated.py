@@ -34,6 +34,12 @@ Verilator's run-time library (``verilated.cpp`` and friends) takes most of a sma
 compile time and is the same for every model: its objects are cached too
 (``verilator/runtime-<key>/``, keyed by the exact compile commands and the tools) and copied
 into later builds.
+
+Profile-guided builds (``build_model(..., training=...)``): the model is compiled with GCC's
+``-fprofile-generate``, a training workload runs it (in its own process, which writes the
+profile as it exits), and it is compiled again with ``-fprofile-use`` in the same folder (the
+profile names the objects by path). Twice the compile time, once; the key differs from the
+plain build's. The profile changes only the speed of the model, never what it computes.
 """
 
 import ctypes
@@ -80,6 +86,10 @@ MAKE_OPT = {"OPT_FAST": "-O2", "OPT_SLOW": "-O1", "OPT_GLOBAL": "-O2"}
 # Position-independent code for a shared library; our symbols bind inside it first, so two
 # loaded models never share Verilator's run-time state.
 CFLAGS = ("-fPIC",)
+# A profile-guided build's two compiles (``{dir}``: the build's profile folder). A profile
+# covers what training ran; -fprofile-partial-training keeps the rest optimised as usual.
+PROFILE_GENERATE = "-fprofile-generate={dir} -fprofile-update=single"
+PROFILE_USE = "-fprofile-use={dir} -fprofile-partial-training -Wno-missing-profile"
 LDFLAGS = ("-shared", "-Wl,-Bsymbolic")
 
 
@@ -278,7 +288,7 @@ def _valid_entry(folder, key, output=None):
 
 
 def build_model(verilog, top, harness, *, verilator_args=(), make_opt=None, cache_dir=None,
-                jobs=None, log=None, executable=False):
+                jobs=None, log=None, executable=False, training=None):
     """Verilate ``verilog`` (one text, or a list of texts) with top module ``top`` and compile
     it with the C++ ``harness`` into a shared library; return a :class:`VerilatedModel`.
 
@@ -287,7 +297,10 @@ def build_model(verilog, top, harness, *, verilator_args=(), make_opt=None, cach
     flags; both part of the key). ``executable=True`` links a program instead (the harness then
     has a ``main``; ``library`` is the program's path and ``load`` is not for it).
     ``jobs``: parallel compile jobs (default: the CPU count, at most 4). ``log(message)`` is
-    called once before a compile starts (for a progress note).
+    called once before a compile starts (for a progress note). ``training``: a profile-guided
+    build (see the module's description); ``training(library)`` runs the profiling build at
+    path ``library`` in another process and raises on failure (a :class:`BuildError` names
+    it). The workload is not part of the key: it changes no result.
     """
     tools = find_tools()
     texts = [verilog] if isinstance(verilog, str) else list(verilog)
@@ -301,6 +314,8 @@ def build_model(verilog, top, harness, *, verilator_args=(), make_opt=None, cach
         "ldflags": _ldflags(executable),
         "tools": {k: v for k, v in identity.items() if k != "probe"},
     }
+    if training is not None:
+        key_parts["profile"] = [PROFILE_GENERATE, PROFILE_USE]
     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()
     models = root / "verilator"
     folder = models / key[:40]
@@ -309,14 +324,17 @@ def build_model(verilog, top, harness, *, verilator_args=(), make_opt=None, cach
         return VerilatedModel(key, folder, folder / output, built=False)
 
     if log is not None:
-        log(f"compiling the Verilator model of {top} (once; cached in {models})")
+        how = "; profile-guided: twice, around a profiling run" if training is not None else ""
+        log(f"compiling the Verilator model of {top} (once{how}; cached in {models})")
     models.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".build-{key[:12]}-", dir=models))
     try:
-        _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt)
+        _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt,
+                 training)
         manifest = {"key": key, "top": top, "sha256": _sha256_file(work / output),
                     "verilator": identity["verilator"], "cxx": identity["cxx"],
-                    "verilator_args": args, "make": opt}
+                    "verilator_args": args, "make": opt,
+                    "profile_guided": training is not None}
         (work / _MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         _install(work, folder, lambda f: _valid_entry(f, key, output))
     finally:
@@ -344,7 +362,8 @@ def _valid_runtime(folder, key):
         return False
 
 
-def _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt):
+def _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt,
+             training=None):
     sources = []
     for n, text in enumerate(texts):
         name = f"source{n}.v"
@@ -357,30 +376,45 @@ def _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt
           "-LDFLAGS", " ".join(_ldflags(output == _PROGRAM))],
          work, "verilator")
     obj = work / "obj"
-    make = [tools["make"], "-f", f"{MODEL_CLASS}.mk",
+    base = [tools["make"], "-f", f"{MODEL_CLASS}.mk",
             f"CXX={tools['cxx']}", f"LINK={tools['cxx']}", "AR=ar", f"PYTHON3={sys.executable}",
-            "CFG_CXXFLAGS_PCH_I=-include", *(f"{k}={v}" for k, v in opt.items())]
+            "CFG_CXXFLAGS_PCH_I=-include"]
+
+    def with_opt(extra=""):
+        return base + [f"{k}={v}{extra}" for k, v in opt.items()]
+
+    profile = work / "profile"
+    jobs = jobs or min(os.cpu_count() or 1, 4)
+    if training is not None:
+        _profile(with_opt(" " + PROFILE_GENERATE.format(dir=profile)), obj, output, jobs,
+                 training, profile)
+        make = with_opt(" " + PROFILE_USE.format(dir=profile))
+        # The profile's flags name this build's folder: its run-time objects are its own.
+        runtime = []
+    else:
+        make = with_opt()
+        runtime = _runtime_objects(obj)
 
     # Verilator's run-time library takes most of a small model's compile time and is the same
     # for every model built with the same commands: it is kept in the cache, keyed by those
     # exact commands (as make would run them) and the tools.
-    runtime = _runtime_objects(obj)
-    commands = _run([*make, "-n", *runtime], obj, "make -n")
-    tool_ids = {k: v for k, v in identity.items() if k != "probe"}
-    rkey = hashlib.sha256(json.dumps({"commands": commands, "tools": tool_ids},
-                                     sort_keys=True).encode()).hexdigest()
-    rfolder = work.parent / f"runtime-{rkey[:40]}"
-    reused = _valid_runtime(rfolder, rkey)
-    if reused:
-        for name in runtime:
-            shutil.copyfile(rfolder / name, obj / name)
-            os.utime(obj / name)         # newer than the makefile: make keeps it
+    reused = False
+    if runtime:
+        commands = _run([*make, "-n", *runtime], obj, "make -n")
+        tool_ids = {k: v for k, v in identity.items() if k != "probe"}
+        rkey = hashlib.sha256(json.dumps({"commands": commands, "tools": tool_ids},
+                                         sort_keys=True).encode()).hexdigest()
+        rfolder = work.parent / f"runtime-{rkey[:40]}"
+        reused = _valid_runtime(rfolder, rkey)
+        if reused:
+            for name in runtime:
+                shutil.copyfile(rfolder / name, obj / name)
+                os.utime(obj / name)         # newer than the makefile: make keeps it
 
-    jobs = jobs or min(os.cpu_count() or 1, 4)
     _run([*make, "-s", f"-j{jobs}"], obj, "compiling the verilated model")
     os.replace(obj / output, work / output)
 
-    if not reused:
+    if runtime and not reused:
         keep = Path(tempfile.mkdtemp(prefix=".runtime-", dir=work.parent))
         try:
             for name in runtime:
@@ -393,6 +427,26 @@ def _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt
             shutil.rmtree(keep, ignore_errors=True)
     # The objects are large and never reused; the sources stay for inspection.
     shutil.rmtree(obj)
+
+
+def _profile(make, obj, output, jobs, training, profile):
+    """The first half of a profile-guided build: compile with ``make`` (its flags
+    ``-fprofile-generate``; libgcov linked in), run ``training`` on the result, and clear the
+    objects for the second compile, which reads the profile from ``profile``."""
+    _run([*make, "LIBS=-lgcov", "-s", f"-j{jobs}"], obj,
+         "compiling the verilated model for profiling")
+    trained = obj.parent / f"profiling-{output}"
+    os.replace(obj / output, trained)
+    try:
+        training(trained)
+    except Exception as exc:
+        raise BuildError(f"the profiling run of the verilated model failed: {exc}") from exc
+    if not any(profile.rglob("*.gcda")):
+        raise BuildError(f"the profiling run wrote no profile into {profile}")
+    # Every object and precompiled header is made again, with the profile.
+    for path in [*obj.glob("*.o"), *obj.glob("*.gch")]:
+        path.unlink()
+    trained.unlink()
 
 
 def _install(work, folder, valid):

@@ -20,19 +20,24 @@ import ctypes
 import hashlib
 import json
 import os
+import subprocess
+import sys
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from madvq.hdl.config import CoreConfig
 from madvq.hdl.export import check_name, simulation_models, verilog_text
 from madvq.hdl.ports import port_table
 from .golden import Results
 from .packing import unpack_words
 from ._base import Backend, RunResult, SimulationError, cycle_budget
 from madvq.hdl.tools import write_text_atomically
-from .verilated import (BuildError, build_model, cache_root, copy_in, copy_out, find_tools,
-                        port_words)
+from .stimulus import Batch
+from .verilated import (BuildError, VerilatedModel, build_model, cache_root, copy_in, copy_out,
+                        find_tools, port_words)
 
 
 __all__ = ["VerilatorBackend", "harness_source", "exported_verilog", "simulation_sources",
@@ -138,6 +143,39 @@ def simulation_sources(config, *, cache_dir=None):
             **simulation_models(config)}
 
 
+#: Random vectors the profiling run of a profile-guided model classifies (after loading a
+#: random codebook): enough for the profile to settle on the per-vector loop.
+TRAINING_VECTORS = 20_000
+
+
+def _profiling_run(config, library):
+    """Run the profiling build ``library`` of ``config``'s model in a process of its own (the
+    profile is written as it exits); ``RuntimeError`` with its output if it fails."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from madvq.sim.verilator_backend import "
+         "profile_workload as w; w(sys.argv[1], sys.argv[2])",
+         json.dumps(config.to_dict()), str(library)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(" ".join(proc.stdout.split())[-2000:] or
+                           f"exit status {proc.returncode}")
+
+
+def profile_workload(config_json, library):
+    """The profiling run (in its own process): :data:`TRAINING_VECTORS` random vectors
+    against a random codebook through the model at path ``library``, checked against the
+    golden model."""
+    cfg = CoreConfig.from_dict(json.loads(config_json))
+    backend = VerilatorBackend(cfg)
+    library = Path(library)
+    backend.model = VerilatedModel("profiling", library.parent, library, built=False)
+    rng = np.random.default_rng(0)
+    low, high = cfg.value_min, cfg.value_max + 1
+    batch = Batch.single(cfg, rng.integers(low, high, (cfg.templates, cfg.dims)),
+                         rng.integers(low, high, (TRAINING_VECTORS, cfg.dims)))
+    backend.run(batch).check(batch)
+
+
 def _pointer(array):
     return None if array is None else array.ctypes.data_as(ctypes.c_void_p)
 
@@ -146,14 +184,18 @@ class VerilatorBackend(Backend):
     """Simulates ``config``'s exported Verilog; ``run(batch)`` as the Amaranth backend.
 
     The model is compiled (or found in the cache) on the first run; ``log`` receives a note
-    before a compile starts.
+    before a compile starts. ``profile_guided=True`` compiles it twice around a profiling
+    run of :data:`TRAINING_VECTORS` random vectors (see :mod:`madvq.sim.verilated`): twice
+    the compile time, once, for a faster model on long runs
+    (``benchmarks/bench_verilator.py`` measures both).
     """
     name = "verilator"
 
-    def __init__(self, config, *, cache_dir=None, log=None):
+    def __init__(self, config, *, cache_dir=None, log=None, profile_guided=False):
         super().__init__(config)
         self._cache_dir = cache_dir
         self._log = log
+        self._profile_guided = bool(profile_guided)
         self._library = None
         self.model = None
 
@@ -163,8 +205,10 @@ class VerilatorBackend(Backend):
             cfg = self.config
             find_tools()            # a missing tool is reported before the export's seconds
             verilog = "\n".join(simulation_sources(cfg, cache_dir=self._cache_dir).values())
+            training = partial(_profiling_run, cfg) if self._profile_guided else None
             self.model = build_model(verilog, cfg.default_name, harness_source(cfg),
-                                     cache_dir=self._cache_dir, log=self._log)
+                                     cache_dir=self._cache_dir, log=self._log,
+                                     training=training)
         return self.model
 
     def _load(self):

@@ -76,6 +76,46 @@ def test_a_harness_error_is_reported():
         build_model(COUNTER, "counter", COUNTER_HARNESS + "\nthis is not C++;\n")
 
 
+def _run_counter(library):
+    """A profiling run of the counter's library, in its own process (as the backend does)."""
+    code = ("import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); "
+            "assert lib.sum_steps(1000, 3) == 3000")
+    subprocess.run([sys.executable, "-c", code, str(library)], check=True)
+
+
+def test_a_profile_guided_build():
+    """Compiled twice around a profiling run: a profile is written and used, the result is
+    the same, and the entry is keyed apart from the plain build."""
+    plain, _ = counter_library()
+    guided, lib = counter_library(training=_run_counter)
+    assert lib.sum_steps(10_000, 255) == (10_000 * 255) % 65536
+    assert guided.key != plain.key
+    assert json.loads((guided.folder / "manifest.json").read_text())["profile_guided"] is True
+    assert list((guided.folder / "profile").rglob("*.gcda"))
+    assert counter_library(training=_run_counter)[0].built is False
+
+
+def test_a_failed_profiling_run_is_reported():
+    def fails(library):
+        raise RuntimeError("the workload broke")
+    with pytest.raises(BuildError, match="profiling run .* failed: the workload broke"):
+        build_model(COUNTER, "counter", COUNTER_HARNESS, training=fails,
+                    make_opt={"OPT_FAST": "-O1"})
+
+
+def test_a_profiling_run_that_writes_no_profile_is_reported():
+    with pytest.raises(BuildError, match="wrote no profile"):
+        build_model(COUNTER, "counter", COUNTER_HARNESS, training=lambda library: None,
+                    make_opt={"OPT_FAST": "-Os"})
+
+
+def test_a_profile_guided_core_model():
+    cfg = CoreConfig(dims=2, templates=2, width=3, signed=True)
+    backend = VerilatorBackend(cfg, profile_guided=True)
+    backend.run(core_batch(cfg)).check(core_batch(cfg))
+    assert backend.model.key != VerilatorBackend(cfg).build().key
+
+
 def core_batch(cfg):
     return Batch.single(cfg, [[1, 2], [3, 0]], [[0, 0], [3, 1], [1, 1]])
 
