@@ -9,7 +9,7 @@ import pytest
 from amaranth.hdl import ClockDomain, Module, ResetSignal, Signal
 from amaranth.sim import Simulator
 
-from madvq.gen import boards, cli
+from madvq.gen import boards, cli, cli_board
 from madvq.hdl.config import CoreConfig
 from cli_helpers import run
 
@@ -258,7 +258,7 @@ def test_bad_board_arguments(capsys, board, device, message):
 def test_build_core_flags(argv, expected):
     # Any core flag replaces the board's default core; none keeps it.
     args = cli.build_parser().parse_args(["build", "--board", "ulx3s", *argv])
-    cfg, mhz = boards.build_target("ulx3s", cli._build_core(args))
+    cfg, mhz = boards.build_target("ulx3s", cli_board._build_core(args))
     assert cfg == expected and mhz == boards.default_config("ulx3s")[1]
 
 

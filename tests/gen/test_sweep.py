@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from madvq.gen import cli
+from madvq.gen import cli, cli_core
 from madvq.gen.sweep import (MARKERS, Point, fit_problem, grid, linearity, make_executor,
                              markdown_table, point_key, splice_markdown, sweep, write_outputs)
 from madvq.hdl.config import CoreConfig
@@ -167,7 +167,7 @@ def test_a_damaged_cache_entry_is_run_again(tmp_path, monkeypatch):
 def test_preset_takes_clock_and_seed():
     args = cli.build_parser().parse_args(["sweep", "--preset", "smoke", "--clock", "90",
                                           "--seed", "7"])
-    points = cli._sweep_points(args)
+    points = cli_core._sweep_points(args)
     assert points and all(p.clock_mhz == 90 and p.seed == 7 for p in points)
 
 
