@@ -9,9 +9,29 @@ command needs is imported inside its functions, so that building the parser stay
 
 import time
 
-from madvq.gen.cli_common import (Failure, add_core_flags, add_port_flags, add_problem_flags,
-                                   board_failure, check_output, core_config, load_problem)
+from madvq.gen.cli_common import (Failure, add_core_flags, add_problem_flags, board_failure,
+                                   check_output, core_config, load_problem)
 from madvq.hdl.config import CoreConfig
+
+
+def _add_port_flags(p):
+    """The flags of the serial link to a board, or of the simulated board."""
+    from madvq.gen.boards import BOARDS
+    p.add_argument("--port", required=True,
+                   help="serial device of the board (e.g. /dev/ttyUSB1), or 'sim' for the "
+                        "simulated board")
+    # The simulated board runs on the two-state simulators only.
+    p.add_argument("--backend", choices=("auto", "amaranth", "verilator"), default="auto",
+                   help="simulator of --port sim: verilator (the board build's clock, real "
+                        "baud rate), amaranth (Python; 4 clock cycles per bit), or auto: "
+                        "verilator when installed (default auto)")
+    p.add_argument("--board", choices=BOARDS,
+                   help="with --port sim: the board whose default build the simulated board "
+                        "copies, clock and link (default icebreaker: 24 MHz)")
+    p.add_argument("--baud", type=int, default=1_000_000,
+                   help="serial bit rate the bitstream was built for (default 1000000)")
+    p.add_argument("--timeout", type=float, default=2.0, metavar="S",
+                   help="seconds to wait for a reply beyond the transfer time (default 2)")
 
 
 def add_build(sub):
@@ -220,7 +240,7 @@ def _open_board(args, cfg=None):
 def add_classify(sub):
     p = sub.add_parser("classify", help="classify vectors on a board (or the simulated "
                                         "board)")
-    add_port_flags(p)
+    _add_port_flags(p)
     add_problem_flags(p)
     p.add_argument("-o", "--output", metavar="OUT",
                    help=".npz with arrays index, distance (and distances)")
@@ -267,7 +287,7 @@ def cmd_classify(args):
 
 def add_selftest(sub):
     p = sub.add_parser("selftest", help="run the on-chip self-test and check its checksum")
-    add_port_flags(p)
+    _add_port_flags(p)
     add_core_flags(p)
     p.add_argument("--count", type=int, default=1 << 20, help="vectors (default 1048576)")
     p.add_argument("--seed", type=int, default=0x5EED, help="LFSR seed, nonzero")

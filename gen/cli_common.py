@@ -1,24 +1,15 @@
 """What several ``madvq`` commands share (:mod:`madvq.gen.cli` describes the command).
 
 The core flags and the :class:`~madvq.hdl.config.CoreConfig` they make, the arrays of
-``--codebook``/``--vectors`` and the core they imply, the serial-port flags of a board (or
-the simulated board), the checks of ``--output`` and ``--jobs``, the comma-separated lists of
-``madvq sweep``'s grid, the command line as given (for the files that record it), and
+``--codebook``/``--vectors`` and the core they imply, the check of ``--output``, what a
+failed board flow becomes, the command line as given (for the files that record it), and
 :class:`Failure`, which ends a command with exit status 1. The command modules
 (:mod:`~madvq.gen.cli_core`, :mod:`~madvq.gen.cli_data`, :mod:`~madvq.gen.cli_board`) import
 this one; it imports none of them.
 """
 
-import argparse
-import os
 
 from madvq.hdl.config import MAX_DIMS, MAX_TEMPLATES, CoreConfig
-
-
-# A waveform window long enough to follow many vectors through the pipeline, short enough
-# that --vcd on a million-vector run writes megabytes, not gigabytes: with every internal
-# signal, the 16x16x8 core's waveform takes about 13 kB per cycle.
-DEFAULT_VCD_CYCLES = 1_000
 
 
 class Failure(Exception):
@@ -124,30 +115,6 @@ def check_output(path):
         check_output_file(path, "output file", (".npz",))
 
 
-# Below this many vectors a run is not split by default: starting workers would cost more
-# than it saves.
-SPLIT_MIN_VECTORS = 100_000
-MAX_JOBS = 1024
-
-
-def check_jobs(args):
-    """``--jobs`` is in range, and ``--scheduler`` comes with ``--executor dask``."""
-    if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
-        raise ValueError(f"--jobs must be from 1 to {MAX_JOBS}, not {args.jobs}")
-    if args.scheduler is not None and args.executor != "dask":
-        raise ValueError("--scheduler names a dask scheduler: it needs --executor dask")
-
-
-def run_parts(args, vectors):
-    """How many independent parts a run is cut into: ``--jobs`` (one per CPU by default for
-    long runs), one for a waveform or a short run."""
-    if args.vcd is not None:
-        return 1
-    if args.jobs is None:
-        return (os.cpu_count() or 1) if vectors >= SPLIT_MIN_VECTORS else 1
-    return args.jobs
-
-
 def board_failure(exc):
     """What a board flow raises for ``exc``: a tool, board or build that failed becomes a
     :class:`Failure` (exit status 1); a missing tool (bad input) and anything else
@@ -171,78 +138,6 @@ def add_problem_flags(p):
     add_core_flags(p, from_arrays=True)
     p.add_argument("--active", type=int, metavar="m",
                    help="templates 0..m-1 compete (default: all rows of the codebook)")
-
-
-def add_port_flags(p):
-    """The flags of the serial link to a board, or of the simulated board."""
-    from madvq.gen.boards import BOARDS
-    p.add_argument("--port", required=True,
-                   help="serial device of the board (e.g. /dev/ttyUSB1), or 'sim' for the "
-                        "simulated board")
-    # The simulated board runs on the two-state simulators only.
-    p.add_argument("--backend", choices=("auto", "amaranth", "verilator"), default="auto",
-                   help="simulator of --port sim: verilator (the board build's clock, real "
-                        "baud rate), amaranth (Python; 4 clock cycles per bit), or auto: "
-                        "verilator when installed (default auto)")
-    p.add_argument("--board", choices=BOARDS,
-                   help="with --port sim: the board whose default build the simulated board "
-                        "copies, clock and link (default icebreaker: 24 MHz)")
-    p.add_argument("--baud", type=int, default=1_000_000,
-                   help="serial bit rate the bitstream was built for (default 1000000)")
-    p.add_argument("--timeout", type=float, default=2.0, metavar="S",
-                   help="seconds to wait for a reply beyond the transfer time (default 2)")
-
-
-def int_list(text):
-    """An argparse type: comma-separated positive integers."""
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, not {text!r}") from None
-    if any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
-    return values
-
-
-def p_list(text):
-    """An argparse type: comma-separated positive integers or 'all'."""
-    values = []
-    for v in text.split(","):
-        if v == "all":
-            values.append(v)
-            continue
-        try:
-            values.append(int(v))
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated integers or 'all', not {text!r}") from None
-        if values[-1] < 1:
-            raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
-    return values
-
-
-def storage_list(text):
-    """An argparse type: comma-separated storages (auto, registers, ram, ramK)."""
-    values = text.split(",")
-    for v in values:
-        if v not in ("auto", "registers", "ram") and not (v.startswith("ram")
-                                                         and v[3:].isdigit() and int(v[3:])):
-            raise argparse.ArgumentTypeError(
-                f"{v!r} is not one of auto, registers, ram, ramK (K >= 1)")
-    return values
-
-
-def choice_list(choices):
-    """An argparse type: comma-separated values of ``choices``."""
-    def parse(text):
-        values = text.split(",")
-        for v in values:
-            if v not in choices:
-                raise argparse.ArgumentTypeError(
-                    f"{v!r} is not one of {', '.join(choices)}")
-        return values
-    return parse
 
 
 def command_line(args):

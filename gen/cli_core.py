@@ -5,14 +5,95 @@ For each command, ``add_<command>(sub)`` adds its parser to the subcommands of
 command needs is imported inside its functions, so that building the parser stays quick.
 """
 
+import argparse
 import math
 import os
 import time
 
-from madvq.gen.cli_common import (DEFAULT_VCD_CYCLES, Failure, SPLIT_MIN_VECTORS, add_core_flags,
-                                   add_problem_flags, check_jobs, check_output, choice_list,
-                                   command_line, core_config, int_list, load_problem, p_list,
-                                   run_parts, single_winner, storage_list)
+from madvq.gen.cli_common import (Failure, add_core_flags, add_problem_flags, check_output,
+                                   command_line, core_config, load_problem, single_winner)
+
+
+# A waveform window long enough to follow many vectors through the pipeline, short enough
+# that --vcd on a million-vector run writes megabytes, not gigabytes: with every internal
+# signal, the 16x16x8 core's waveform takes about 13 kB per cycle.
+_DEFAULT_VCD_CYCLES = 1_000
+
+
+# Below this many vectors a run is not split by default: starting workers would cost more
+# than it saves.
+_SPLIT_MIN_VECTORS = 100_000
+_MAX_JOBS = 1024
+
+
+def _check_jobs(args):
+    """``--jobs`` is in range, and ``--scheduler`` comes with ``--executor dask``."""
+    if args.jobs is not None and not 1 <= args.jobs <= _MAX_JOBS:
+        raise ValueError(f"--jobs must be from 1 to {_MAX_JOBS}, not {args.jobs}")
+    if args.scheduler is not None and args.executor != "dask":
+        raise ValueError("--scheduler names a dask scheduler: it needs --executor dask")
+
+
+def _run_parts(args, vectors):
+    """How many independent parts a run is cut into: ``--jobs`` (one per CPU by default for
+    long runs), one for a waveform or a short run."""
+    if args.vcd is not None:
+        return 1
+    if args.jobs is None:
+        return (os.cpu_count() or 1) if vectors >= _SPLIT_MIN_VECTORS else 1
+    return args.jobs
+
+
+def _int_list(text):
+    """An argparse type: comma-separated positive integers."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, not {text!r}") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
+    return values
+
+
+def _p_list(text):
+    """An argparse type: comma-separated positive integers or 'all'."""
+    values = []
+    for v in text.split(","):
+        if v == "all":
+            values.append(v)
+            continue
+        try:
+            values.append(int(v))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated integers or 'all', not {text!r}") from None
+        if values[-1] < 1:
+            raise argparse.ArgumentTypeError(f"expected positive integers, not {text!r}")
+    return values
+
+
+def _storage_list(text):
+    """An argparse type: comma-separated storages (auto, registers, ram, ramK)."""
+    values = text.split(",")
+    for v in values:
+        if v not in ("auto", "registers", "ram") and not (v.startswith("ram")
+                                                         and v[3:].isdigit() and int(v[3:])):
+            raise argparse.ArgumentTypeError(
+                f"{v!r} is not one of auto, registers, ram, ramK (K >= 1)")
+    return values
+
+
+def _choice_list(choices):
+    """An argparse type: comma-separated values of ``choices``."""
+    def parse(text):
+        values = text.split(",")
+        for v in values:
+            if v not in choices:
+                raise argparse.ArgumentTypeError(
+                    f"{v!r} is not one of {', '.join(choices)}")
+        return values
+    return parse
 
 
 def add_generate(sub):
@@ -78,7 +159,7 @@ def add_simulate(sub):
                    help="cut the vectors into N independent parts simulated side by side "
                         "(each on its own core, with its own codebook load; the results are "
                         "those of one run); default: one part per CPU from "
-                        f"{SPLIT_MIN_VECTORS:,} vectors up, else 1")
+                        f"{_SPLIT_MIN_VECTORS:,} vectors up, else 1")
     p.add_argument("--executor", choices=("process", "dask"), default="process",
                    help="where the parts run: local processes (default) or a dask cluster")
     p.add_argument("--scheduler", metavar="ADDR",
@@ -88,7 +169,7 @@ def add_simulate(sub):
     p.add_argument("--vcd-start", type=int, metavar="C",
                    help="first clock cycle in the waveform (default 0)")
     p.add_argument("--vcd-cycles", type=int, metavar="N",
-                   help=f"cycles in the waveform (default {DEFAULT_VCD_CYCLES:,})")
+                   help=f"cycles in the waveform (default {_DEFAULT_VCD_CYCLES:,})")
     p.add_argument("-o", "--output", metavar="OUT",
                    help=".npz with arrays index, distance (and distances)")
     p.set_defaults(func=cmd_simulate)
@@ -109,13 +190,13 @@ def cmd_simulate(args):
     if args.vcd is not None:
         check_output_file(args.vcd, "waveform file", (".vcd",))
     vcd_start = 0 if args.vcd_start is None else args.vcd_start
-    vcd_cycles = DEFAULT_VCD_CYCLES if args.vcd_cycles is None else args.vcd_cycles
+    vcd_cycles = _DEFAULT_VCD_CYCLES if args.vcd_cycles is None else args.vcd_cycles
     if vcd_start < 0:
         raise ValueError(f"--vcd-start must be a cycle number >= 0, not {vcd_start}")
     if vcd_cycles < 1:
         raise ValueError(f"--vcd-cycles must be at least 1, not {vcd_cycles}")
     check_vcd_window(vcd_start, vcd_cycles)
-    check_jobs(args)
+    _check_jobs(args)
     if args.vcd is not None and args.jobs not in (None, 1):
         raise ValueError("--vcd records one run: it needs --jobs 1 (the default with --vcd)")
     cfg, codebook, vectors, active = load_problem(args)
@@ -123,7 +204,7 @@ def cmd_simulate(args):
     batch = Batch.single(cfg, codebook, vectors, active)
     backend = resolve_backend(args.backend)
     options = {"log": lambda note: print(note, flush=True)} if backend == "verilator" else {}
-    parts = run_parts(args, len(vectors))
+    parts = _run_parts(args, len(vectors))
     executor = None
     if parts > 1 and args.executor == "dask":
         from madvq.gen.sweep import make_executor
@@ -302,19 +383,19 @@ def add_sweep(sub):
                                      "CSV, JSON, plots and a Markdown table")
     g = p.add_argument_group("grid (comma-separated values)")
     # Defaults None: GRID_DEFAULTS fills them in, unless --preset (which they conflict with).
-    g.add_argument("--dims", type=int_list, metavar="N,...", help="(default 16)")
-    g.add_argument("--templates", type=int_list, metavar="M,...", help="(default 16)")
-    g.add_argument("--width", type=int_list, metavar="W,...", help="(default 8)")
-    g.add_argument("--templates-per-cycle", type=p_list, metavar="P,...",
+    g.add_argument("--dims", type=_int_list, metavar="N,...", help="(default 16)")
+    g.add_argument("--templates", type=_int_list, metavar="M,...", help="(default 16)")
+    g.add_argument("--width", type=_int_list, metavar="W,...", help="(default 8)")
+    g.add_argument("--templates-per-cycle", type=_p_list, metavar="P,...",
                    help="numbers, or 'all' for P = M (default all); values above M are "
                         "skipped")
     g.add_argument("--signed", action="store_const", const=True, help="signed values")
-    g.add_argument("--storage", type=storage_list, metavar="S,...",
+    g.add_argument("--storage", type=_storage_list, metavar="S,...",
                    help="auto, registers, ram, or ramK: K units in block RAM (default auto)")
-    g.add_argument("--arithmetic", type=choice_list(("auto", "generic", "ecp5")),
+    g.add_argument("--arithmetic", type=_choice_list(("auto", "generic", "ecp5")),
                    metavar="A,...",
                    help="auto (default): ecp5 on ECP5 devices, generic elsewhere")
-    g.add_argument("--devices", type=choice_list(tuple(DEVICES)), metavar="D,...",
+    g.add_argument("--devices", type=_choice_list(tuple(DEVICES)), metavar="D,...",
                    help=f"of {', '.join(DEVICES)} (default ice40-up5k,ecp5-25f,ecp5-85f)")
     g.add_argument("--preset", choices=sorted(PRESETS),
                    help="a predefined grid instead of the flags above ('readme': the "
