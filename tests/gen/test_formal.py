@@ -431,7 +431,7 @@ DEEP_CORES = {
                                      storage="ram", arithmetic="ecp5"),
 }
 
-# What each class is proven to (docs-verification.md has the measured times): "prove" is
+# What each class is proven to (the README's "What is proven" has the measured times): "prove" is
 # ABC's PDR, for all time; a number is ABC's bmc3 to that depth, None its default depth
 # (latency + 2 x queue depth x cycles per vector + the stall bound). Where PDR did not
 # settle a group, or bmc3 did not reach the default depth, within about two minutes on a
@@ -461,4 +461,49 @@ def test_deep(core, group, job_dir):
     else:
         result = prove(config, job_dir, mode="bmc", depth=how, engine="abc", groups=[group],
                        timeout=1800)
+    assert result.status == "pass", result.summary()
+
+
+# The results in two parts on every class (the README's "Results in two parts"): the results
+# group with a consumer that is always ready ("prove": PDR; None: bmc3 to its default depth,
+# latency + queue depth x cycles per vector + the stall bound; a number: bmc3 to that depth,
+# for the 2x3x2 P = 1 core, whose default depth of 31 would take hours, beside the 1x2x1
+# P = 1 core of the same class, proven), and the result queue on its own (PDR).
+TWO_PART_CORES = {**DEEP_CORES,
+                  "1x2x1 P=1": CoreConfig(dims=1, templates=2, width=1, templates_per_cycle=1)}
+READY_CONSUMER_PROOFS = {
+    "1x1x1": "prove",
+    "2x2x2 P=M": None,
+    "2x3x2 P=1": 23,
+    "1x2x1 P=1": "prove",
+    "2x3x2 P=2 ram": None,
+    "1x2x2 signed P=1 ram distances": "prove",
+    "2x2x1 ecp5 P=M": None,
+    "1x3x1 ecp5 P=2 ram": None,
+}
+
+
+@pytest.mark.formal
+@needs_abc
+@pytest.mark.parametrize("core", list(READY_CONSUMER_PROOFS))
+def test_deep_results_with_a_ready_consumer(core, job_dir):
+    config = TWO_PART_CORES[core]
+    how = READY_CONSUMER_PROOFS[core]
+    if how == "prove":
+        result = prove(config, job_dir, mode="prove", engine="abc", groups=["results"],
+                       consumer="ready", timeout=1800)
+    else:
+        result = prove(config, job_dir, mode="bmc", depth=how, engine="abc",
+                       groups=["results"], consumer="ready", timeout=1800)
+        if how is None:
+            assert f"depth {default_depth(config, 'ready')}" in result.summary()
+    assert result.status == "pass", result.summary()
+
+
+@pytest.mark.formal
+@needs_abc
+@pytest.mark.parametrize("core", list(TWO_PART_CORES))
+def test_deep_result_queue(core, job_dir):
+    result = prove(TWO_PART_CORES[core], job_dir, mode="prove", engine="abc",
+                   groups=["queue"], timeout=1800)
     assert result.status == "pass", result.summary()
