@@ -22,13 +22,14 @@ Latency and throughput are the core's: the streams pass through without a regist
 vector every ``cycles_per_vector`` cycles, the result ``latency_cycles`` after its vector).
 ``tvalid`` never depends on ``tready``; ``s_axis_vector_tready`` depends on the codebook
 stream's ``tvalid`` and on a pending ``ACTIVE`` write (configuration goes first), as in the
-native core. AXI4-Lite: a read's data comes the cycle after its address (``arready`` is low while
-``rvalid`` is up); a write's response comes the cycle after both its address and data have
-been taken, an ``ACTIVE`` write's one cycle later (it is registered on its way to the core).
+native core. AXI4-Lite: a read's data comes two cycles after its address (``arready`` is low
+until ``rvalid`` has been taken; the registers are sampled as the address arrives); a
+write's response comes the cycle after both its address and data have been taken, an
+``ACTIVE`` write's one cycle later (it is registered on its way to the core).
 Every path from the AXI4-Lite registers to the core starts at a register.
 """
 
-from amaranth.hdl import Cat, ClockDomain, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, ClockDomain, Module, Mux, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -227,25 +228,40 @@ class AXIStreamMADCore(wiring.Component):
                          bresp.eq(OKAY)]
 
     def _read_channel(self, m, live):
-        """AXI4-Lite reads: the register (``live`` ones by name, the rest constants of the
-        map) is sampled when the address arrives and held until taken."""
+        """AXI4-Lite reads, in two steps so that no path runs from a counter through the
+        whole register multiplexer: when the address arrives, the live register it names
+        (``live``, by name) is sampled, and the map's constant for it looked up; a cycle
+        later one of the two becomes ``rdata``, held until taken."""
+        regs = register_map(self._config)
         rvalid = Signal()
         rdata = Signal(32)
         rresp = Signal(2)
+        pending = Signal()                  # the address is in, the data comes next cycle
+        sampled = Signal(32)                # the live register, as the address arrived
+        constant = Signal(32)
+        is_live = Signal()
+        known = Signal()
         m.d.comb += [
-            self.s_axil_arready.eq(~rvalid),
+            self.s_axil_arready.eq(~rvalid & ~pending),
             self.s_axil_rvalid.eq(rvalid),
             self.s_axil_rdata.eq(rdata),
             self.s_axil_rresp.eq(rresp),
         ]
-        with m.If(self.s_axil_arvalid & ~rvalid):
-            m.d.sync += [rvalid.eq(1), rdata.eq(0), rresp.eq(SLVERR)]
+        with m.If(self.s_axil_arvalid & ~rvalid & ~pending):
+            m.d.sync += [pending.eq(1), sampled.eq(0), constant.eq(0), is_live.eq(0),
+                         known.eq(0)]
             with m.Switch(self.s_axil_araddr[2:]):
-                for reg in register_map(self._config):
+                for reg in regs:
                     with m.Case(reg["offset"] // 4):
-                        value = live[reg["name"]] if reg["name"] in live \
-                            else Const(reg["value"], 32)
-                        m.d.sync += [rdata.eq(value), rresp.eq(OKAY)]
+                        m.d.sync += known.eq(1)
+                        if reg["name"] in live:
+                            m.d.sync += [sampled.eq(live[reg["name"]]), is_live.eq(1)]
+                        else:
+                            m.d.sync += constant.eq(reg["value"])
+        with m.If(pending):
+            m.d.sync += [pending.eq(0), rvalid.eq(1),
+                         rdata.eq(Mux(is_live, sampled, constant)),
+                         rresp.eq(Mux(known, OKAY, SLVERR))]
         with m.If(rvalid & self.s_axil_rready):
             m.d.sync += rvalid.eq(0)
 
