@@ -138,7 +138,9 @@ def _bytes_for(bits):
     return -(-bits // 8)
 
 
-def _check_positive(name, value, low=1, high=None):
+def _check_int_range(name, value, low=1, high=None):
+    """``TypeError`` unless ``value`` is an integer, ``ValueError`` unless it is from ``low``
+    to ``high`` (no upper bound: None)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, not {value!r}")
     if value < low or (high is not None and value > high):
@@ -173,8 +175,8 @@ class LinkConfig:
     def __post_init__(self):
         if not isinstance(self.core, CoreConfig):
             raise TypeError(f"core must be a CoreConfig, not {self.core!r}")
-        _check_positive("clock_hz", self.clock_hz, 1_000)
-        _check_positive("baud", self.baud, 1)
+        _check_int_range("clock_hz", self.clock_hz, 1_000)
+        _check_int_range("baud", self.baud, 1)
         if self.divisor < 4:
             raise ValueError(f"the baud rate {self.baud} is too high for a {self.clock_hz} Hz "
                              f"clock: the UART needs at least 4 clock cycles per bit, so at "
@@ -184,13 +186,13 @@ class LinkConfig:
             raise ValueError(f"the baud rate {self.baud} cannot be made from a "
                              f"{self.clock_hz} Hz clock within 2% (off by {error:.1%}); "
                              f"choose a rate near clock/k, e.g. {self.clock_hz // self.divisor}")
-        _check_positive("max_vectors", self.max_vectors, 1, 4096)
+        _check_int_range("max_vectors", self.max_vectors, 1, 4096)
         if self.max_vectors * self.result_bytes > 0xFFFF:
             raise ValueError(f"max_vectors {self.max_vectors} is too many for this core: a "
                              f"classify reply of {self.result_bytes} bytes per vector must "
                              f"fit the 16-bit length field, so at most "
                              f"{0xFFFF // self.result_bytes} vectors per request")
-        _check_positive("timeout_bytes", self.timeout_bytes, 4, 1 << 20)
+        _check_int_range("timeout_bytes", self.timeout_bytes, 4, 1 << 20)
 
     # -- derived --
 
