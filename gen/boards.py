@@ -32,7 +32,7 @@ from .files import check_input_file
 from madvq.hdl.tools import MissingToolError, ToolError, find_tool
 
 
-__all__ = ["BOARDS", "DEFAULTS", "BoardSpec", "board_spec", "default_config", "build_target",
+__all__ = ["BOARDS", "DEFAULTS", "BRIDGES", "BRIDGE_RATES", "default_baud", "BoardSpec", "board_spec", "default_config", "build_target",
            "toolchain_env", "ice40_pll", "ecp5_pll", "gowin_pll", "board_clock",
            "POWER_ON_DELAY",
            "BoardReset", "BoardBuild", "prepare_build", "build_board", "BuildReport",
@@ -121,6 +121,42 @@ DEFAULTS = {
                   clock_mhz=100.0),
     "tangnano9k": dict(core=dict(templates_per_cycle=6, storage="ram"), clock_mhz=72.0),
 }
+
+
+# Each board's USB-serial bridge and the fastest rate the link asks of it. The bridge makes
+# its rates exactly; the board's UART makes the nearest clock/k, which must be within the
+# link's tolerance (madvq.hdl.protocol.uart_divisor), so the default is the fastest of
+# BRIDGE_RATES up to the bridge's top that the board's clock makes (default_baud):
+# * iCEBreaker, FTDI FT2232H: up to 12 Mbaud (12 MHz / n, n = 1, 1.5, 2, 2.5, ...). At
+#   28.125 MHz, 6 Mbaud would be 5.625 (6% off): 4 Mbaud, 7 cycles per bit (0.45% fast).
+# * ULX3S, FTDI FT231X: up to 3 Mbaud (3 MHz / n). At 100 MHz: 3 Mbaud, 33 cycles per bit
+#   (1.0% fast).
+# * Tang Nano 9K, Bouffalo BL702 (USB CDC): 1 Mbaud. Users report it clean at 3 Mbaud only
+#   through an FTDI-style driver and not through Linux's serial driver, which madvq's host
+#   (pyserial) uses; the default stays at the rate the link was first built for.
+BRIDGES = {"icebreaker": ("FT2232H", 12_000_000), "ulx3s": ("FT231X", 3_000_000),
+           "tangnano9k": ("BL702", 1_000_000)}
+# The rates tried, fastest first: all made exactly by these bridges.
+BRIDGE_RATES = (12_000_000, 8_000_000, 6_000_000, 4_000_000, 3_000_000, 2_000_000,
+                1_500_000, 1_000_000)
+
+
+def default_baud(board, clock_hz):
+    """The link's default rate on ``board`` at ``clock_hz``: the fastest of
+    :data:`BRIDGE_RATES` up to the board's bridge's top rate that a UART makes from that
+    clock (at least 4 cycles per bit, within 2%); ``ValueError`` when none is."""
+    from madvq.hdl.protocol import uart_divisor
+    bridge, top = BRIDGES[board]
+    for rate in BRIDGE_RATES:
+        if rate > top:
+            continue
+        try:
+            uart_divisor(clock_hz, rate)
+        except ValueError:
+            continue
+        return rate
+    raise ValueError(f"a {clock_hz} Hz clock makes none of the {bridge}'s rates from "
+                     f"{BRIDGE_RATES[-1]} baud within 2%: give --baud")
 
 
 def default_config(board):

@@ -26,10 +26,12 @@ def _add_port_flags(p):
                         "baud rate), amaranth (Python; 4 clock cycles per bit), or auto: "
                         "verilator when installed (default auto)")
     p.add_argument("--board", choices=BOARDS,
-                   help="with --port sim: the board whose default build the simulated board "
-                        "copies, clock and link (default icebreaker: 24 MHz)")
-    p.add_argument("--baud", type=int, default=1_000_000,
-                   help="serial bit rate the bitstream was built for (default 1000000)")
+                   help="the board, built with its defaults: its link's rate is the default "
+                        "--baud, and --port sim simulates that build, clock and link "
+                        "(default icebreaker)")
+    p.add_argument("--baud", type=int,
+                   help="serial bit rate the bitstream was built for (default: that of "
+                        "--board's default build, e.g. 4000000 on the iCEBreaker)")
     p.add_argument("--timeout", type=float, default=2.0, metavar="S",
                    help="seconds to wait for a reply beyond the transfer time (default 2)")
 
@@ -43,8 +45,10 @@ def add_build(sub):
     p.add_argument("--clock", type=float, metavar="MHZ",
                    help="core clock; a PLL makes it when it differs from the board's "
                         "oscillator (default: the board's tested clock)")
-    p.add_argument("--baud", type=int, default=1_000_000,
-                   help="serial bit rate (default 1000000)")
+    p.add_argument("--baud", type=int,
+                   help="serial bit rate (default: the fastest of the board's USB-serial "
+                        "bridge that the clock makes, e.g. 4000000 on the iCEBreaker at its "
+                        "default clock)")
     p.add_argument("--max-vectors", type=int, default=32, metavar="K",
                    help="vectors per classify request (default 32)")
     p.add_argument("-o", "--output", metavar="DIR", help="output folder (default build/BOARD)")
@@ -80,8 +84,8 @@ def cmd_build(args):
         check_supported(spec.name)
     cfg, clock_mhz = boards.build_target(spec.name, _build_core(args), args.clock)
     pll, clock_hz = boards.board_clock(spec, clock_mhz)
-    link = LinkConfig(core=cfg, clock_hz=clock_hz, baud=args.baud,
-                      max_vectors=args.max_vectors)
+    baud = boards.default_baud(spec.name, clock_hz) if args.baud is None else args.baud
+    link = LinkConfig(core=cfg, clock_hz=clock_hz, baud=baud, max_vectors=args.max_vectors)
     out = args.output or f"build/{spec.name}"
     check_output_folder(out, "output folder")
     boards.toolchain_env()              # every tool is there, before anything is printed
@@ -191,23 +195,22 @@ def cmd_program(args):
 
 
 def _sim_clock_hz(args):
-    """The clock of the simulated board: that of ``--board``'s default build (the
-    iCEBreaker's when not given)."""
+    """The clock of ``--board``'s default build (the iCEBreaker's when not given): the
+    simulated board's."""
     from madvq.gen import boards
-    if args.board is not None and args.port != "sim":
-        raise ValueError(f"--board picks the build the simulated board copies: it needs "
-                         f"--port sim (a real board says what it holds), not --port "
-                         f"{args.port}")
     spec = boards.board_spec(args.board or "icebreaker")
     return boards.board_clock(spec, boards.default_config(spec.name)[1])[1]
 
 
 def _check_port_flags(args, cfg):
-    """Before any work: --baud, --timeout and --board make sense for --port (``cfg``: the
-    core of the simulated board)."""
+    """Before any work: --baud (default: that of --board's default build), --timeout and
+    --board make sense for --port (``cfg``: the core of the simulated board)."""
+    from madvq.gen import boards
     from madvq.host.driver import check_timeout
     from madvq.host.transport import check_baud
     from madvq.sim.board import board_link
+    if args.baud is None:
+        args.baud = boards.default_baud(args.board or "icebreaker", _sim_clock_hz(args))
     check_baud(args.baud)
     check_timeout(args.timeout)
     clock_hz = _sim_clock_hz(args)

@@ -55,8 +55,8 @@ from .config import CoreConfig
 
 
 __all__ = ["VERSION", "CRC", "END", "ESC", "ESC_END", "ESC_ESC", "Command", "ERROR_REPLY",
-           "ErrorCode", "LinkConfig", "encode_frame", "FrameDecoder", "escape",
-           "HEADER_BYTES", "CHECK_BYTES", "ERROR_REPLY_BYTES"]
+           "ErrorCode", "LinkConfig", "uart_divisor", "BAUD_TOLERANCE", "encode_frame",
+           "FrameDecoder", "escape", "HEADER_BYTES", "CHECK_BYTES", "ERROR_REPLY_BYTES"]
 
 
 VERSION = 2
@@ -148,6 +148,28 @@ def _check_int_range(name, value, low=1, high=None):
         raise ValueError(f"{name} must be an integer {allowed}, not {value}")
 
 
+#: How far a UART's rate may be from the rate asked for (the other end's, exact): 2% leaves
+#: the receiver's mid-bit sample more than a third of a bit from an edge after ten bits.
+BAUD_TOLERANCE = 0.02
+
+
+def uart_divisor(clock_hz, baud):
+    """Clock cycles per bit of a UART at ``baud`` from a ``clock_hz`` clock: the nearest whole
+    number, at least 4, and making the rate within :data:`BAUD_TOLERANCE`; ``ValueError``
+    naming the problem otherwise."""
+    divisor = max(1, round(clock_hz / baud))
+    if divisor < 4:
+        raise ValueError(f"the baud rate {baud} is too high for a {clock_hz} Hz clock: the "
+                         f"UART needs at least 4 clock cycles per bit, so at most "
+                         f"{clock_hz // 4} baud")
+    error = abs(clock_hz / divisor - baud) / baud
+    if error > BAUD_TOLERANCE:
+        raise ValueError(f"the baud rate {baud} cannot be made from a {clock_hz} Hz clock "
+                         f"within 2% (off by {error:.1%}); choose a rate near clock/k, e.g. "
+                         f"{clock_hz // divisor}")
+    return divisor
+
+
 @dataclass(frozen=True)
 class LinkConfig:
     """A core behind a serial link: what the board top is built from and what ``identify``
@@ -177,15 +199,7 @@ class LinkConfig:
             raise TypeError(f"core must be a CoreConfig, not {self.core!r}")
         _check_int_range("clock_hz", self.clock_hz, 1_000)
         _check_int_range("baud", self.baud, 1)
-        if self.divisor < 4:
-            raise ValueError(f"the baud rate {self.baud} is too high for a {self.clock_hz} Hz "
-                             f"clock: the UART needs at least 4 clock cycles per bit, so at "
-                             f"most {self.clock_hz // 4} baud")
-        error = abs(self.clock_hz / self.divisor - self.baud) / self.baud
-        if error > 0.02:
-            raise ValueError(f"the baud rate {self.baud} cannot be made from a "
-                             f"{self.clock_hz} Hz clock within 2% (off by {error:.1%}); "
-                             f"choose a rate near clock/k, e.g. {self.clock_hz // self.divisor}")
+        uart_divisor(self.clock_hz, self.baud)
         _check_int_range("max_vectors", self.max_vectors, 1, 4096)
         if self.max_vectors * self.result_bytes > 0xFFFF:
             raise ValueError(f"max_vectors {self.max_vectors} is too many for this core: a "
@@ -199,7 +213,7 @@ class LinkConfig:
     @property
     def divisor(self):
         """Clock cycles per serial bit."""
-        return max(1, round(self.clock_hz / self.baud))
+        return uart_divisor(self.clock_hz, self.baud)
 
     @property
     def timeout_cycles(self):

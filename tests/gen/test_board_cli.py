@@ -26,7 +26,7 @@ def test_classify_on_the_simulated_board(capsys, arrays):
                          "--width", "4", "--active", "2", "-o", str(out_file))
     assert code == 0, err
     assert "classified 12 vectors on the simulated board" in out
-    assert "at 1000000 baud" in out
+    assert "at 4000000 baud" in out            # the iCEBreaker build's default link
     assert "all 12 results match the golden model" in out
     cfg = CoreConfig(dims=3, templates=3, width=4)
     want = golden.classify(cfg, book, x, 2)
@@ -81,3 +81,32 @@ def test_selftest_on_the_simulated_tang_nano_9k(capsys):
     assert "the checksum matches the golden model" in out
     if resolve_backend("auto") == "verilator":
         assert f"vectors/s at {hz / 1e6:g} MHz" in out
+
+
+@pytest.mark.parametrize("board, baud", [(None, 4_000_000), ("icebreaker", 4_000_000),
+                                         ("ulx3s", 3_000_000), ("tangnano9k", 1_000_000)])
+@pytest.mark.parametrize("port", ["sim", "/dev/ttyUSB9"])
+def test_the_default_baud_is_the_board_builds(board, baud, port):
+    """Without --baud, a board is spoken to at the rate its default build's link runs at
+    (the fastest its USB-serial bridge takes that its clock makes), on a real port as on
+    the simulated board."""
+    from madvq.gen import boards, cli_board
+    from madvq.gen.cli import build_parser
+    argv = ["selftest", "--port", port] + (["--board", board] if board else [])
+    args = build_parser().parse_args(argv)
+    assert args.baud is None
+    cli_board._check_port_flags(args, boards.default_config(board or "icebreaker")[0])
+    assert args.baud == baud
+    spec = boards.board_spec(board or "icebreaker")
+    clock_hz = boards.board_clock(spec, boards.default_config(spec.name)[1])[1]
+    assert boards.default_baud(spec.name, clock_hz) == baud
+
+
+def test_a_clock_that_makes_no_bridge_rate_is_refused():
+    from madvq.gen import boards
+    # 3 MHz: even 1 Mbaud would be 3 cycles per bit.
+    with pytest.raises(ValueError, match="makes none of the FT2232H's rates.*give --baud"):
+        boards.default_baud("icebreaker", 3_000_000)
+    # The top rate is the bridge's, not the clock's: 100 MHz would make 12 Mbaud.
+    assert boards.default_baud("ulx3s", 100_000_000) == 3_000_000
+    assert boards.default_baud("icebreaker", 48_000_000) == 12_000_000

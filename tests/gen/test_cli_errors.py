@@ -514,8 +514,8 @@ BAD = [
     (f"{CLASSIFY} --board tangnano9k --baud 7000000", r"cannot be made from a 72000000 Hz "
                                                       r"clock within 2%"),
     (f"{CLASSIFY} --board nexys", r"argument --board: invalid choice: 'nexys'"),
-    ("classify --port /dev/ttyUSB9 --board tangnano9k --codebook b.npy --vectors v.npy",
-     r"--board picks the build the simulated board copies: it needs --port sim"),
+    ("classify --port /dev/ttyUSB9 --board tangnano9k --codebook b.npy --vectors v.npy "
+     "--baud 300", r"the baud rate 300 cannot be made|cannot open serial port"),
     ("classify --port sim --backend verilator --codebook b.npy --vectors v.npy --baud 0",
      r"baud must be an integer from 1 to 100,000,000, not 0"),
     ("classify --port /dev/ttyNONE --codebook b.npy --vectors v.npy --baud "

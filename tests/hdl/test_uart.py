@@ -65,6 +65,26 @@ def test_receive_bytes(divisor, skew):
     assert got == [(b, 0) for b in data]
 
 
+def _board_links():
+    """(board, cycles per bit of its UART, cycles per bit of its bridge): each board's
+    default build, spoken to by its USB-serial bridge at the exact rate."""
+    from madvq.gen import boards
+    from madvq.hdl.protocol import uart_divisor
+    for board in boards.BOARDS:
+        spec = boards.board_spec(board)
+        clock_hz = boards.board_clock(spec, boards.default_config(board)[1])[1]
+        baud = boards.default_baud(board, clock_hz)
+        yield board, uart_divisor(clock_hz, baud), clock_hz / baud
+
+
+@pytest.mark.parametrize("board, divisor, bit_cycles", list(_board_links()),
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_receive_bytes_from_each_boards_bridge(board, divisor, bit_cycles):
+    data = [0x00, 0xFF, 0x55, 0xAA, 0xC0, 0x01, 0x80]
+    got = run_rx(divisor, [line_bits(b) for b in data], bit_cycles=bit_cycles)
+    assert got == [(b, 0) for b in data]
+
+
 def test_framing_error_is_flagged():
     got = run_rx(8, [line_bits(0x3C), line_bits(0x42, stop=0), line_bits(0x7E)])
     assert [g[1] for g in got] == [0, 1, 0]
