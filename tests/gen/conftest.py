@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from madvq.gen import cli
+from madvq.gen import boards, cli
 
 
 @dataclass
@@ -22,14 +22,16 @@ class DefaultBuild:
 
 @pytest.fixture(scope="session")
 def default_build(tmp_path_factory):
-    """``default_build(board)``: ``madvq build --board board`` with no core flags (the ULX3S
-    on the 25F, quicker to place and route than the 85F; synthesis is the same), run once."""
+    """``default_build(board)``: ``madvq build --board board`` with no core flags at the
+    board's serial rate (the ULX3S on the 25F, quicker to place and route than the 85F;
+    synthesis is the same), run once."""
     builds = {}
 
     def build(board):
         if board not in builds:
             folder = tmp_path_factory.mktemp("build") / board
-            argv = ["build", "--board", board, "-o", str(folder)]
+            argv = ["build", "--board", board, "-o", str(folder),
+                    "--baud", str(boards.default_baud(board))]
             if board == "ulx3s":
                 argv += ["--device", "25F"]
             out, err = io.StringIO(), io.StringIO()

@@ -81,3 +81,18 @@ def test_selftest_on_the_simulated_tang_nano_9k(capsys):
     assert "the checksum matches the golden model" in out
     if resolve_backend("auto") == "verilator":
         assert f"vectors/s at {hz / 1e6:g} MHz" in out
+
+
+def test_selftest_on_the_simulated_icesugar(capsys):
+    # The iCESugar's default build: the iCEBreaker's clock, the iCELink's 115,200 baud.
+    from madvq.gen import boards
+    from madvq.sim.run import resolve_backend
+    _, hz = boards.board_clock(boards.board_spec("icesugar"),
+                               boards.default_config("icesugar")[1])
+    code, out, err = run(capsys, "selftest", "--port", "sim", "--board", "icesugar",
+                         "--baud", str(boards.default_baud("icesugar")), "--dims", "2",
+                         "--templates", "2", "--width", "4", "--count", "50")
+    assert code == 0, err
+    assert "the checksum matches the golden model" in out
+    if resolve_backend("auto") == "verilator":
+        assert f"vectors/s at {hz / 1e6:g} MHz" in out
