@@ -121,10 +121,11 @@ def board_spec(board, device=None):
 #   at 72 MHz (4,834 LUT4 + 2,700 ALU, 3,632 FF, 25 BSRAMs): 72 MHz from the rPLL
 #   (27 * (FBDIV+1) / (IDIV+1): 27 * 8 / 3).
 # * iCESugar: the iCEBreaker's FPGA and package, so the same core and clock; its pins differ
-#   (UART 4/6, the RGB LED on 39-41). Built with the iCESugar's pin file: P=3 in block RAM at
-#   28.125 MHz, 4,088 of 5,280 cells, 27 of 30 EBRs, Fmax 36.0 MHz; at 33 MHz, 4,101 cells,
-#   Fmax 34.5 MHz, met by 4% only, where the iCEBreaker's builds of this core have ranged
-#   29.7-33.2 MHz: 28.125 MHz keeps the iCEBreaker's margin.
+#   (UART 4/6, the RGB LED on 39-41). Built with the iCESugar's pin file, P=3 in block RAM at
+#   28.125 MHz: 4,101 of 5,280 cells, 27 of 30 EBRs, Fmax 33.6 MHz at its 115,200 baud
+#   (4,088 cells, 36.0 MHz at 1 Mbaud). Built for 33 MHz (1 Mbaud): 4,101 cells, Fmax 34.5
+#   MHz, met by 4% only, where the iCEBreaker's builds of this core have ranged 29.7-33.2
+#   MHz: 28.125 MHz keeps the iCEBreaker's margin.
 # The serial link's default rate ("baud"): the other boards keep the link's 1 Mbaud. For the
 # iCESugar's iCELink (an STM32F1 running DAPLink, with a USB CDC serial port) no rate above
 # 115,200 baud is documented that we found; 115,200 is the rate of the vendor's own UART
