@@ -3,10 +3,12 @@
 Prints, for each candidate 16x16x8 configuration of a board: utilisation, Fmax against the
 clock, cycles per vector, vectors per second (at the built clock and at Fmax, beside the
 analog original's 333,000 per second) and the full build time. Then the serial link's
-vectors per second, measured on the simulated board (board time, UART bit level), and the
-self-test's cycle count on the simulated board.
+vectors per second, measured on the simulated board (board time, UART bit level) at the
+board's serial rate (boards.default_baud), and the self-test's cycle count on the simulated
+board.
 
-Usage: python benchmarks/bench_boards.py [--board icebreaker|ulx3s|tangnano9k|none] [--device D]
+Usage: python benchmarks/bench_boards.py [--board icebreaker|icesugar|ulx3s|tangnano9k|none]
+       [--device D]
        [--candidates] [--clock MHZ] [--link-vectors K] [--backend verilator|amaranth]
 Without --candidates only the board's default configuration is built.
 """
@@ -34,6 +36,8 @@ CANDIDATES = {
                    dict(templates_per_cycle=2, storage="ram"),
                    dict(templates_per_cycle=4, storage="registers"),
                    dict(templates_per_cycle=4, storage="ram", ram_lanes=3)],
+    # The iCEBreaker's FPGA: its default core, at its clock and above (--clock).
+    "icesugar": [dict(templates_per_cycle=3, storage="ram")],
     "ulx3s": [dict(templates_per_cycle=8, storage="registers"),
               dict(templates_per_cycle=16, storage="registers"),
               dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5")],
@@ -47,7 +51,7 @@ CANDIDATES = {
 def build(board, core, clock_mhz, device):
     spec = boards.board_spec(board, device)
     pll, hz = boards.board_clock(spec, clock_mhz)
-    link = LinkConfig(core=core, clock_hz=hz)
+    link = LinkConfig(core=core, clock_hz=hz, baud=boards.default_baud(board))
     os.makedirs("build", exist_ok=True)
     out = tempfile.mkdtemp(prefix=f"bench-{board}-", dir="build")
     try:
@@ -108,7 +112,7 @@ def main():
         board = "icebreaker" if args.board == "none" else args.board
         core, mhz = boards.default_config(board)
         _, hz = boards.board_clock(boards.board_spec(board, args.device), mhz)
-        link_speed(core, hz, 1_000_000, args.link_vectors, args.backend)
+        link_speed(core, hz, boards.default_baud(board), args.link_vectors, args.backend)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Board bitstreams: the board top on an iCEBreaker (iCE40UP5K), a ULX3S (ECP5) or a Tang Nano
-9K (Gowin GW1NR-9), built with amaranth-boards and the YoWASP toolchain (plus Apicula's
-``gowin_pack`` for the Gowin part) from PyPI, and flashed with openFPGALoader.
+"""Board bitstreams: the board top on an iCEBreaker or an iCESugar (iCE40UP5K), a ULX3S (ECP5)
+or a Tang Nano 9K (Gowin GW1NR-9), built with amaranth-boards and the YoWASP toolchain (plus
+Apicula's ``gowin_pack`` for the Gowin part) from PyPI, and flashed with openFPGALoader (the
+iCESugar excepted: see :func:`program_command`).
 
 madvq chooses the tools itself (see :func:`toolchain_env`), so the user sets no environment
 variable. A build writes ``build/<board>/``: the bitstream, the tools' logs, nextpnr's
@@ -32,9 +33,9 @@ from .files import check_input_file
 from madvq.hdl.tools import MissingToolError, ToolError, find_tool
 
 
-__all__ = ["BOARDS", "DEFAULTS", "BRIDGES", "BRIDGE_RATES", "default_baud", "BoardSpec", "board_spec", "default_config", "build_target",
-           "toolchain_env", "ice40_pll", "ecp5_pll", "gowin_pll", "board_clock",
-           "POWER_ON_DELAY",
+__all__ = ["BOARDS", "UP5K_BOARDS", "DEFAULTS", "BRIDGES", "BoardSpec",
+           "board_spec", "default_config", "default_baud", "build_target", "toolchain_env",
+           "ice40_pll", "ecp5_pll", "gowin_pll", "board_clock", "POWER_ON_DELAY",
            "BoardReset", "BoardBuild", "prepare_build", "build_board", "BuildReport",
            "program_command", "check_bitstream", "program", "CONSTRAINTS_DIR"]
 
@@ -46,7 +47,7 @@ ULX3S_DEVICES = ("12F", "25F", "45F", "85F")
 
 @dataclass(frozen=True)
 class BoardSpec:
-    name: str                # "icebreaker", "ulx3s" or "tangnano9k"
+    name: str                # "icebreaker", "icesugar", "ulx3s" or "tangnano9k"
     device: str              # "up5k", an ECP5 size such as "85F", or "GW1NR-9C"
     oscillator_hz: int
     fpga: str
@@ -57,24 +58,28 @@ class BoardSpec:
         if self.name == "icebreaker":
             from amaranth_boards.icebreaker import ICEBreakerPlatform
             return ICEBreakerPlatform()
+        if self.name == "icesugar":
+            from amaranth_boards.icesugar import ICESugarPlatform
+            return ICESugarPlatform()
         if self.name == "tangnano9k":
             return _tang_nano_9k_platform()
         import amaranth_boards.ulx3s as ulx3s
         return getattr(ulx3s, f"ULX3S_{self.device}_Platform")()
 
 
-BOARDS = ("icebreaker", "ulx3s", "tangnano9k")
+BOARDS = ("icebreaker", "icesugar", "ulx3s", "tangnano9k")
+# The iCE40UP5K-SG48 boards (12 MHz on pin 35, the PLL there), as their makers write them.
+UP5K_BOARDS = {"icebreaker": "iCEBreaker", "icesugar": "iCESugar"}
 
 
 def board_spec(board, device=None):
-    """The :class:`BoardSpec` of ``board`` (``icebreaker``, ``ulx3s`` or ``tangnano9k``; a
-    ULX3S takes ``device`` 12F, 25F, 45F or 85F, default 85F)."""
-    if board == "icebreaker":
+    """The :class:`BoardSpec` of ``board`` (``icebreaker``, ``icesugar``, ``ulx3s`` or
+    ``tangnano9k``; a ULX3S takes ``device`` 12F, 25F, 45F or 85F, default 85F)."""
+    if board in UP5K_BOARDS:
         if device not in (None, "up5k", "UP5K"):
-            raise ValueError(f"the iCEBreaker has an iCE40UP5K; --device does not apply "
-                             f"(got {device!r})")
-        return BoardSpec("icebreaker", "up5k", 12_000_000, "iCE40UP5K-SG48",
-                         "icebreaker.pcf", "bin")
+            raise ValueError(f"the {UP5K_BOARDS[board]} has an iCE40UP5K; --device does not "
+                             f"apply (got {device!r})")
+        return BoardSpec(board, "up5k", 12_000_000, "iCE40UP5K-SG48", f"{board}.pcf", "bin")
     if board == "ulx3s":
         device = "85F" if device is None else str(device).upper()
         if device not in ULX3S_DEVICES:
@@ -115,18 +120,25 @@ def board_spec(board, device=None):
 #   4,357 + 1,976, 2,917 FF, 82.8 MHz. Built for P=6: Fmax 72.8 MHz at 60.75 MHz, 83.2 MHz
 #   at 72 MHz (4,834 LUT4 + 2,700 ALU, 3,632 FF, 25 BSRAMs): 72 MHz from the rPLL
 #   (27 * (FBDIV+1) / (IDIV+1): 27 * 8 / 3).
+# * iCESugar: the iCEBreaker's FPGA and package, so the same core and clock; its pins differ
+#   (UART 4/6, the RGB LED on 39-41). Built with the iCESugar's pin file, P=3 in block RAM at
+#   28.125 MHz: 4,101 of 5,280 cells, 27 of 30 EBRs, Fmax 33.6 MHz at its 115,200 baud
+#   (4,088 cells, 36.0 MHz at 1 Mbaud). Built for 33 MHz (1 Mbaud): 4,101 cells, Fmax 34.5
+#   MHz, met by 4% only, where the iCEBreaker's builds of this core have ranged 29.7-33.2
+#   MHz: 28.125 MHz keeps the iCEBreaker's margin.
 DEFAULTS = {
     "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=28.125),
+    "icesugar": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=28.125),
     "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5"),
                   clock_mhz=100.0),
     "tangnano9k": dict(core=dict(templates_per_cycle=6, storage="ram"), clock_mhz=72.0),
 }
 
 
-# Each board's USB-serial bridge and the fastest rate the link asks of it. The bridge makes
-# its rates exactly; the board's UART makes the nearest clock/k, which must be within the
-# link's tolerance (madvq.hdl.protocol.uart_divisor), so the default is the fastest of
-# BRIDGE_RATES up to the bridge's top that the board's clock makes (default_baud):
+# Each board's USB-serial bridge and the rates the link may ask of it, fastest first, each
+# made exactly by the bridge. The board's UART makes the nearest clock/k, which must be
+# within the link's tolerance (madvq.hdl.protocol.uart_divisor), so the default is the
+# fastest of them that the board's clock makes (default_baud):
 # * iCEBreaker, FTDI FT2232H: up to 12 Mbaud (12 MHz / n, n = 1, 1.5, 2, 2.5, ...). At
 #   28.125 MHz, 6 Mbaud would be 5.625 (6% off): 4 Mbaud, 7 cycles per bit (0.45% fast).
 # * ULX3S, FTDI FT231X: up to 3 Mbaud (3 MHz / n). At 100 MHz: 3 Mbaud, 33 cycles per bit
@@ -134,29 +146,37 @@ DEFAULTS = {
 # * Tang Nano 9K, Bouffalo BL702 (USB CDC): 1 Mbaud. Users report it clean at 3 Mbaud only
 #   through an FTDI-style driver and not through Linux's serial driver, which madvq's host
 #   (pyserial) uses; the default stays at the rate the link was first built for.
-BRIDGES = {"icebreaker": ("FT2232H", 12_000_000), "ulx3s": ("FT231X", 3_000_000),
-           "tangnano9k": ("BL702", 1_000_000)}
-# The rates tried, fastest first: all made exactly by these bridges.
-BRIDGE_RATES = (12_000_000, 8_000_000, 6_000_000, 4_000_000, 3_000_000, 2_000_000,
-                1_500_000, 1_000_000)
+# * iCESugar, iCELink (an STM32F1 running DAPLink, with a USB CDC serial port): no rate
+#   above 115,200 baud is documented that we found; 115,200 is the rate of the vendor's own
+#   UART example (wuxx/icesugar src/basic/verilog/uart_echo), and a DAPLink bridge on another
+#   chip has been reported to garble data above 230,400 (makerdiary/pitaya-link#2). So
+#   115,200: 244 clocks per bit at 28.125 MHz. Not tried on a board.
+BRIDGES = {
+    "icebreaker": ("FT2232H", (12_000_000, 8_000_000, 6_000_000, 4_000_000, 3_000_000,
+                               2_000_000, 1_500_000, 1_000_000)),
+    "ulx3s": ("FT231X", (3_000_000, 2_000_000, 1_500_000, 1_000_000)),
+    "tangnano9k": ("BL702", (1_000_000,)),
+    "icesugar": ("iCELink", (115_200,)),
+}
 
 
-def default_baud(board, clock_hz):
-    """The link's default rate on ``board`` at ``clock_hz``: the fastest of
-    :data:`BRIDGE_RATES` up to the board's bridge's top rate that a UART makes from that
-    clock (at least 4 cycles per bit, within 2%); ``ValueError`` when none is."""
+def default_baud(board, clock_hz=None):
+    """The link's default rate on ``board`` at ``clock_hz`` (default: the clock of the
+    board's default build): the fastest of its bridge's rates (:data:`BRIDGES`) that a UART
+    makes from that clock (at least 4 cycles per bit, within 2%); ``ValueError`` when none
+    is."""
     from madvq.hdl.protocol import uart_divisor
-    bridge, top = BRIDGES[board]
-    for rate in BRIDGE_RATES:
-        if rate > top:
-            continue
+    if clock_hz is None:
+        clock_hz = board_clock(board_spec(board), default_config(board)[1])[1]
+    bridge, rates = BRIDGES[board]
+    for rate in rates:
         try:
             uart_divisor(clock_hz, rate)
         except ValueError:
             continue
         return rate
-    raise ValueError(f"a {clock_hz} Hz clock makes none of the {bridge}'s rates from "
-                     f"{BRIDGE_RATES[-1]} baud within 2%: give --baud")
+    raise ValueError(f"a {clock_hz} Hz clock makes none of the {bridge}'s rates (down to "
+                     f"{rates[-1]} baud) within 2%: give --baud")
 
 
 def default_config(board):
@@ -337,7 +357,8 @@ def gowin_pll(f_in, f_out):
     return best
 
 
-_PLLS = {"icebreaker": ice40_pll, "ulx3s": ecp5_pll, "tangnano9k": gowin_pll}
+_PLLS = {"icebreaker": ice40_pll, "icesugar": ice40_pll, "ulx3s": ecp5_pll,
+         "tangnano9k": gowin_pll}
 
 
 def board_clock(spec, clock_mhz):
@@ -438,7 +459,7 @@ class BoardBuild(Elaboratable):
 
         if self.pll is None:
             m.d.comb += [clk.eq(buffer("i", clk_name, 0).i), locked.eq(1)]
-        elif spec.name == "icebreaker":
+        elif spec.name in UP5K_BOARDS:
             pin = platform.request(clk_name, 0, dir="-")
             m.submodules.pll = Instance(
                 "SB_PLL40_PAD",
@@ -494,6 +515,12 @@ class BoardBuild(Elaboratable):
             # The break-off board's five LEDs show the winner; the red LED an error, the
             # green one a running self-test.
             leds = [buffer("o", "led", k).o for k in range(2, 7)]
+            m.d.comb += [buffer("o", "led_r", 0).o.eq(top.error),
+                         buffer("o", "led_g", 0).o.eq(top.selftest)]
+        elif spec.name == "icesugar":
+            # One RGB LED: red an error, green a running self-test (as on the iCEBreaker),
+            # blue the winner's bit 0 (the board has no other LED).
+            leds = [buffer("o", "led_b", 0).o]
             m.d.comb += [buffer("o", "led_r", 0).o.eq(top.error),
                          buffer("o", "led_g", 0).o.eq(top.selftest)]
         elif spec.name == "tangnano9k":
@@ -558,8 +585,8 @@ class BuildReport:
         }
 
     def summary(self):
-        main = {"icebreaker": ("ICESTORM_LC",), "ulx3s": ("TRELLIS_COMB",),
-                "tangnano9k": ("LUT4", "ALU")}[self.board]
+        main = {"icebreaker": ("ICESTORM_LC",), "icesugar": ("ICESTORM_LC",),
+                "ulx3s": ("TRELLIS_COMB",), "tangnano9k": ("LUT4", "ALU")}[self.board]
         lines = [f"{self.board} ({self.device}): {self.core.default_name}, "
                  f"{self.clock_hz / 1e6:g} MHz clock, Fmax {self.fmax_hz / 1e6:.1f} MHz "
                  f"({'met' if self.timing_met else 'FAILED'})"]
@@ -698,11 +725,27 @@ def _explain_failure(out, name, output, spec, link):
 
 # ---------------------------------------------------------------------------- programming
 
+# openFPGALoader's name of each board it programs. It has no "icebreaker" (1.1.1, the PyPI
+# wheel: "Error: cannot find board 'icebreaker'"); its ice40_generic drives an FT2232H with
+# the pins iceprog uses (SPI on ADBUS0-2 and 4, CDONE 6, CRESET 7), which is how the
+# iCEBreaker wires its FT2232H (iceprog-compatible), and it is what openFPGALoader's manual
+# names for most iCE40 boards.
+OPENFPGALOADER_BOARDS = {"icebreaker": "ice40_generic", "ulx3s": "ulx3s",
+                         "tangnano9k": "tangnano9k"}
+
+
 def program_command(board, bitstream, *, flash=False):
     """The openFPGALoader command line that loads ``bitstream`` into ``board`` (into its
-    configuration memory, or with ``flash`` into its SPI flash)."""
+    configuration memory, or with ``flash`` into its SPI flash). ``ValueError`` for the
+    iCESugar, which openFPGALoader cannot program."""
     spec = board_spec(board)
-    cmd = [_openfpgaloader(), "-b", spec.name]
+    if spec.name == "icesugar":
+        # openFPGALoader (1.1.1) knows no iCESugar board ("cannot find board 'icesugar'"),
+        # and its iCELink is a CMSIS-DAP probe, a JTAG cable to openFPGALoader, while an
+        # iCE40 is configured over SPI. The vendor's ways write the SPI flash.
+        raise ValueError(f"openFPGALoader cannot program the iCESugar; copy {bitstream} onto "
+                         f"its iCELink USB drive (or run the vendor's icesprog {bitstream})")
+    cmd = [_openfpgaloader(), "-b", OPENFPGALOADER_BOARDS[spec.name]]
     if flash:
         cmd.append("-f")
     cmd.append(str(bitstream))

@@ -69,13 +69,15 @@ LOCK_CYCLES = 100
 # The boards whose builds this simulates. The Tang Nano 9K's is not among them: Yosys ships
 # Gowin cell models (share/gowin/cells_sim.v), but its netlist (madvq.syn.json), its block
 # RAM (SDPB/SDPX9B) and rPLL stand-ins and the Gowin wrapper are not written yet.
-BOARDS = ("icebreaker", "ulx3s")
+BOARDS = ("icebreaker", "icesugar", "ulx3s")
+FAMILIES = {"icebreaker": "ice40", "icesugar": "ice40", "ulx3s": "ecp5"}
 
 
 def check_supported(board):
     """``ValueError`` (one line) when ``board``'s builds cannot be simulated at gate level."""
     if board not in BOARDS:
-        raise ValueError(f"gate-level simulation covers the {' and '.join(BOARDS)} builds, "
+        raise ValueError(f"gate-level simulation covers the {', '.join(BOARDS[:-1])} and "
+                         f"{BOARDS[-1]} builds, "
                          f"not the {board}'s (no Gowin cell models in madvq yet); build it "
                          f"without --gatelevel")
 
@@ -507,7 +509,7 @@ def gatelevel_sources(board, folder, link, *, device=None, lock_cycles=LOCK_CYCL
     if abs(made - link.clock_hz) > 1:
         raise GateLevelError(f"the netlist's clock is {made / 1e6:g} MHz, not the link's "
                              f"{link.clock_hz / 1e6:g} MHz")
-    family = "ice40" if spec.name == "icebreaker" else "ecp5"
+    family = FAMILIES[spec.name]
     return [*netlist_sources(folder, family, lock_cycles=lock_cycles), wrapper(spec, top)]
 
 

@@ -22,8 +22,9 @@ class DefaultBuild:
 
 @pytest.fixture(scope="session")
 def default_build(tmp_path_factory):
-    """``default_build(board)``: ``madvq build --board board`` with no core flags (the ULX3S
-    on the 25F, quicker to place and route than the 85F; synthesis is the same), run once."""
+    """``default_build(board)``: ``madvq build --board board`` with no core flags, so at
+    the board's default serial rate (the ULX3S on the 25F, quicker to place and route than the 85F;
+    synthesis is the same), run once."""
     builds = {}
 
     def build(board):

