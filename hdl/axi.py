@@ -142,17 +142,20 @@ class AXIStreamMADCore(wiring.Component):
 
     @staticmethod
     def _counters(m, core, accept, delivered):
-        """The ``VECTORS_IN``, ``RESULTS_OUT`` and ``STATUS`` registers."""
+        """The ``VECTORS_IN``, ``RESULTS_OUT`` and ``STATUS`` registers (``STATUS`` a cycle
+        behind)."""
         vectors_in = Signal(32)
         results_out = Signal(32)
         with m.If(accept):
             m.d.sync += vectors_in.eq(vectors_in + 1)
         with m.If(delivered):
             m.d.sync += results_out.eq(results_out + 1)
+        # STATUS is a register, a cycle behind the counters: the subtraction and the 32-bit
+        # comparison stay off the read path (on the ecp5 top they were its slowest path).
         in_flight = Signal(16)
         m.d.comb += in_flight.eq(vectors_in - results_out)
         status = Signal(32)
-        m.d.comb += [
+        m.d.sync += [
             status[STATUS_BITS["busy"]].eq(vectors_in != results_out),
             status[STATUS_BITS["result_valid"]].eq(core.result.valid),
             status[STATUS_BITS["vector_ready"]].eq(core.vector.ready),

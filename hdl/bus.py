@@ -216,7 +216,7 @@ _REGISTERS = [
     ("STATUS", "r", "bit 0 busy (a vector's result not yet transferred), bit 1 "
                     "m_axis_result_tvalid, bit 2 s_axis_vector_tready, bit 3 "
                     "s_axis_codebook_tready, bits 31:16 results in flight "
-                    "(VECTORS_IN - RESULTS_OUT)"),
+                    "(VECTORS_IN - RESULTS_OUT); as they were a cycle before the read"),
 ]
 
 
