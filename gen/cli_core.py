@@ -155,6 +155,9 @@ def add_simulate(sub):
                         "core), amaranth (Python), icarus (the exported Verilog in Icarus "
                         "Verilog, four-state), or auto: verilator when installed, else "
                         "amaranth (default auto)")
+    p.add_argument("--profile-guided", action="store_true",
+                   help="with the verilator backend: compile the model twice, around a "
+                        "profiling run (once per core, then cached), for faster long runs")
     p.add_argument("--jobs", type=int, metavar="N",
                    help="cut the vectors into N independent parts simulated side by side "
                         "(each on its own core, with its own codebook load; the results are "
@@ -203,7 +206,12 @@ def cmd_simulate(args):
 
     batch = Batch.single(cfg, codebook, vectors, active)
     backend = resolve_backend(args.backend)
+    if args.profile_guided and backend != "verilator":
+        raise ValueError(f"--profile-guided compiles the Verilator model: it needs the "
+                         f"verilator backend, not {backend}")
     options = {"log": lambda note: print(note, flush=True)} if backend == "verilator" else {}
+    if args.profile_guided:
+        options["profile_guided"] = True
     parts = _run_parts(args, len(vectors))
     executor = None
     if parts > 1 and args.executor == "dask":

@@ -84,6 +84,17 @@ def test_simulate(capsys, arrays):
     assert "vector_valid" in (tmp / "wave.vcd").read_text()
 
 
+def test_simulate_profile_guided(capsys, arrays):
+    tmp, _, _ = arrays
+    code, out, err = run(capsys, "simulate", "--codebook", str(tmp / "book.npy"),
+                         "--vectors", str(tmp / "vectors.csv"), "--backend", "verilator",
+                         "--profile-guided", "--jobs", "2")
+    assert code == 0, err
+    assert "all 30 results match the golden model" in out
+    if "compiling" in out:                   # not when an earlier test left it in the cache
+        assert "profile-guided: twice, around a profiling run" in out
+
+
 def test_simulate_reports_a_mismatch_with_status_1(capsys, arrays, monkeypatch):
     tmp, _, _ = arrays
     import madvq.sim.run as run_module

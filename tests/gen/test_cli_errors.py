@@ -303,6 +303,8 @@ BAD = [
     (f"{SIM} -o file/r.npz", r"cannot write output file 'file/r\.npz': '.*file' is a file, "
                              r"not a folder"),
     (f"{SIM} -o file/deeper/r.npz", r"'.*file' is a file, not a folder"),
+    (f"{SIM} --profile-guided", r"--profile-guided compiles the Verilator model: it needs "
+                                r"the verilator backend, not amaranth"),
     (f"{SIM} --jobs 0", r"--jobs must be from 1 to 1024, not 0"),
     (f"{SIM} --jobs 5000", r"--jobs must be from 1 to 1024, not 5000"),
     (f"{SIM} --jobs two", r"argument --jobs: invalid int value: 'two'"),
