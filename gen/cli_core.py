@@ -296,6 +296,12 @@ def add_report(sub):
                         "NOR)")
     p.add_argument("--vectors", type=int, metavar="K",
                    help="with --device asic: random vectors simulated (default 2000)")
+    p.add_argument("--bus", choices=("native", "axis"), default="native",
+                   help="the top placed: the core's native ports (default), or its "
+                        "AXI4-Stream + AXI4-Lite wrapper, as madvq generate --bus axis "
+                        "writes it (ECP5 devices; not cached)")
+    p.add_argument("--user-width", type=int, metavar="U",
+                   help="with --bus axis: tuser bits that travel with each vector (default 0)")
     p.add_argument("-o", "--output", default="build/report", metavar="DIR",
                    help="output folder (default build/report)")
     p.add_argument("--cache", metavar="DIR",
@@ -317,6 +323,11 @@ def cmd_report(args):
     device(args.device)
     if cfg.arithmetic == "ecp5" and device(args.device).family != "ecp5":
         raise ValueError(f"arithmetic 'ecp5' needs an ECP5 device, not {args.device!r}")
+    if args.bus == "axis":
+        return _report_axis(args, cfg)
+    if args.user_width is not None:
+        raise ValueError("--user-width sets the tuser width of the AXI4-Stream ports: it "
+                         "needs --bus axis")
     _check_flow(args, [args.device])
     out = Path(args.output)
     point = Point(cfg, args.device, args.clock, args.seed)
@@ -329,6 +340,37 @@ def cmd_report(args):
     print("wrote " + ", ".join(str(p) for p in paths))
     if "error" in record:
         raise Failure(f"{error_summary(record['error'])} (work folder {out / 'work'})")
+    return 0
+
+
+def _report_axis(args, cfg):
+    """``report --bus axis``: the AXI4-Stream top placed (out of context, ECP5) by
+    :func:`madvq.gen.synth.implement`, its record written as a report's."""
+    from pathlib import Path
+    from madvq.gen.sweep import error_summary, record_summary, write_outputs
+    from madvq.gen.synth import device, implement
+    from madvq.hdl.bus import AXIConfig
+    from madvq.hdl.tools import ToolError
+    single_winner(cfg, "--bus axis")
+    if device(args.device).family != "ecp5":
+        raise ValueError(f"--bus axis places the AXI4-Stream top out of context, on ECP5 "
+                         f"devices only, not {args.device!r}")
+    if args.cache is not None:
+        raise ValueError("--cache keeps sweep records of native cores: --bus axis runs are "
+                         "not cached")
+    axi = AXIConfig(cfg, user_width=0 if args.user_width is None else args.user_width)
+    _check_flow(args, [args.device])
+    out = Path(args.output)
+    try:
+        record = implement(axi, args.device, out / "work", clock_mhz=args.clock,
+                           seed=args.seed)
+    except ToolError as exc:
+        raise Failure(f"{error_summary(str(exc))} (work folder {out / 'work'})") from None
+    name = axi.default_name
+    paths = write_outputs([record], out, command=command_line(args), plots=False,
+                          stem=f"{name}_{args.device}")
+    print(record_summary(record).replace(cfg.default_name, name, 1))
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 

@@ -303,6 +303,13 @@ BAD = [
     (f"{SIM} -o file/r.npz", r"cannot write output file 'file/r\.npz': '.*file' is a file, "
                              r"not a folder"),
     (f"{SIM} -o file/deeper/r.npz", r"'.*file' is a file, not a folder"),
+    ("report --bus axis --device ice40-up5k", r"--bus axis places the AXI4-Stream top out of "
+                                              r"context, on ECP5 devices only"),
+    ("report --user-width 4", r"--user-width sets the tuser width of the AXI4-Stream ports: "
+                              r"it needs --bus axis"),
+    ("report --bus axis --top-k 2", r"--bus axis handles one nearest template per result"),
+    ("report --bus axis --cache c", r"--bus axis runs are not cached"),
+    ("report --bus axi", r"argument --bus: invalid choice: 'axi'"),
     (f"{SIM} --profile-guided", r"--profile-guided compiles the Verilator model: it needs "
                                 r"the verilator backend, not amaranth"),
     (f"{SIM} --jobs 0", r"--jobs must be from 1 to 1024, not 0"),

@@ -208,6 +208,20 @@ def test_report_command(capsys, tmp_path, swept):
     assert data["records"][0]["fmax_mhz"] == records[0]["fmax_mhz"]
 
 
+def test_report_of_the_axi_top(capsys, tmp_path):
+    """``report --bus axis`` places the AXI4-Stream top, as ``generate --bus axis`` writes it,
+    and records it as such."""
+    code, out, err = run(capsys, "report", "--bus", "axis", "--user-width", "4", "--dims", "2",
+                         "--templates", "2", "--width", "2", "-o", str(tmp_path))
+    assert code == 0, err
+    assert re.match(r"madvq_2x2x2u_p2_axis_u4 on ecp5-25f: [\d,]+ of 24,288 TRELLIS_COMB",
+                    out.splitlines()[0]), out
+    record = json.loads((tmp_path / "madvq_2x2x2u_p2_axis_u4_ecp5-25f.json").read_text())[
+        "records"][0]
+    assert (record["bus"], record["user_width"], record["dims"]) == ("axis", 4, 2)
+    assert "s_axil_rdata" in (tmp_path / "work" / "madvq_2x2x2u_p2_axis_u4.v").read_text()
+
+
 def test_sweep_command(capsys, tmp_path):
     code, out, err = run(capsys, "sweep", "--dims", "2", "--templates", "3", "--width", "2",
                          "--devices", "ecp5-25f", "--executor", "thread", "--jobs", "1",
