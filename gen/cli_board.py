@@ -82,6 +82,10 @@ def cmd_build(args):
     if args.gatelevel:
         from madvq.gen.gatelevel import check_supported
         check_supported(spec.name)
+    if args.program:
+        # A board madvq cannot program, or a missing openFPGALoader, is refused before the
+        # build, not after it.
+        boards.program_command(spec.name, f"madvq.{spec.bitstream}", flash=args.flash)
     cfg, clock_mhz = boards.build_target(spec.name, _build_core(args), args.clock)
     pll, clock_hz = boards.board_clock(spec, clock_mhz)
     baud = boards.default_baud(spec.name, clock_hz) if args.baud is None else args.baud

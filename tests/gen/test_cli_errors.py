@@ -503,6 +503,7 @@ BAD = [
                                               r"not apply"),
     ("build --board ulx3s --device 99F", r"ULX3S device must be one of 12F, 25F, 45F, 85F"),
     ("build --board icebreaker --flash", r"--flash chooses where --program writes"),
+    ("build --board icesugar --program", r"openFPGALoader cannot program the iCESugar"),
     ("build --board tangnano9k --device 9K", r"the Tang Nano 9K has a GW1NR-9C; --device does "
                                              r"not apply \(got '9K'\)"),
     ("build --board tangnano9k --clock 700", r"a GW1NR-9 PLL makes 3\.125 to 600 MHz, not 700 "
