@@ -34,7 +34,7 @@ def interface(config, name=None):
         "module": name,
         "bus": "axis" if isinstance(config, AXIConfig) else "native",
         "parameters": core.to_dict(),
-        "latency_cycles": core.latency_cycles,
+        "latency_cycles": config.latency_cycles,
         "cycles_per_vector": core.cycles_per_vector,
         "distance_width": core.distance_width,
         "index_width": core.index_width,

@@ -4,8 +4,9 @@
 and random vectors with random gaps while the result stream is ready at random, changes the
 active count m half-way, and compares every result with the golden model's (computed by
 :mod:`madvq.sim.golden` when the bench is generated, and written into it). First the result
-stream stays blocked until the core has taken ``result_queue_depth`` vectors and for
-``2 x depth + latency + 5`` cycles more: the core must take no further vector meanwhile. For
+stream stays blocked until the core has taken ``result_queue_depth`` vectors (an AXI4-Stream
+top: ``results_held``) and for ``2 x depth + latency + 5`` cycles more: the core must take
+no further vector meanwhile. For
 an AXI4-Stream core it also checks ``tlast``/``tuser`` of every result, reads every AXI4-Lite
 register back, writes ``ACTIVE`` with address and data together, address first and data
 first, and checks SLVERR for a read-only register and an address past the map.
@@ -85,8 +86,8 @@ def verilog_testbench(config, name, *, vectors=64, seed=1):
         result_bits = cfg.index_width + cfg.distance_width * (1 + (cfg.templates
                                                                     if cfg.distances else 0))
     frame_bits = 1 + (axi.user_width if axi else 0)
-    depth = cfg.result_queue_depth
-    stall = 2 * depth + cfg.latency_cycles + 5
+    depth = axi.results_held if axi else cfg.result_queue_depth
+    stall = 2 * depth + (axi or cfg).latency_cycles + 5
     limit = 200 * (stall + vectors * cfg.cycles_per_vector + cfg.templates) + 10_000
 
     lines = [

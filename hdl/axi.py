@@ -10,7 +10,8 @@ Amaranth designs); :class:`AXIStreamTop` is the same with ``aclk`` and ``aresetn
   while its result queue is sure to hold the result, so at most
   ``result_queue_depth`` vectors are between their transfer and their result's: a side
   queue that deep never overflows, and it never holds back a vector the core would take.
-* ``m_axis_result``: the core's result stream, its fields at byte boundaries.
+* ``m_axis_result``: the core's result stream, its fields at byte boundaries, through a
+  two-entry register slice (full throughput under any ``tready``).
 * ``s_axis_codebook``: a template per transfer, ``tdest`` its index.
 * ``s_axil``: identification, the active count m, counters and status
   (:func:`~madvq.hdl.bus.register_map`). Write address and data are taken in either order
@@ -18,9 +19,11 @@ Amaranth designs); :class:`AXIStreamTop` is the same with ``aclk`` and ``aresetn
   the core before its response is given, so a vector transferred after the response sees
   the new m.
 
-Latency and throughput are the core's: the streams pass through without a register (one
-vector every ``cycles_per_vector`` cycles, the result ``latency_cycles`` after its vector).
-``tvalid`` never depends on ``tready``; ``s_axis_vector_tready`` depends on the codebook
+Throughput is the core's (one vector every ``cycles_per_vector`` cycles); the result comes
+one cycle later than the core's (``AXIConfig.latency_cycles``): it goes out through a
+register slice, so that ``m_axis_result_tready`` steers only the slice and no path runs from
+the core's result queue through ``tvalid`` and ``tready`` into the side queue. ``tvalid``
+never depends on ``tready``; ``s_axis_vector_tready`` depends on the codebook
 stream's ``tvalid`` and on a pending ``ACTIVE`` write (configuration goes first), as in the
 native core. AXI4-Lite: a read's data comes two cycles after its address (``arready`` is low
 until ``rvalid`` has been taken; the registers are sampled as the address arrives); a
@@ -108,27 +111,49 @@ class AXIStreamMADCore(wiring.Component):
             else self.s_axis_vector_tlast
         m.d.comb += [framing.w_en.eq(accept), framing.w_data.eq(user_in)]
 
-        # -- results out --
-        delivered = Signal()
+        # -- results out, through a register slice: the core's result and its framing are
+        # taken together into an output register (or, while that one waits, a second one),
+        # so that the core's queue and the side queue are read on registers alone and
+        # ``tready`` only steers the slice --
         res = core.result.payload
-        data = self.m_axis_result_tdata
-        m.d.comb += [
-            self.m_axis_result_tvalid.eq(core.result.valid),
-            core.result.ready.eq(self.m_axis_result_tready),
-            delivered.eq(core.result.valid & self.m_axis_result_tready),
-            framing.r_en.eq(delivered),
-            self.m_axis_result_tlast.eq(framing.r_data[0]),
-        ]
-        if axi.user_width:
-            m.d.comb += self.m_axis_result_tuser.eq(framing.r_data[1:])
+        tdata = Signal(len(self.m_axis_result_tdata))
         for field in axi.result_fields():
             lsb, width = field["lsb"], field["width"]
             if field["name"] == "distances":
                 for j in range(field["count"]):
                     at = lsb + j * field["stride"]
-                    m.d.comb += data[at:at + width].eq(res.distances[j])
+                    m.d.comb += tdata[at:at + width].eq(res.distances[j])
             else:
-                m.d.comb += data[lsb:lsb + width].eq(res[field["name"]])
+                m.d.comb += tdata[lsb:lsb + width].eq(res[field["name"]])
+        incoming = Cat(tdata, framing.r_data)
+        out_valid = Signal()
+        out_data = Signal(len(incoming), reset_less=True)
+        skid_valid = Signal()
+        skid_data = Signal(len(incoming), reset_less=True)
+        take = Signal()
+        delivered = Signal()
+        m.d.comb += [
+            core.result.ready.eq(~skid_valid),
+            take.eq(core.result.valid & ~skid_valid),
+            framing.r_en.eq(take),
+            delivered.eq(out_valid & self.m_axis_result_tready),
+            self.m_axis_result_tvalid.eq(out_valid),
+            self.m_axis_result_tdata.eq(out_data[:len(tdata)]),
+            self.m_axis_result_tlast.eq(out_data[len(tdata)]),
+        ]
+        if axi.user_width:
+            m.d.comb += self.m_axis_result_tuser.eq(out_data[len(tdata) + 1:])
+        # The data registers load on registers and ``tready`` alone (what they hold while
+        # their valid bit is low does not matter): only the two valid bits wait for ``take``,
+        # so that its path from the core's queue does not fan out over the data.
+        load_out = ~out_valid | self.m_axis_result_tready     # the output register is free
+        with m.If(load_out):
+            m.d.sync += [out_data.eq(Mux(skid_valid, skid_data, incoming)),
+                         out_valid.eq(skid_valid | take), skid_valid.eq(0)]
+        with m.Elif(take):
+            m.d.sync += skid_valid.eq(1)
+        with m.If(~skid_valid):
+            m.d.sync += skid_data.eq(incoming)
 
         # -- codebook --
         m.d.comb += [
@@ -140,24 +165,25 @@ class AXIStreamMADCore(wiring.Component):
         ]
         return accept, delivered
 
-    @staticmethod
-    def _counters(m, core, accept, delivered):
-        """The ``VECTORS_IN``, ``RESULTS_OUT`` and ``STATUS`` registers (``STATUS`` a cycle
-        behind)."""
+    def _counters(self, m, core, accept, delivered):
+        """The ``VECTORS_IN``, ``RESULTS_OUT`` and ``STATUS`` registers (``STATUS``'s count
+        and busy bit two cycles behind the counters, its ready bits one)."""
         vectors_in = Signal(32)
         results_out = Signal(32)
         with m.If(accept):
             m.d.sync += vectors_in.eq(vectors_in + 1)
         with m.If(delivered):
             m.d.sync += results_out.eq(results_out + 1)
-        # STATUS is a register, a cycle behind the counters: the subtraction and the 32-bit
-        # comparison stay off the read path (on the ecp5 top they were its slowest path).
+        # STATUS is two register stages behind the counters, the subtraction in one and the
+        # busy check in the other, so that neither is on the read path nor in series with
+        # the other (on the ecp5 top each was, in turn, its slowest path). The results in
+        # flight never exceed the core's queue and the slice: 16 bits are exact.
         in_flight = Signal(16)
-        m.d.comb += in_flight.eq(vectors_in - results_out)
+        m.d.sync += in_flight.eq(vectors_in - results_out)
         status = Signal(32)
         m.d.sync += [
-            status[STATUS_BITS["busy"]].eq(vectors_in != results_out),
-            status[STATUS_BITS["result_valid"]].eq(core.result.valid),
+            status[STATUS_BITS["busy"]].eq(in_flight != 0),
+            status[STATUS_BITS["result_valid"]].eq(self.m_axis_result_tvalid),
             status[STATUS_BITS["vector_ready"]].eq(core.vector.ready),
             status[STATUS_BITS["codebook_ready"]].eq(core.codebook.ready),
             status[16:].eq(in_flight),
@@ -185,8 +211,16 @@ class AXIStreamMADCore(wiring.Component):
         ]
         with m.If(self.s_axil_awvalid & ~aw_full):
             m.d.sync += [aw_full.eq(1), aw_word.eq(self.s_axil_awaddr[2:])]
+        # Whether the written bytes are zero above the count's bits, worked out as the data
+        # arrives (the bytes not written keep the current count's, which are zero there):
+        # a 32-bit check on the way to the write was the ecp5 top's slowest path.
+        count_bits = len(active)
+        w_high_zero = Signal()
+        high_zero = 1
+        for bit in range(count_bits, 32):
+            high_zero &= ~self.s_axil_wstrb[bit // 8] | ~self.s_axil_wdata[bit]
         with m.If(self.s_axil_wvalid & ~w_full):
-            m.d.sync += [w_full.eq(1), w_data.eq(self.s_axil_wdata),
+            m.d.sync += [w_full.eq(1), w_data.eq(self.s_axil_wdata), w_high_zero.eq(high_zero),
                          w_strb.eq(self.s_axil_wstrb)]
         with m.If(bvalid & self.s_axil_bready):
             m.d.sync += bvalid.eq(0)
@@ -201,10 +235,9 @@ class AXIStreamMADCore(wiring.Component):
                     current[8 * byte:8 * byte + 8]))
         # m applies when it is 1..M: the bits above M's width must all be zero and the rest
         # compared as a narrow number (a 32-bit comparison was a long carry chain).
-        count_bits = len(active)
         low = merged[:count_bits]
         applies = Signal()
-        m.d.comb += applies.eq((merged[count_bits:] == 0) & (low != 0) & (low <= templates))
+        m.d.comb += applies.eq(w_high_zero & (low != 0) & (low <= templates))
         writing = Signal()
         is_active = Signal()
         active_offset = next(r["offset"] for r in register_map(self._config)

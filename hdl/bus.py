@@ -148,13 +148,22 @@ class AXIConfig:
 
     @property
     def latency_cycles(self):
-        """Cycles from a vector's transfer to its result's ``tvalid``: the core's (the wrapper
-        adds no register on the data path)."""
-        return self.core.latency_cycles
+        """Cycles from a vector's transfer to its result's ``tvalid``: the core's and one
+        more, the result's register slice."""
+        return self.core.latency_cycles + 1
 
     @property
     def cycles_per_vector(self):
         return self.core.cycles_per_vector
+
+    #: Results the output register slice holds.
+    SLICE = 2
+
+    @property
+    def results_held(self):
+        """Results the top holds while its result stream is blocked (and so vectors it
+        takes meanwhile): the core's result queue's and the slice's."""
+        return self.core.result_queue_depth + self.SLICE
 
 
 def axi_port_table(config):
@@ -216,7 +225,8 @@ _REGISTERS = [
     ("STATUS", "r", "bit 0 busy (a vector's result not yet transferred), bit 1 "
                     "m_axis_result_tvalid, bit 2 s_axis_vector_tready, bit 3 "
                     "s_axis_codebook_tready, bits 31:16 results in flight "
-                    "(VECTORS_IN - RESULTS_OUT); as they were a cycle before the read"),
+                    "(VECTORS_IN - RESULTS_OUT); the count and bit 0 as they were two cycles "
+                    "before the read, the other bits one"),
 ]
 
 

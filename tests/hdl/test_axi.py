@@ -18,6 +18,7 @@ from madvq.sim.packing import pack_rows
 
 
 OKAY, SLVERR = 0, 2
+SLICE = 2                   # results the output register slice holds
 
 
 def _offset(axi, name):
@@ -155,9 +156,10 @@ def _tdata_fields(axi, word):
 
 def stream_check(dut, axi, *, count=40, seed=3):
     """Load a codebook, stream ``count`` vectors with random tlast/tuser and gaps, change m
-    through the register half-way, while the result stream is first blocked for
-    2 x the queue depth + the latency + 5 cycles and then ready at random. Returns the
-    mismatches (an empty list when all is well) and the counters read at the end."""
+    through the register half-way, while the result stream is first blocked long enough to
+    fill every queue (twice what the core's queue and the result's slice hold, in cycles
+    per vector, + the latency + 5 cycles) and then ready at random. Returns the mismatches
+    (an empty list when all is well) and the counters read at the end."""
     cfg = axi.core
     rng = np.random.default_rng(seed)
     book = bench_codebook(cfg, rng)
@@ -171,7 +173,7 @@ def stream_check(dut, axi, *, count=40, seed=3):
     exp_index = np.concatenate([expected.index, expected2.index])
     exp_distance = np.concatenate([expected.distance, expected2.distance])
     depth = cfg.result_queue_depth
-    blocked = 2 * depth + cfg.latency_cycles + 5
+    blocked = 2 * (depth + SLICE) * cfg.cycles_per_vector + axi.latency_cycles + 5
     got = []
     counters = {}
     accepted = []
@@ -246,8 +248,9 @@ STREAM_CONFIGS = [
 def test_framing_travels_with_the_result(axi):
     wrong, counters = stream_check(AXIStreamMADCore(axi), axi)
     assert wrong == []
-    # Blocked, the core took exactly what its result queue holds.
-    assert counters["accepted_while_blocked"] == axi.core.result_queue_depth
+    # Blocked, the wrapper took exactly what the core's result queue and the result's
+    # slice hold.
+    assert counters["accepted_while_blocked"] == axi.core.result_queue_depth + SLICE
     assert counters["VECTORS_IN"] == counters["RESULTS_OUT"] == 40
     assert counters["STATUS"] & 1 == 0 and counters["STATUS"] >> 16 == 0
 
@@ -276,7 +279,7 @@ def test_the_check_sees_lost_framing():
 def test_full_throughput_and_latency(axi):
     """With both streams always valid and ready, a vector transfers every
     ``cycles_per_vector`` cycles and each result comes ``latency_cycles`` after its vector:
-    the wrapper adds neither a stall nor a register."""
+    the wrapper adds no stall and one register (the result's slice)."""
     from amaranth.hdl import Module, Signal
     cfg = axi.core
     dut = AXIStreamMADCore(axi)
@@ -297,7 +300,7 @@ def test_full_throughput_and_latency(axi):
 
     async def consumer(ctx):
         ctx.set(dut.m_axis_result_tready, 1)
-        for _ in range(count * cfg.cycles_per_vector + cfg.latency_cycles + 20):
+        for _ in range(count * cfg.cycles_per_vector + axi.latency_cycles + 20):
             *_, valid, now = await ctx.tick().sample(dut.m_axis_result_tvalid, cycle)
             if valid:
                 got.append(now)
@@ -310,6 +313,7 @@ def test_full_throughput_and_latency(axi):
     sim.add_testbench(consumer)
     sim.run()
     assert len(got) == count
-    assert got[0] - sent[0] == cfg.latency_cycles == register_values(axi)["LATENCY"]
+    assert got[0] - sent[0] == axi.latency_cycles == register_values(axi)["LATENCY"]
+    assert axi.latency_cycles == cfg.latency_cycles + 1
     assert np.diff(sent).tolist() == [cfg.cycles_per_vector] * (count - 1)
     assert np.diff(got).tolist() == [cfg.cycles_per_vector] * (count - 1)
