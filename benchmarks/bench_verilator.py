@@ -113,6 +113,25 @@ int main(int argc, char** argv) {
 """
 
 
+def compare_with_plain(what, variant, plain, batch, expected, repeats=3):
+    """Build ``variant`` (a Verilator backend), then run it and ``plain`` on ``batch`` in
+    turn ``repeats`` times; print both best rates and their ratio."""
+    seconds, model = best_of(1, variant.build)
+    print(f"{what} model {'compiled' if model.built else 'found in the cache'} in "
+          f"{seconds:.2f} s")
+    variant_times, plain_times = [], []
+    for _ in range(repeats):
+        seconds, run = best_of(1, lambda: variant.run(batch))
+        variant_times.append(seconds)
+        plain_times.append(best_of(1, lambda: plain.run(batch))[0])
+    assert len(run.results.mismatches(expected)) == 0
+    v_rate = batch.vector_count / min(variant_times)
+    p_rate = batch.vector_count / min(plain_times)
+    print(f"{what} verilator backend: {v_rate:,.0f} vectors/s against {p_rate:,.0f} for the "
+          f"plain g++ build in the same alternating runs ({v_rate / p_rate:.2f}x); all results "
+          f"match the golden model")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vectors", type=int, default=1_000_000)
@@ -149,47 +168,19 @@ def main():
           f"cycles/s); building the Batch (input checks) {t_batch:.3f} s more; all results "
           f"match the golden model")
 
-    # -- the same, profile-guided (compiled twice around a profiling run); the two runs
-    # alternate so that a change in the machine's load hits both alike --
-    guided = VerilatorBackend(cfg, log=print, profile_guided=True)
-    t_guided_build, guided_model = best_of(1, guided.build)
-    print(f"profile-guided model {'compiled' if guided_model.built else 'found in the cache'} "
-          f"in {t_guided_build:.2f} s")
-    plain_times, guided_times = [t_run], []
-    for _ in range(3):
-        seconds, guided_run = best_of(1, lambda: guided.run(batch))
-        guided_times.append(seconds)
-        plain_times.append(best_of(1, lambda: backend.run(batch))[0])
-    assert len(guided_run.results.mismatches(expected)) == 0
-    g_rate = args.vectors / min(guided_times)
-    p_rate = args.vectors / min(plain_times)
-    print(f"profile-guided verilator backend: {g_rate:,.0f} vectors/s against {p_rate:,.0f} "
-          f"for the plain build in the same alternating runs ({g_rate / p_rate:.2f}x); all "
-          f"results match the golden model")
-
-    # -- the same model compiled by clang++ (CXX=clang++), when it is installed, again
-    # alternating with the plain g++ build --
+    # -- the same, profile-guided (compiled twice around a profiling run), and compiled by
+    # clang++ (CXX=clang++) when it is installed; each alternates with the plain g++ build,
+    # so that a change in the machine's load hits both alike --
+    compare_with_plain("profile-guided", VerilatorBackend(cfg, log=print, profile_guided=True),
+                       backend, batch, expected)
     import shutil
     if shutil.which("clang++") and not os.environ.get("CXX"):
-        os.environ["CXX"] = "clang++"
+        os.environ["CXX"] = "clang++"       # read when the model is compiled
         try:
-            clang = VerilatorBackend(cfg, log=print)
-            t_clang_build, clang_model = best_of(1, clang.build)
-            print(f"clang++ model {'compiled' if clang_model.built else 'found in the cache'} "
-                  f"in {t_clang_build:.2f} s")
-            clang_times, plain_again = [], []
-            for _ in range(3):
-                seconds, clang_run = best_of(1, lambda: clang.run(batch))
-                clang_times.append(seconds)
-                plain_again.append(best_of(1, lambda: backend.run(batch))[0])
+            compare_with_plain("clang++", VerilatorBackend(cfg, log=print), backend, batch,
+                               expected)
         finally:
             del os.environ["CXX"]
-        assert len(clang_run.results.mismatches(expected)) == 0
-        c_rate = args.vectors / min(clang_times)
-        p_rate = args.vectors / min(plain_again)
-        print(f"verilator backend compiled by clang++: {c_rate:,.0f} vectors/s against "
-              f"{p_rate:,.0f} for g++'s build in the same alternating runs "
-              f"({c_rate / p_rate:.2f}x); all results match the golden model")
     else:
         print("clang++: not installed (or CXX already set): not compared")
 
