@@ -34,7 +34,8 @@ from madvq.hdl.tools import MissingToolError, ToolError, find_tool
 
 
 __all__ = ["BOARDS", "UP5K_BOARDS", "DEFAULTS", "BRIDGES", "BoardSpec",
-           "board_spec", "default_config", "default_baud", "build_target", "toolchain_env",
+           "board_spec", "default_config", "default_baud", "link_clock", "board_link_config",
+           "build_target", "toolchain_env",
            "ice40_pll", "ecp5_pll", "gowin_pll", "board_clock", "POWER_ON_DELAY",
            "BoardReset", "BoardBuild", "prepare_build", "build_board", "BuildReport",
            "program_command", "check_bitstream", "program", "CONSTRAINTS_DIR"]
@@ -104,9 +105,13 @@ def board_spec(board, device=None):
 #   3 units (24 of the 30 EBRs, 27 with the link's queues) is the most that fits: 6 cycles
 #   per vector, ~4,100 cells. 4 units need 32 EBRs for the codebook alone; with one of them
 #   in registers (ram_lanes=3) the build needs 5,105 cells, and nextpnr finds no placement.
-#   Fmax measured 32.4 MHz (P=3, at a 33 MHz constraint), 29.9 at 30 MHz and 29.7 at 28.5
-#   MHz after later changes to the core (the slowest path in the link's reply builder),
-#   33.2 MHz at 28.125 MHz: 28.125 MHz from the PLL, 18% in hand.
+#   With one clock the link held the board to 28.125 MHz (Fmax 29.7-33.2 MHz, its reply
+#   builder and frame encoder; 32.6 MHz at a 48 MHz constraint). Now the core and the
+#   self-test run on the PLL's output and the link on its half (link_clock): at 48 MHz the
+#   core reached 45.0-48.7 MHz (seeds 1-3, after its self-test's counters and sums were cut
+#   into 16-bit pieces; slowest path the core's credit register through `ready` into the
+#   sequencer), too close to call; at 42 MHz: Fmax 46.6 MHz (11% in hand), the link 40.8 MHz
+#   at 21 MHz, 4,356 cells, 27 EBRs: 7.0 M vectors/s. The link's 21 MHz makes 3 Mbaud.
 # * ULX3S: the fully parallel core fits every ULX3S (nextpnr gives the 12F the 25F's 24,288
 #   LUT4s: one die). Measured Fmax 104.7-106.0 MHz with plain arithmetic (12,133 LUT4, the
 #   first link), 106.8-121.4 MHz with the ECP5 carry-cell arithmetic (8,851 LUT4), which is
@@ -120,15 +125,13 @@ def board_spec(board, device=None):
 #   4,357 + 1,976, 2,917 FF, 82.8 MHz. Built for P=6: Fmax 72.8 MHz at 60.75 MHz, 83.2 MHz
 #   at 72 MHz (4,834 LUT4 + 2,700 ALU, 3,632 FF, 25 BSRAMs): 72 MHz from the rPLL
 #   (27 * (FBDIV+1) / (IDIV+1): 27 * 8 / 3).
-# * iCESugar: the iCEBreaker's FPGA and package, so the same core and clock; its pins differ
-#   (UART 4/6, the RGB LED on 39-41). Built with the iCESugar's pin file, P=3 in block RAM at
-#   28.125 MHz: 4,101 of 5,280 cells, 27 of 30 EBRs, Fmax 33.6 MHz at its 115,200 baud
-#   (4,088 cells, 36.0 MHz at 1 Mbaud). Built for 33 MHz (1 Mbaud): 4,101 cells, Fmax 34.5
-#   MHz, met by 4% only, where the iCEBreaker's builds of this core have ranged 29.7-33.2
-#   MHz: 28.125 MHz keeps the iCEBreaker's margin.
+# * iCESugar: the iCEBreaker's FPGA and package, so the same core and clocks; its pins differ
+#   (UART 4/6, the RGB LED on 39-41). Built with one clock, P=3 in block RAM at 28.125 MHz:
+#   4,101 of 5,280 cells, 27 of 30 EBRs, Fmax 33.6 MHz at its 115,200 baud. Now as the
+#   iCEBreaker: the core at 42 MHz, the link at 21 MHz (not rebuilt since).
 DEFAULTS = {
-    "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=28.125),
-    "icesugar": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=28.125),
+    "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=42.0),
+    "icesugar": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=42.0),
     "ulx3s": dict(core=dict(templates_per_cycle=16, storage="registers", arithmetic="ecp5"),
                   clock_mhz=100.0),
     "tangnano9k": dict(core=dict(templates_per_cycle=6, storage="ram"), clock_mhz=72.0),
@@ -161,13 +164,14 @@ BRIDGES = {
 
 
 def default_baud(board, clock_hz=None):
-    """The link's default rate on ``board`` at ``clock_hz`` (default: the clock of the
-    board's default build): the fastest of its bridge's rates (:data:`BRIDGES`) that a UART
-    makes from that clock (at least 4 cycles per bit, within 2%); ``ValueError`` when none
-    is."""
+    """The link's default rate on ``board`` with the link at ``clock_hz`` (default: the link's
+    clock in the board's default build): the fastest of its bridge's rates
+    (:data:`BRIDGES`) that a UART makes from that clock (at least 4 cycles per bit, within
+    2%); ``ValueError`` when none is."""
     from madvq.hdl.protocol import uart_divisor
     if clock_hz is None:
-        clock_hz = board_clock(board_spec(board), default_config(board)[1])[1]
+        spec = board_spec(board)
+        clock_hz = link_clock(spec, *board_clock(spec, default_config(board)[1]))[0]
     bridge, rates = BRIDGES[board]
     for rate in rates:
         try:
@@ -370,6 +374,30 @@ def board_clock(spec, clock_mhz):
     return pll, int(round(pll["f_out"]))
 
 
+def link_clock(spec, pll, clock_hz):
+    """``(link clock in Hz, core_clock_ratio)`` of a build whose core runs at ``clock_hz``
+    (what :func:`board_clock` gave, with ``pll``): on the iCE40 boards a PLL's second output
+    at half its frequency carries the link, which could not keep up with the core's clock
+    (its reply builder and frame encoder close timing near 33 MHz, the core near 50); a
+    board without a PLL, or another FPGA, runs the link on the core's clock."""
+    if pll is not None and spec.name in UP5K_BOARDS:
+        return clock_hz // 2, 2
+    return clock_hz, 1
+
+
+def board_link_config(spec, core, clock_mhz, *, baud=None, max_vectors=32):
+    """``(pll, LinkConfig)`` of a build of ``core`` on ``spec`` with the core at
+    ``clock_mhz``: the link's clock from :func:`link_clock`, ``baud`` (default: the
+    fastest its bridge makes, :func:`default_baud`)."""
+    from madvq.hdl.protocol import LinkConfig
+    pll, clock_hz = board_clock(spec, clock_mhz)
+    link_hz, ratio = link_clock(spec, pll, clock_hz)
+    if baud is None:
+        baud = default_baud(spec.name, link_hz)
+    return pll, LinkConfig(core=core, clock_hz=link_hz, baud=baud, max_vectors=max_vectors,
+                           core_clock_ratio=ratio)
+
+
 # How long the board's logic stays in reset once its clock runs: Amaranth's own iCE40 clock
 # domain waits 15 us (iCE40 block RAM reads as zero for ~3 us after configuration; 5x margin).
 # The ECP5 needs no wait for its block RAM; it gets the same wait so that a PLL which has just
@@ -437,13 +465,23 @@ class BoardBuild(Elaboratable):
         self.spec = spec
         self.link = link
         self.pll = pll
+        if link.core_clock_ratio != 1 and (pll is None or spec.name not in UP5K_BOARDS):
+            raise ValueError(f"a core at {link.core_clock_ratio} times the link's clock needs "
+                             f"an iCE40 board's PLL (its output and half of it), not the "
+                             f"{spec.name}" + ("" if pll is None else "'s"))
 
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
+        two_clocks = self.link.core_clock_ratio != 1
         cd = m.domains.sync = ClockDomain("sync")
         clk = Signal()
         m.d.comb += cd.clk.eq(clk)
+        if two_clocks:
+            # The core's clock (the PLL's output); `sync`, the link's, is half of it.
+            core_cd = m.domains.core = ClockDomain("core")
+            core_clk = Signal()
+            m.d.comb += core_cd.clk.eq(core_clk)
         locked = Signal()
         clk_name = platform.default_clk
         def buffer(direction, name, number):
@@ -459,6 +497,16 @@ class BoardBuild(Elaboratable):
 
         if self.pll is None:
             m.d.comb += [clk.eq(buffer("i", clk_name, 0).i), locked.eq(1)]
+        elif spec.name in UP5K_BOARDS and two_clocks:
+            pin = platform.request(clk_name, 0, dir="-")
+            m.submodules.pll = Instance(
+                "SB_PLL40_2F_PAD",
+                p_FEEDBACK_PATH="SIMPLE",
+                p_PLLOUT_SELECT_PORTA="GENCLK", p_PLLOUT_SELECT_PORTB="GENCLK_HALF",
+                p_DIVR=self.pll["DIVR"], p_DIVF=self.pll["DIVF"], p_DIVQ=self.pll["DIVQ"],
+                p_FILTER_RANGE=self.pll["FILTER_RANGE"],
+                i_PACKAGEPIN=pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
+                o_PLLOUTGLOBALA=core_clk, o_PLLOUTGLOBALB=clk, o_LOCK=locked)
         elif spec.name in UP5K_BOARDS:
             pin = platform.request(clk_name, 0, dir="-")
             m.submodules.pll = Instance(
@@ -504,6 +552,10 @@ class BoardBuild(Elaboratable):
         reset = m.submodules.reset = BoardReset(
             max(1, round(POWER_ON_DELAY * self.link.clock_hz)), domain="sync")
         m.d.comb += reset.locked.eq(locked)
+        if two_clocks:
+            core_reset = m.submodules.core_reset = BoardReset(
+                max(1, round(POWER_ON_DELAY * self.link.core_clock_hz)), domain="core")
+            m.d.comb += core_reset.locked.eq(locked)
 
         top = m.submodules.board = BoardTop(self.link)
         uart = platform.request("uart", 0, dir="-")
@@ -553,10 +605,14 @@ class BuildReport:
     seconds: float
     bitstream: str
     max_vectors: int = 32      # vectors per classify request (the link's)
+    # With the link on a clock of its own (half the core's): that clock and its Fmax.
+    link_clock_hz: int = None
+    link_fmax_hz: float = None
 
     @property
     def timing_met(self):
-        return self.fmax_hz >= self.clock_hz
+        return self.fmax_hz >= self.clock_hz and (
+            self.link_clock_hz is None or self.link_fmax_hz >= self.link_clock_hz)
 
     @property
     def vectors_per_second(self):
@@ -572,6 +628,9 @@ class BuildReport:
             "board": self.board, "device": self.device, "core": self.core.to_dict(),
             "module": self.core.default_name,
             "clock_hz": self.clock_hz, "fmax_hz": round(self.fmax_hz),
+            "link_clock_hz": self.link_clock_hz or self.clock_hz,
+            "link_fmax_hz": round(self.link_fmax_hz if self.link_fmax_hz is not None
+                                  else self.fmax_hz),
             "timing_met": self.timing_met, "baud": self.baud,
             "max_vectors": self.max_vectors,
             "cycles_per_vector": self.core.cycles_per_vector,
@@ -588,8 +647,11 @@ class BuildReport:
         main = {"icebreaker": ("ICESTORM_LC",), "icesugar": ("ICESTORM_LC",),
                 "ulx3s": ("TRELLIS_COMB",), "tangnano9k": ("LUT4", "ALU")}[self.board]
         lines = [f"{self.board} ({self.device}): {self.core.default_name}, "
-                 f"{self.clock_hz / 1e6:g} MHz clock, Fmax {self.fmax_hz / 1e6:.1f} MHz "
-                 f"({'met' if self.timing_met else 'FAILED'})"]
+                 f"{self.clock_hz / 1e6:g} MHz clock, Fmax {self.fmax_hz / 1e6:.1f} MHz"
+                 + ("" if self.link_clock_hz is None else
+                    f"; link {self.link_clock_hz / 1e6:g} MHz, Fmax "
+                    f"{self.link_fmax_hz / 1e6:.1f} MHz")
+                 + f" ({'met' if self.timing_met else 'FAILED'})"]
         use = ", ".join(f"{k} {v['used']}/{v['available']}"
                         for k, v in self.utilization.items()
                         if v["used"] and (k in main or k.endswith(("RAM", "EBR", "DP16KD",
@@ -633,7 +695,7 @@ def prepare_build(spec, link, pll, out_dir, *, name="madvq"):
     overrides = {
         "nextpnr_opts": nextpnr_opts,
         "add_preferences" if spec.name == "ulx3s" else "add_constraints":
-            constraints_text(spec, link.clock_hz),
+            constraints_text(spec, link.core_clock_hz),
     }
     saved = dict(os.environ)
     os.environ.update(env)              # Amaranth checks for the tools in os.environ
@@ -668,30 +730,57 @@ def build_board(board, link, *, device=None, out_dir=None, pll=None, log=print):
         tail = _explain_failure(out, name, proc.stdout, spec, link)
         raise BuildFailure(tail)
     nextpnr = json.loads(report_path.read_text())
-    clocks = nextpnr.get("fmax", {})
-    fmax = min((c["achieved"] for c in clocks.values()), default=0.0) * 1e6
-    # The timing analysis must have used the built clock (the oscillator's constraint
-    # carried through the PLL): otherwise "met" would mean nothing.
-    constraint = min((c["constraint"] for c in clocks.values()), default=0.0) * 1e6
-    if abs(constraint - link.clock_hz) > 0.002 * link.clock_hz:
-        raise ToolError(f"nextpnr checked timing at {constraint / 1e6:.3f} MHz, not at the "
-                        f"built clock {link.clock_hz / 1e6:.3f} MHz (see {out / 'build.log'})")
+    fmax, link_fmax = _fmax_of_clocks(nextpnr.get("fmax", {}), link, out)
+    two_clocks = link.core_clock_ratio != 1
     report = BuildReport(
-        board=spec.name, device=spec.fpga, core=link.core, clock_hz=link.clock_hz,
+        board=spec.name, device=spec.fpga, core=link.core, clock_hz=link.core_clock_hz,
         baud=link.baud, fmax_hz=fmax, utilization=nextpnr.get("utilization", {}),
         seconds=seconds, bitstream=str(out / f"{name}.{spec.bitstream}"),
-        max_vectors=link.max_vectors)
+        max_vectors=link.max_vectors,
+        link_clock_hz=link.clock_hz if two_clocks else None,
+        link_fmax_hz=link_fmax if two_clocks else None)
     (out / "madvq-report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     if proc.returncode != 0:
         raise ToolError(f"the {spec.name} build failed (see {out / 'build.log'}): "
                         f"{_last_error(proc.stdout)}")
     if not report.timing_met:
+        if fmax < link.core_clock_hz:
+            slow, f, clock, limit = "", fmax, link.core_clock_hz, fmax
+        else:
+            slow, f, clock = "'s link", link_fmax, link.clock_hz
+            limit = link_fmax * link.core_clock_ratio
         raise BuildFailure(
-            f"{link.core.default_name} misses timing on the {spec.name}: Fmax "
-            f"{fmax / 1e6:.1f} MHz < {link.clock_hz / 1e6:g} MHz clock; use --clock "
-            f"{_round_down_mhz(fmax)} or lower "
+            f"{link.core.default_name} misses timing on the {spec.name}{slow}: Fmax "
+            f"{f / 1e6:.1f} MHz < {clock / 1e6:g} MHz clock; use --clock "
+            f"{_round_down_mhz(limit)} or lower "
             f"(full report: {out / 'madvq-report.json'})")
     return report
+
+
+def _fmax_of_clocks(clocks, link, out):
+    """``(core's Fmax, link's Fmax)`` in Hz from nextpnr's report (``fmax``: clock net ->
+    achieved and constraint, in MHz); each clock is told by its constraint, which must be
+    one of the built clocks (the oscillator's constraint carried through the PLL):
+    otherwise "met" would mean nothing."""
+    wanted = {link.core_clock_hz: "core"}
+    if link.core_clock_ratio != 1:
+        wanted[link.clock_hz] = "link"
+    fmax = {}
+    for net, c in clocks.items():
+        constraint = c["constraint"] * 1e6
+        which = [w for hz, w in wanted.items() if abs(constraint - hz) <= 0.002 * hz]
+        if not which:
+            raise ToolError(f"nextpnr checked timing of {net} at {constraint / 1e6:.3f} MHz, "
+                            f"not at a built clock "
+                            f"({', '.join(f'{hz / 1e6:.3f}' for hz in wanted)} MHz; see "
+                            f"{out / 'build.log'})")
+        for w in which:
+            fmax[w] = min(fmax.get(w, float("inf")), c["achieved"] * 1e6)
+    if set(fmax) != set(wanted.values()):
+        raise ToolError(f"nextpnr's timing report has no clock at "
+                        f"{', '.join(f'{hz / 1e6:.3f}' for hz, w in wanted.items() if w not in fmax)}"
+                        f" MHz (see {out / 'build.log'})")
+    return fmax["core"], fmax.get("link", fmax["core"])
 
 
 def _round_down_mhz(hz):

@@ -87,14 +87,15 @@ def cmd_build(args):
         # build, not after it.
         boards.program_command(spec.name, f"madvq.{spec.bitstream}", flash=args.flash)
     cfg, clock_mhz = boards.build_target(spec.name, _build_core(args), args.clock)
-    pll, clock_hz = boards.board_clock(spec, clock_mhz)
-    baud = boards.default_baud(spec.name, clock_hz) if args.baud is None else args.baud
-    link = LinkConfig(core=cfg, clock_hz=clock_hz, baud=baud, max_vectors=args.max_vectors)
+    pll, link = boards.board_link_config(spec, cfg, clock_mhz, baud=args.baud,
+                                         max_vectors=args.max_vectors)
     out = args.output or f"build/{spec.name}"
     check_output_folder(out, "output folder")
     boards.toolchain_env()              # every tool is there, before anything is printed
     print(f"building {cfg.default_name} for the {spec.name} ({spec.fpga}) at "
-          f"{clock_hz / 1e6:g} MHz" + (" (PLL)" if pll else "") + f" into {out}/ ...",
+          f"{link.core_clock_hz / 1e6:g} MHz" + (" (PLL)" if pll else "")
+          + ("" if link.core_clock_ratio == 1 else
+             f", the link at {link.clock_hz / 1e6:g} MHz") + f" into {out}/ ...",
           flush=True)
     try:
         report = boards.build_board(spec.name, link, device=spec.device, out_dir=out, pll=pll)
@@ -166,8 +167,10 @@ def cmd_gatelevel(args):
     if report.get("board") != spec.name:
         raise ValueError(f"{folder}/ holds a build for the {report.get('board')}, not the "
                          f"{spec.name}")
-    link = LinkConfig(core=CoreConfig.from_dict(report["core"]), clock_hz=report["clock_hz"],
-                      baud=report["baud"], max_vectors=report.get("max_vectors", 32))
+    link_hz = report.get("link_clock_hz", report["clock_hz"])
+    link = LinkConfig(core=CoreConfig.from_dict(report["core"]), clock_hz=link_hz,
+                      baud=report["baud"], max_vectors=report.get("max_vectors", 32),
+                      core_clock_ratio=report["clock_hz"] // link_hz)
     _gatelevel(spec, link, folder)
     return 0
 
@@ -198,12 +201,12 @@ def cmd_program(args):
     return 0
 
 
-def _sim_clock_hz(args):
-    """The clock of ``--board``'s default build (the iCEBreaker's when not given): the
-    simulated board's."""
+def _sim_clocks(args):
+    """``(link clock in Hz, core_clock_ratio)`` of ``--board``'s default build (the
+    iCEBreaker's when not given): the simulated board's."""
     from madvq.gen import boards
     spec = boards.board_spec(args.board or "icebreaker")
-    return boards.board_clock(spec, boards.default_config(spec.name)[1])[1]
+    return boards.link_clock(spec, *boards.board_clock(spec, boards.default_config(spec.name)[1]))
 
 
 def _check_port_flags(args, cfg):
@@ -213,17 +216,17 @@ def _check_port_flags(args, cfg):
     from madvq.host.driver import check_timeout
     from madvq.host.transport import check_baud
     from madvq.sim.board import board_link
+    clock_hz, ratio = _sim_clocks(args)
     if args.baud is None:
-        args.baud = boards.default_baud(args.board or "icebreaker", _sim_clock_hz(args))
+        args.baud = boards.default_baud(args.board or "icebreaker", clock_hz)
     check_baud(args.baud)
     check_timeout(args.timeout)
-    clock_hz = _sim_clock_hz(args)
     if args.port == "sim":
         # The simulated board is the board's default build (--board, else the iCEBreaker's)
         # at --baud; the Amaranth backend runs it at 4 clock cycles per bit instead, but
         # takes the same --baud values as the Verilator one, so that no backend accepts a
         # rate the build would refuse.
-        board_link(cfg, "verilator", args.baud, clock_hz)
+        board_link(cfg, "verilator", args.baud, clock_hz, ratio)
 
 
 def _open_board(args, cfg=None):
@@ -234,7 +237,7 @@ def _open_board(args, cfg=None):
     link, backend = None, None
     if args.port == "sim":
         backend = resolve_backend(args.backend)
-        link = board_link(cfg, backend, args.baud, _sim_clock_hz(args))
+        link = board_link(cfg, backend, args.baud, *_sim_clocks(args))
     transport = open_transport(args.port, args.baud, link=link, backend=backend or "auto",
                                log=lambda note: print(note, flush=True))
     try:
@@ -315,7 +318,7 @@ def cmd_selftest(args):
     c = board.config
     print(f"self-test of {c.default_name}: {result.count} vectors in {result.cycles} cycles "
           f"({result.cycles_per_vector:.3f} per vector), {result.vectors_per_second:,.0f} "
-          f"vectors/s at {board.link.clock_hz / 1e6:g} MHz; checksum "
+          f"vectors/s at {board.link.core_clock_hz / 1e6:g} MHz; checksum "
           f"{result.sums[0]:08x} {result.sums[1]:08x}")
     if not result.ok:
         raise Failure(f"the self-test checksum differs from the golden model's "

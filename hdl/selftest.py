@@ -96,17 +96,46 @@ def _xor_of(source, mask):
     return value
 
 
+def _count_in_pieces(m, counter, step, piece=16):
+    """``counter += step`` (+1 or -1), as counters of ``piece`` bits, each stepping when every
+    piece below it wraps: no carry chain longer than a piece (a 32- or 48-bit one would
+    limit the core's clock on the iCE40). Call it under the enable."""
+    wrap = (1 << piece) - 1 if step > 0 else 0
+    lower_wrap = Const(1)
+    for k in range(0, len(counter), piece):
+        part = counter[k:k + piece]
+        with m.If(lower_wrap):
+            m.d.sync += part.eq(part + step)
+        lower_wrap = lower_wrap & (part == (wrap & ((1 << len(part)) - 1)))
+
+
+def _add_in_halves(m, total, low, high, valid):
+    """``total += high:low`` (32 bits) when ``valid``: the low half in that cycle, the high
+    half with the low half's carry in the next, ``high`` read then. Returns the register
+    that is high in the cycle the high half is added."""
+    carry = Signal()
+    high_valid = Signal()
+    with m.If(valid):
+        m.d.sync += Cat(total[:16], carry).eq(total[:16] + low)
+    m.d.sync += high_valid.eq(valid)
+    with m.If(high_valid):
+        m.d.sync += total[16:].eq(total[16:] + high + carry)
+    return high_valid
+
+
 class SelfTest(wiring.Component):
     """Runs ``count`` LFSR vectors through a core and sums its results.
 
     ``control`` (:class:`SelfTestSignature`, flipped): a ``start`` transfer (``count`` >= 1,
     ``seed`` nonzero) raises ``busy``; then ``vector`` offers a new vector in every cycle in
-    which the previous one was taken (the core's full rate) and ``result`` is always ready.
+    which the previous one was taken (one vector per cycle cores), or two cycles after it
+    (cores of two or more rounds, which take one every ``rounds`` cycles): the core's full
+    rate either way; ``result`` is always ready.
     ``busy`` falls when the last result has been summed, and ``report`` then offers the
     run's count, cycles (from the first cycle a vector was offered to the cycle the last
     result was taken, both counted), ``sum1`` and ``sum2`` (see the module docstring), one
     byte per transfer; the next ``start`` is accepted once the report has been read. The
-    sums are pipelined (two cycles) so they never limit the clock.
+    sums are pipelined (four cycles, in 16-bit halves) so they never limit the clock.
     """
 
     def __init__(self, config):
@@ -145,10 +174,23 @@ class SelfTest(wiring.Component):
         reporting = Signal()
         position = Signal(range(REPORT_BYTES))
 
+        sent = self.vector.valid & self.vector.ready
+        if cfg.rounds == 1:
+            advance = sent
+            offer = sending
+        else:
+            # The core takes a vector at most every `rounds` cycles: the generator moves on
+            # a cycle after a transfer, from a register, so that the core's ready reaches
+            # one flip-flop rather than the window's and the counter's enables across the
+            # chip (the slowest path of a board whose core runs at twice the link's clock),
+            # and offers the next vector a cycle later, still before the core can take it.
+            advance = Signal()
+            m.d.sync += advance.eq(sent)
+            offer = sending & ~advance
         m.d.comb += [
-            # From a register: the core's ready depends on valid, and a 32-bit comparison
+            # From registers: the core's ready depends on valid, and a 32-bit comparison
             # in front of it would be on the slowest path of the board.
-            self.vector.valid.eq(sending),
+            self.vector.valid.eq(offer),
             self.vector.payload.eq(window[:cfg.dims * cfg.width]),
             self.result.ready.eq(1),
             start.ready.eq(~ctl.busy & ~reporting),
@@ -160,10 +202,9 @@ class SelfTest(wiring.Component):
                 sending.eq(start.p.count != 0),
                 ctl.busy.eq(1), cycles.eq(0), sum1.eq(0), sum2.eq(0),
             ]
-        sent = self.vector.valid & self.vector.ready
-        with m.If(sent):
-            m.d.sync += [window.eq(step_next), to_send.eq(to_send - 1),
-                         sending.eq(to_send != 1)]
+        with m.If(advance):
+            m.d.sync += [window.eq(step_next), sending.eq(to_send != 1)]
+            _count_in_pieces(m, to_send, -1)
 
         # Only this run's vectors are in the core while it is busy.
         got = self.result.valid & ctl.busy
@@ -172,16 +213,24 @@ class SelfTest(wiring.Component):
         with m.Elif(got & ~sent):
             m.d.sync += in_core.eq(in_core - 1)
         waiting = sending | (in_core != 0)              # results still to come
-        with m.If(ctl.busy & waiting):
-            m.d.sync += cycles.eq(cycles + 1)
+        # Counted a cycle late, from a register: the count's enable is then off the path
+        # from the core's ready. The last count lands before the report is made (the last
+        # result's checksum stages come after it).
+        counting = Signal()
+        m.d.sync += counting.eq(ctl.busy & waiting)
+        with m.If(counting):
+            _count_in_pieces(m, cycles, +1)
 
         full_word = Cat(self.result.p.distance, self.result.p.index)
         m.d.sync += [word.eq(full_word[:32]), word_valid.eq(got), sum1_valid.eq(word_valid)]
-        with m.If(word_valid):
-            m.d.sync += sum1.eq(sum1 + word)
-        with m.If(sum1_valid):
-            m.d.sync += sum2.eq(sum2 + sum1)
-        with m.If(ctl.busy & ~waiting & ~word_valid & ~sum1_valid):
+        # Each sum in two 16-bit halves, the high half a cycle behind the low one (a 32-bit
+        # carry chain would limit the core's clock on the iCE40): sum1's high half takes
+        # the word's a cycle late, and sum2 adds each half of sum1 as it is complete.
+        word_high = Signal(16, reset_less=True)
+        m.d.sync += word_high.eq(word[16:])
+        _add_in_halves(m, sum1, word[:16], word_high, word_valid)
+        sum2_high_valid = _add_in_halves(m, sum2, sum1[:16], sum1[16:], sum1_valid)
+        with m.If(ctl.busy & ~waiting & ~word_valid & ~sum1_valid & ~sum2_high_valid):
             m.d.sync += [ctl.busy.eq(0), reporting.eq(1), position.eq(0)]
 
         # The report's 32-bit word first, then its byte: a mux over the words and one over

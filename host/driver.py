@@ -76,8 +76,9 @@ class ErrorReply(BoardError):
 
 @dataclass
 class SelfTestResult:
-    """One self-test run: ``count`` vectors in ``cycles`` clock cycles, the sums the board
-    reported and those the golden model expects (``None`` when not checked)."""
+    """One self-test run: ``count`` vectors in ``cycles`` cycles of the core's clock
+    (``clock_hz``), the sums the board reported and those the golden model expects
+    (``None`` when not checked)."""
     count: int
     seed: int
     cycles: int
@@ -303,7 +304,7 @@ class Board:
         count = selftest_model.check_count(count)
         seed = selftest_model.check_seed(seed)
         cfg = self.config
-        run_time = (count * cfg.cycles_per_vector + 1000) / self.link.clock_hz
+        run_time = (count * cfg.cycles_per_vector + 1000) / self.link.core_clock_hz
         got = self._request(Command.SELFTEST,
                             count.to_bytes(4, "little") + seed.to_bytes(4, "little"),
                             reply_bytes=20, extra_time=2 * run_time)
@@ -315,7 +316,7 @@ class Board:
         result = SelfTestResult(
             count=count, seed=seed, cycles=int.from_bytes(got[4:12], "little"),
             sums=(int.from_bytes(got[12:16], "little"), int.from_bytes(got[16:20], "little")),
-            clock_hz=self.link.clock_hz)
+            clock_hz=self.link.core_clock_hz)
         if check:
             result.expected = selftest_model.expected(cfg, self.stored_codebook(), self.active,
                                                       seed, count)

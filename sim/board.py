@@ -70,13 +70,14 @@ def sim_link(core=None, **kwargs):
     return LinkConfig(**params)
 
 
-def board_link(core, backend, baud=1_000_000, clock_hz=24_000_000):
+def board_link(core, backend, baud=1_000_000, clock_hz=24_000_000, core_clock_ratio=1):
     """The link ``madvq classify --port sim`` simulates: on Verilator a real one (the board
-    build's ``clock_hz``, default 24 MHz, and ``baud``), on Amaranth
-    :func:`sim_link`."""
+    build's link clock ``clock_hz``, default 24 MHz, ``baud`` and ``core_clock_ratio``), on
+    Amaranth :func:`sim_link` (with the same ratio)."""
     if backend == "verilator":
-        return LinkConfig(core=core, clock_hz=clock_hz, baud=baud)
-    return sim_link(core)
+        return LinkConfig(core=core, clock_hz=clock_hz, baud=baud,
+                          core_clock_ratio=core_clock_ratio)
+    return sim_link(core, core_clock_ratio=core_clock_ratio)
 
 
 class SimulatedBoard(BoardLine):
@@ -96,6 +97,9 @@ class SimulatedBoard(BoardLine):
 
         sim = Simulator(self.top)
         sim.add_clock(self._period)
+        if self.link.core_clock_ratio != 1:
+            # The core's clock: its edges fall on the link's and half-way between them.
+            sim.add_clock(self._period / self.link.core_clock_ratio, domain="core")
         sim.add_testbench(self._drive_rx, background=True)
         sim.add_testbench(self._watch_tx, background=True)
         self._sim = sim
@@ -202,7 +206,8 @@ def _fingerprint(link):
     from .verilator_backend import gateware_fingerprint
     return gateware_fingerprint({"core": link.core.to_dict(), "clock_hz": link.clock_hz,
                                  "baud": link.baud, "max_vectors": link.max_vectors,
-                                 "timeout_bytes": link.timeout_bytes})
+                                 "timeout_bytes": link.timeout_bytes,
+                                 "core_clock_ratio": link.core_clock_ratio})
 
 
 def board_verilog(link, *, cache_dir=None):
@@ -219,6 +224,15 @@ def board_verilog(link, *, cache_dir=None):
     return text
 
 
+def harness_text(core_clock_ratio=1):
+    """The C++ harness for a board top whose core runs at ``core_clock_ratio`` times the
+    link's clock (2: the top has a ``core_clk`` input, ticked twice per link cycle)."""
+    text = _HARNESS.read_text()
+    if core_clock_ratio == 1:
+        return text
+    return f"#define MADVQ_CORE_CLOCK_RATIO {core_clock_ratio}\n" + text
+
+
 class VerilatedBoard(BoardLine):
     """A line to the board top compiled by Verilator.
     ``log`` receives a note before a compile starts.
@@ -228,7 +242,9 @@ class VerilatedBoard(BoardLine):
     ``tx`` and behaves as the board of ``link`` (a synthesised netlist, for one);
     ``verilator_args`` are added to Verilator's options for it and ``make_opt`` replaces the
     compiler's optimisation flags (see :func:`~madvq.sim.verilated.build_model`). ``rst`` is
-    held low."""
+    held low. With ``link.core_clock_ratio`` 2 the top also has ``core_clk`` (rising with
+    ``clk`` and half-way between its edges) and ``core_rst`` (held low);
+    a cycle is then the link's."""
 
     def __init__(self, link=None, *, verilog=None, top=None, verilator_args=(),
                  make_opt=None, cache_dir=None, log=None):
@@ -242,7 +258,7 @@ class VerilatedBoard(BoardLine):
         find_tools()              # a missing tool is reported before the export's seconds
         if verilog is None:
             verilog, top = board_verilog(self.link, cache_dir=cache_dir), BOARD_TOP
-        model = build_model(verilog, top, _HARNESS.read_text(),
+        model = build_model(verilog, top, harness_text(self.link.core_clock_ratio),
                             verilator_args=tuple(verilator_args), make_opt=make_opt,
                             cache_dir=cache_dir, log=log)
         lib = model.load()

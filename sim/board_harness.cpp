@@ -1,7 +1,9 @@
 // C++ harness of the simulated board on Verilator: the board top with its serial line driven
 // and watched bit by bit, exactly as the Amaranth simulated board (sim/board.py) does it.
 //
-// * One cycle: the rx line is set, then a rising clock edge; tx is read after the edge.
+// * One cycle: the rx line is set, then a rising clock edge; tx is read after the edge. With
+//   MADVQ_CORE_CLOCK_RATIO 2 (a board whose core runs at twice the link's clock) the cycle
+//   also has two rising edges of core_clk (core_rst held low).
 // * Host bytes queue up (board_write) and go out on rx back to back, DIVISOR cycles per bit,
 //   8N1 (an item of 0x100 holds the line low for 20 bits, then high: a break).
 // * tx is decoded as the Amaranth board does: a start bit is seen after the edge where the
@@ -38,6 +40,7 @@ struct Board {
     uint64_t line_errors = 0;
 };
 
+#ifndef MADVQ_CORE_CLOCK_RATIO
 void edge(Board* b) {
     b->m->clk = 0;
     b->m->eval();
@@ -45,6 +48,23 @@ void edge(Board* b) {
     b->m->eval();
     b->cycle++;
 }
+#else
+// The core's clock at twice the link's: a core edge half-way through the link's cycle, then
+// both edges together (as a PLL's output and its half rise).
+void edge(Board* b) {
+    b->m->clk = 0;
+    b->m->core_clk = 1;
+    b->m->eval();
+    b->m->core_clk = 0;
+    b->m->eval();
+    b->m->clk = 1;
+    b->m->core_clk = 1;
+    b->m->eval();
+    b->m->core_clk = 0;
+    b->m->eval();
+    b->cycle++;
+}
+#endif
 
 }  // namespace
 
@@ -55,6 +75,10 @@ MADVQ_EXPORT void* board_new(uint64_t divisor) {
     b->divisor = divisor;
     b->m->clk = 0;
     b->m->rst = 0;
+#ifdef MADVQ_CORE_CLOCK_RATIO
+    b->m->core_clk = 0;
+    b->m->core_rst = 0;
+#endif
     b->m->rx = 1;
     b->m->eval();
     return b;

@@ -26,7 +26,7 @@ def test_classify_on_the_simulated_board(capsys, arrays):
                          "--width", "4", "--active", "2", "-o", str(out_file))
     assert code == 0, err
     assert "classified 12 vectors on the simulated board" in out
-    assert "at 4000000 baud" in out            # the iCEBreaker build's default link
+    assert "at 3000000 baud" in out            # the iCEBreaker build's default link
     assert "all 12 results match the golden model" in out
     cfg = CoreConfig(dims=3, templates=3, width=4)
     want = golden.classify(cfg, book, x, 2)
@@ -83,7 +83,7 @@ def test_selftest_on_the_simulated_tang_nano_9k(capsys):
         assert f"vectors/s at {hz / 1e6:g} MHz" in out
 
 
-@pytest.mark.parametrize("board, baud", [(None, 4_000_000), ("icebreaker", 4_000_000),
+@pytest.mark.parametrize("board, baud", [(None, 3_000_000), ("icebreaker", 3_000_000),
                                          ("ulx3s", 3_000_000), ("tangnano9k", 1_000_000),
                                          ("icesugar", 115_200)])
 @pytest.mark.parametrize("port", ["sim", "/dev/ttyUSB9"])
@@ -99,8 +99,8 @@ def test_the_default_baud_is_the_board_builds(board, baud, port):
     cli_board._check_port_flags(args, boards.default_config(board or "icebreaker")[0])
     assert args.baud == baud
     spec = boards.board_spec(board or "icebreaker")
-    clock_hz = boards.board_clock(spec, boards.default_config(spec.name)[1])[1]
-    assert boards.default_baud(spec.name, clock_hz) == baud
+    _, link = boards.board_link_config(spec, *boards.default_config(spec.name))
+    assert link.baud == baud
 
 
 def test_a_clock_that_makes_no_bridge_rate_is_refused():

@@ -206,7 +206,7 @@ def test_icesugar_is_an_icebreaker_with_other_pins():
     assert boards.default_baud("icesugar") == 115_200
     # The others: the fastest rate their bridge takes that their clock makes.
     assert [boards.default_baud(b) for b in ("icebreaker", "ulx3s", "tangnano9k")] == \
-        [4_000_000, 3_000_000, 1_000_000]
+        [3_000_000, 3_000_000, 1_000_000]
 
 
 def test_default_baud_suits_the_default_clock():
@@ -215,8 +215,8 @@ def test_default_baud_suits_the_default_clock():
     from madvq.hdl.protocol import LinkConfig
     for board in boards.BOARDS:
         core, mhz = boards.default_config(board)
-        _, hz = boards.board_clock(boards.board_spec(board), mhz)
-        link = LinkConfig(core=core, clock_hz=hz, baud=boards.default_baud(board))
+        _, link = boards.board_link_config(boards.board_spec(board), core, mhz)
+        assert link.baud == boards.default_baud(board)
         assert link.divisor >= 4, board
 
 
@@ -226,18 +226,20 @@ def test_icesugar_build_plan(tmp_path):
     from madvq.hdl.protocol import LinkConfig
     spec = boards.board_spec("icesugar")
     pll, hz = boards.board_clock(spec, boards.default_config("icesugar")[1])
-    assert hz == 28_125_000 and pll == boards.ice40_pll(12e6, 28.125e6)
-    link = LinkConfig(core=CoreConfig(dims=2, templates=2, width=2), clock_hz=hz,
-                      baud=boards.default_baud("icesugar"))
+    assert hz == 42_000_000 and pll == boards.ice40_pll(12e6, 42e6)
+    # The core at the PLL's output, the link at half of it (the 2F PLL's second output).
+    assert boards.link_clock(spec, pll, hz) == (21_000_000, 2)
+    link = LinkConfig(core=CoreConfig(dims=2, templates=2, width=2), clock_hz=hz // 2,
+                      baud=boards.default_baud("icesugar"), core_clock_ratio=2)
     out, _ = boards.prepare_build(spec, link, pll, tmp_path / "plan")
     pcf = (out / "madvq.pcf").read_text()
     for port, pin in [("clk12_0__io", 35), ("uart_0__rx__io", 4), ("uart_0__tx__io", 6),
                       ("led_r_0__io", 40), ("led_g_0__io", 41), ("led_b_0__io", 39)]:
         assert re.search(rf"^\s*set_io {port} {pin}$", pcf, re.M), pcf
-    assert "The core's clock (28.125 MHz)" in pcf
+    assert "The core's clock (42 MHz)" in pcf
     assert "--up5k --package sg48" in (out / "build_madvq.sh").read_text()
     rtlil = (out / "madvq.il").read_text()
-    assert "SB_PLL40_PAD" in rtlil and "DIVF" in rtlil
+    assert "SB_PLL40_2F_PAD" in rtlil and "GENCLK_HALF" in rtlil and "DIVF" in rtlil
 
 
 def test_tang_nano_9k_build_plan(tmp_path):
@@ -330,7 +332,7 @@ def test_bad_clock(capsys):
 @pytest.mark.parametrize("board", ["icebreaker", "icesugar"])
 def test_baud_too_fast_for_clock(capsys, board):
     code, _, err = run(capsys, "build", "--board", board, "--baud", "9000000")
-    assert code == 2 and "too high for a 28125000 Hz clock" in err
+    assert code == 2 and "too high for a 21000000 Hz clock" in err
 
 
 @pytest.mark.parametrize("board, flash, expected", [
@@ -426,6 +428,7 @@ def check_build(build):
     core, clock_mhz = boards.default_config(build.board)
     assert report["core"] == core.to_dict()
     assert report["clock_hz"] == round(clock_mhz * 1e6)
+    assert report["link_fmax_hz"] >= report["link_clock_hz"]
     assert report["baud"] == boards.default_baud(build.board)
     return report
 

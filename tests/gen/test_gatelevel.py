@@ -86,6 +86,25 @@ def test_pll_output_hz(tmp_path):
     assert gatelevel.pll_output_hz(top, boards.board_spec("ulx3s")) == 100e6
     top = gatelevel.read_netlist(write_netlist(tmp_path, {}))
     assert gatelevel.pll_output_hz(top, boards.board_spec("ulx3s")) is None
+    # The two-output PLL of a board whose link runs at half the core's clock: its output
+    # (port A) is the core's clock; other selections are refused.
+    two = {**ICE40_PLL[1], "PLLOUT_SELECT_PORTA": "GENCLK",
+           "PLLOUT_SELECT_PORTB": "GENCLK_HALF"}
+    top = gatelevel.read_netlist(write_netlist(tmp_path, {"pll": ("SB_PLL40_2F_PAD", two, {})}))
+    assert gatelevel.pll_output_hz(top, boards.board_spec("icebreaker")) == 24e6
+    top = gatelevel.read_netlist(write_netlist(tmp_path, {"pll": (
+        "SB_PLL40_2F_PAD", {**two, "PLLOUT_SELECT_PORTB": "SHIFTREG_0deg"}, {})}))
+    with pytest.raises(GateLevelError, match="GENCLK and GENCLK_HALF"):
+        gatelevel.pll_output_hz(top, boards.board_spec("icebreaker"))
+
+
+def test_wrapper_of_two_clocks():
+    # With the core at twice the link's clock the harness's core clock drives the pin.
+    top = {"ports": {"clk12_0__io": {}, "uart_0__rx__io": {}, "uart_0__tx__io": {}}}
+    spec = boards.board_spec("icebreaker")
+    assert "wire pad_clk = clk;" in gatelevel.wrapper(spec, top)
+    two = gatelevel.wrapper(spec, top, 2)
+    assert "input core_clk, input core_rst" in two and "wire pad_clk = core_clk;" in two
 
 
 def icebreaker_link(mhz=24):
@@ -98,11 +117,11 @@ def icebreaker_link(mhz=24):
      r"^no simulation model for the ice40 cells SB_FOO$"),
     ("icebreaker", {"pll": ICE40_PLL, "osc": ("SB_HFOSC", {}, {})},
      r"^no simulation model for the ice40 cells SB_HFOSC$"),
-    # A PLL that does not make the link's clock (48 MHz instead of 24).
+    # A PLL that does not make the core's clock (48 MHz instead of 24).
     ("icebreaker", {"pll": (ICE40_PLL[0], {**ICE40_PLL[1], "DIVQ": bits(4)}, {})},
-     r"^the netlist's clock is 48 MHz, not the link's 24 MHz$"),
+     r"^the netlist's clock is 48 MHz, not the core's 24 MHz$"),
     # No PLL: the oscillator's 12 MHz.
-    ("icebreaker", {}, r"^the netlist's clock is 12 MHz, not the link's 24 MHz$"),
+    ("icebreaker", {}, r"^the netlist's clock is 12 MHz, not the core's 24 MHz$"),
     # Configurations the ECP5 stand-ins do not model.
     ("ulx3s", {"pll": ECP5_PLL, "ram": ("DP16KD", {"DATA_WIDTH_A": bits(4)}, {})},
      r"^a DP16KD uses DATA_WIDTH 4, which madvq's stand-in does not model$"),
@@ -331,7 +350,8 @@ def test_default_build_netlist(default_build, board):
     assert build.code == 0, build.err
     report = json.loads((build.folder / "madvq-report.json").read_text())
     core, _ = boards.default_config(board)
-    link = LinkConfig(core=core, clock_hz=report["clock_hz"], baud=report["baud"])
+    link = LinkConfig(core=core, clock_hz=report["link_clock_hz"], baud=report["baud"],
+                      core_clock_ratio=report["clock_hz"] // report["link_clock_hz"])
     transport = gatelevel.gatelevel_board(board, build.folder, link)
     result = gatelevel.check_board(transport, link)
     assert result.vectors == 40 and result.selftest_count == 1000

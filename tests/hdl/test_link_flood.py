@@ -1,5 +1,5 @@
 """Regression tests for issue 10: the link under floods, on the iCEBreaker's default board
-(its core, 24 MHz, 1 Mbaud) verilated.
+(its core at its clock, the link at half of it, 1 Mbaud) verilated.
 
 1. A burst of one-byte junk frames must not cost the valid frame after it.
 2. Bytes lost to an overflow must not cost the frame after a quiet line.
@@ -9,8 +9,7 @@
 import numpy as np
 import pytest
 
-from madvq.gen.boards import default_config
-from madvq.hdl.protocol import LinkConfig
+from madvq.gen.boards import board_link_config, board_spec, default_config
 from madvq.host import Board
 from madvq.sim import golden
 from madvq.sim import selftest as model
@@ -21,8 +20,9 @@ from linkwire import (ERROR, IDENTIFY, WRITE, CLASSIFY, SELFTEST, END, ReplySpli
 
 
 def icebreaker_link():
-    cfg, mhz = default_config("icebreaker")
-    return LinkConfig(core=cfg, clock_hz=round(mhz * 1e6), baud=1_000_000)
+    # The board's build: its core at its clock, the link at half of it (two clocks).
+    spec = board_spec("icebreaker")
+    return board_link_config(spec, *default_config("icebreaker"), baud=1_000_000)[1]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from madvq.hdl.protocol import LinkConfig, encode_frame, escape
 from madvq.host import Board, LinkError, LinkTimeout, Transport
 from madvq.sim import golden
 from madvq.sim import selftest as model
-from madvq.gen.boards import default_config
+from madvq.gen.boards import board_link_config, board_spec, default_config
 from madvq.hdl.protocol import Command
 from madvq.sim.board import SimulatedBoard, VerilatedBoard, sim_link
 
@@ -19,9 +19,15 @@ from madvq.sim.board import SimulatedBoard, VerilatedBoard, sim_link
                 storage="ram"), "amaranth"),
     (CoreConfig(dims=3, templates=3, width=12, distances=True), "amaranth"),
     (CoreConfig(dims=3, templates=3, width=12, distances=True), "verilator"),
-], ids=["signed-ram-P2", "12bit-distances", "12bit-distances-verilator"])
+    (CoreConfig(dims=4, templates=5, width=6, templates_per_cycle=2), "amaranth-2-clocks"),
+    (CoreConfig(dims=4, templates=5, width=6, templates_per_cycle=2), "verilator-2-clocks"),
+], ids=["signed-ram-P2", "12bit-distances", "12bit-distances-verilator",
+        "core-at-twice-the-link-clock", "core-at-twice-the-link-clock-verilator"])
 def test_codebook_classify_and_selftest(cfg, backend):
-    link = sim_link(cfg, max_vectors=5)
+    # "-2-clocks": the core and the self-test at twice the link's clock, across the
+    # board top's clock crossings.
+    link = sim_link(cfg, max_vectors=5, core_clock_ratio=2 if "2-clocks" in backend else 1)
+    backend = backend.replace("-2-clocks", "")
     board = Board(SimulatedBoard(link) if backend == "amaranth" else VerilatedBoard(link))
     assert board.config.to_dict() == cfg.to_dict()
     rng = np.random.default_rng(cfg.templates)
@@ -119,7 +125,8 @@ def test_default_icebreaker_board_keeps_the_line_busy():
     and the pipelined requests keep the host-to-board line busy (the board's time is within
     5% of the time the request bytes take on the line)."""
     cfg, mhz = default_config("icebreaker")
-    link = LinkConfig(core=cfg, clock_hz=round(mhz * 1e6), baud=1_000_000)
+    _, link = board_link_config(board_spec("icebreaker"), cfg, mhz, baud=1_000_000)
+    assert link.core_clock_ratio == 2
     sim = VerilatedBoard(link)
     board = Board(sim)
     rng = np.random.default_rng(7)
