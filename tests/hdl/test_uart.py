@@ -69,12 +69,10 @@ def _board_links():
     """(board, cycles per bit of its UART, cycles per bit of its bridge): each board's
     default build, spoken to by its USB-serial bridge at the exact rate."""
     from madvq.gen import boards
-    from madvq.hdl.protocol import uart_divisor
     for board in boards.BOARDS:
-        spec = boards.board_spec(board)
-        clock_hz = boards.board_clock(spec, boards.default_config(board)[1])[1]
-        baud = boards.default_baud(board, clock_hz)
-        yield board, uart_divisor(clock_hz, baud), clock_hz / baud
+        _, link = boards.board_link_config(boards.board_spec(board),
+                                           *boards.default_config(board))
+        yield board, link.divisor, link.clock_hz / link.baud
 
 
 @pytest.mark.parametrize("board, divisor, bit_cycles", list(_board_links()),
