@@ -73,7 +73,6 @@ def _build_core(args):
 
 def cmd_build(args):
     from madvq.gen import boards
-    from madvq.hdl.protocol import LinkConfig
 
     from madvq.gen.files import check_output_folder
     if args.flash and not args.program:

@@ -212,7 +212,6 @@ def test_icesugar_is_an_icebreaker_with_other_pins():
 def test_default_baud_suits_the_default_clock():
     # Every board's default rate can be made from its default clock (LinkConfig checks the
     # UART's divisor: at least 4 clock cycles per bit, within its error bound).
-    from madvq.hdl.protocol import LinkConfig
     for board in boards.BOARDS:
         core, mhz = boards.default_config(board)
         _, link = boards.board_link_config(boards.board_spec(board), core, mhz)
