@@ -5,6 +5,8 @@
 board runs, so a host cannot tell them apart.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import DomainRenamer, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -120,14 +122,10 @@ class BoardTop(wiring.Component):
                 wiring.connect(m, x.o, port)
             return x
 
-        class Side:
-            pass
-        side = Side()
-        for name in ("vector", "codebook", "active"):
-            setattr(side, name, cross(name, getattr(link, name), to_core=True,
-                                      capture=False).o)
-        result = cross("result", link.result, to_core=False, capture=True)
-        side.result = result.i
+        side = SimpleNamespace(**{
+            name: cross(name, getattr(link, name), to_core=True, capture=False).o
+            for name in ("vector", "codebook", "active")})
+        side.result = cross("result", link.result, to_core=False, capture=True).i
 
         shadow = m.submodules.selftest_shadow = _SelfTestShadow()
         wiring.connect(m, link.selftest, shadow.link)
