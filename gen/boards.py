@@ -107,11 +107,12 @@ def board_spec(board, device=None):
 #   in registers (ram_lanes=3) the build needs 5,105 cells, and nextpnr finds no placement.
 #   With one clock the link held the board to 28.125 MHz (Fmax 29.7-33.2 MHz, its reply
 #   builder and frame encoder; 32.6 MHz at a 48 MHz constraint). Now the core and the
-#   self-test run on the PLL's output and the link on its half (link_clock): at 48 MHz the
-#   core reached 45.0-48.7 MHz (seeds 1-3, after its self-test's counters and sums were cut
-#   into 16-bit pieces; slowest path the core's credit register through `ready` into the
-#   sequencer), too close to call; at 42 MHz: Fmax 46.6 MHz (11% in hand), the link 40.8 MHz
-#   at 21 MHz, 4,356 cells, 27 EBRs: 7.0 M vectors/s. The link's 21 MHz makes 3 Mbaud.
+#   self-test run on the PLL's output and the link on its half (link_clock). At 48 MHz (8 M
+#   vectors/s) the core reached 47.5-48.8 MHz over seeds 1-3 once the self-test was off its
+#   path (its counters and sums in pieces, its handshake from registers); the slowest path
+#   is then the core's own winner tree (a comparison and its selection in one cycle): too
+#   close to call. At 42 MHz: Fmax 49.4 MHz (18% in hand), the link 38.8 MHz at 21 MHz,
+#   4,385 cells, 27 EBRs: 7.0 M vectors/s. The link's 21 MHz makes 3 Mbaud.
 # * ULX3S: the fully parallel core fits every ULX3S (nextpnr gives the 12F the 25F's 24,288
 #   LUT4s: one die). Measured Fmax 104.7-106.0 MHz with plain arithmetic (12,133 LUT4, the
 #   first link), 106.8-121.4 MHz with the ECP5 carry-cell arithmetic (8,851 LUT4), which is
@@ -142,8 +143,10 @@ DEFAULTS = {
 # made exactly by the bridge. The board's UART makes the nearest clock/k, which must be
 # within the link's tolerance (madvq.hdl.protocol.uart_divisor), so the default is the
 # fastest of them that the board's clock makes (default_baud):
-# * iCEBreaker, FTDI FT2232H: up to 12 Mbaud (12 MHz / n, n = 1, 1.5, 2, 2.5, ...). At
-#   28.125 MHz, 6 Mbaud would be 5.625 (6% off): 4 Mbaud, 7 cycles per bit (0.45% fast).
+# * iCEBreaker, FTDI FT2232H: up to 12 Mbaud (12 MHz / n, n = 1, 1.5, 2, 2.5, ...). With
+#   the link at 21 MHz (half the core's 42), 4 Mbaud would be 5.25 cycles (12.5% off as 5):
+#   3 Mbaud, 7 cycles per bit (exact). (With one 28.125 MHz clock it was 4 Mbaud; a 48 MHz
+#   core would give a 24 MHz link and 6 Mbaud.)
 # * ULX3S, FTDI FT231X: up to 3 Mbaud (3 MHz / n). At 100 MHz: 3 Mbaud, 33 cycles per bit
 #   (1.0% fast).
 # * Tang Nano 9K, Bouffalo BL702 (USB CDC): 1 Mbaud. Users report it clean at 3 Mbaud only
@@ -153,7 +156,7 @@ DEFAULTS = {
 #   above 115,200 baud is documented that we found; 115,200 is the rate of the vendor's own
 #   UART example (wuxx/icesugar src/basic/verilog/uart_echo), and a DAPLink bridge on another
 #   chip has been reported to garble data above 230,400 (makerdiary/pitaya-link#2). So
-#   115,200: 244 clocks per bit at 28.125 MHz. Not tried on a board.
+#   115,200: 182 clocks per bit with the link at 21 MHz. Not tried on a board.
 BRIDGES = {
     "icebreaker": ("FT2232H", (12_000_000, 8_000_000, 6_000_000, 4_000_000, 3_000_000,
                                2_000_000, 1_500_000, 1_000_000)),

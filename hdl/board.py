@@ -37,7 +37,8 @@ class BoardTop(wiring.Component):
     the self-test; with 2 they run in the domain ``core`` (twice the link's clock on a
     board, any clock to the logic), and every stream between the two sides goes through a
     :class:`~madvq.hdl.crossing.StreamCrossing` (the link's vector, template and active
-    count without a copy: the link holds them until taken). The link then sees the
+    count, and the self-test's report, without a copy: their sources hold them until
+    taken). The link then sees the
     self-test through :class:`_SelfTestShadow`. ``selftest`` is in the core's domain.
     """
 
@@ -131,7 +132,9 @@ class BoardTop(wiring.Component):
         wiring.connect(m, link.selftest, shadow.link)
         start = cross("selftest_start", shadow.test.start, to_core=True, capture=True)
         wiring.connect(m, start.o, test.control.start)
-        report = StreamCrossing(8, i_domain="core", o_domain="sync", capture=True)
+        # No copy: the self-test holds its report byte until it is taken, and the byte's
+        # selection (a mux over twenty registers) would be in front of the copy.
+        report = StreamCrossing(8, i_domain="core", o_domain="sync", capture=False)
         m.submodules.cross_selftest_report = report
         wiring.connect(m, test.control.report, report.i)
         wiring.connect(m, report.o, shadow.test.report)

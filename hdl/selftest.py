@@ -109,18 +109,38 @@ def _count_in_pieces(m, counter, step, piece=16):
         lower_wrap = lower_wrap & (part == (wrap & ((1 << len(part)) - 1)))
 
 
-def _add_in_halves(m, total, low, high, valid):
-    """``total += high:low`` (32 bits) when ``valid``: the low half in that cycle, the high
-    half with the low half's carry in the next, ``high`` read then. Returns the register
-    that is high in the cycle the high half is added."""
-    carry = Signal()
-    high_valid = Signal()
-    with m.If(valid):
-        m.d.sync += Cat(total[:16], carry).eq(total[:16] + low)
-    m.d.sync += high_valid.eq(valid)
-    with m.If(high_valid):
-        m.d.sync += total[16:].eq(total[16:] + high + carry)
-    return high_valid
+def _add_in_pieces(m, total, pieces, valid, piece=8):
+    """``total += value`` when ``valid``, ``piece`` bits at a time: piece k of the value
+    (``pieces[k]``, which the caller gives k cycles after ``valid``) is added with the carry
+    of piece k - 1 k cycles after ``valid``. No carry chain is longer than a piece (a 32-bit
+    one would limit the core's clock on the iCE40). Returns the registers that are high in
+    the cycles the pieces are added (``valid`` first)."""
+    valids = [valid]
+    carry = None
+    for k, value in enumerate(pieces):
+        part = total[k * piece:(k + 1) * piece]
+        if k:
+            v = Signal(name=f"piece{k}_valid")
+            m.d.sync += v.eq(valids[-1])
+            valids.append(v)
+        out = Signal(name=f"piece{k}_carry")
+        with m.If(valids[k]):
+            m.d.sync += Cat(part, out).eq(part + value + (0 if carry is None else carry))
+        carry = out
+    return valids
+
+
+def _delayed_pieces(m, value, piece=8):
+    """The pieces of ``value``, piece k delayed k cycles (for :func:`_add_in_pieces`)."""
+    pieces = []
+    for k in range(len(value) // piece):
+        v = value[k * piece:(k + 1) * piece]
+        for _ in range(k):
+            d = Signal(piece, reset_less=True)
+            m.d.sync += d.eq(v)
+            v = d
+        pieces.append(v)
+    return pieces
 
 
 class SelfTest(wiring.Component):
@@ -135,7 +155,7 @@ class SelfTest(wiring.Component):
     run's count, cycles (from the first cycle a vector was offered to the cycle the last
     result was taken, both counted), ``sum1`` and ``sum2`` (see the module docstring), one
     byte per transfer; the next ``start`` is accepted once the report has been read. The
-    sums are pipelined (four cycles, in 16-bit halves) so they never limit the clock.
+    sums are pipelined (six cycles, in 8-bit pieces) so they never limit the clock.
     """
 
     def __init__(self, config):
@@ -186,7 +206,14 @@ class SelfTest(wiring.Component):
             # and offers the next vector a cycle later, still before the core can take it.
             advance = Signal()
             m.d.sync += advance.eq(sent)
-            offer = sending & ~advance
+            # `sending & ~advance`, as a register of its own: the core's ready depends on it.
+            offer = Signal()
+            with m.If(start.valid & start.ready):
+                m.d.sync += offer.eq(start.p.count != 0)
+            with m.Elif(sent):
+                m.d.sync += offer.eq(0)
+            with m.Elif(advance):
+                m.d.sync += offer.eq(to_send != 1)
         m.d.comb += [
             # From registers: the core's ready depends on valid, and a 32-bit comparison
             # in front of it would be on the slowest path of the board.
@@ -208,9 +235,11 @@ class SelfTest(wiring.Component):
 
         # Only this run's vectors are in the core while it is busy.
         got = self.result.valid & ctl.busy
-        with m.If(sent & ~got):
+        # Counted on `advance` (a cycle late with rounds, from a register): `sending` still
+        # holds `waiting` up in that cycle, and no result can come back that soon.
+        with m.If(advance & ~got):
             m.d.sync += in_core.eq(in_core + 1)
-        with m.Elif(got & ~sent):
+        with m.Elif(got & ~advance):
             m.d.sync += in_core.eq(in_core - 1)
         waiting = sending | (in_core != 0)              # results still to come
         # Counted a cycle late, from a register: the count's enable is then off the path
@@ -223,14 +252,16 @@ class SelfTest(wiring.Component):
 
         full_word = Cat(self.result.p.distance, self.result.p.index)
         m.d.sync += [word.eq(full_word[:32]), word_valid.eq(got), sum1_valid.eq(word_valid)]
-        # Each sum in two 16-bit halves, the high half a cycle behind the low one (a 32-bit
-        # carry chain would limit the core's clock on the iCE40): sum1's high half takes
-        # the word's a cycle late, and sum2 adds each half of sum1 as it is complete.
-        word_high = Signal(16, reset_less=True)
-        m.d.sync += word_high.eq(word[16:])
-        _add_in_halves(m, sum1, word[:16], word_high, word_valid)
-        sum2_high_valid = _add_in_halves(m, sum2, sum1[:16], sum1[16:], sum1_valid)
-        with m.If(ctl.busy & ~waiting & ~word_valid & ~sum1_valid & ~sum2_high_valid):
+        # Each sum in 8-bit pieces, each a cycle behind the one below it (a 32-bit carry
+        # chain would limit the core's clock on the iCE40): sum1 takes the word's pieces
+        # as late, and sum2 adds each piece of sum1 as it is complete.
+        _add_in_pieces(m, sum1, _delayed_pieces(m, word), word_valid)
+        sum2_valids = _add_in_pieces(m, sum2, [sum1[k:k + 8] for k in range(0, 32, 8)],
+                                     sum1_valid)
+        summing = word_valid
+        for v in sum2_valids:
+            summing = summing | v
+        with m.If(ctl.busy & ~waiting & ~summing):
             m.d.sync += [ctl.busy.eq(0), reporting.eq(1), position.eq(0)]
 
         # The report's 32-bit word first, then its byte: a mux over the words and one over
