@@ -23,7 +23,6 @@ import numpy as np
 
 from madvq.gen import boards
 from madvq.hdl.config import CoreConfig
-from madvq.hdl.protocol import LinkConfig
 from madvq.hdl.protocol import Command, encode_frame, escape
 from madvq.host import Board
 from madvq.sim.board import SimulatedBoard, VerilatedBoard
@@ -50,8 +49,7 @@ CANDIDATES = {
 
 def build(board, core, clock_mhz, device):
     spec = boards.board_spec(board, device)
-    pll, hz = boards.board_clock(spec, clock_mhz)
-    link = LinkConfig(core=core, clock_hz=hz, baud=boards.default_baud(board))
+    pll, link = boards.board_link_config(spec, core, clock_mhz)
     os.makedirs("build", exist_ok=True)
     out = tempfile.mkdtemp(prefix=f"bench-{board}-", dir="build")
     try:
@@ -61,9 +59,10 @@ def build(board, core, clock_mhz, device):
         print(f"{board} {core.default_name} at {clock_mhz:g} MHz: {exc}")
 
 
-def link_speed(core, clock_hz, baud, k, backend):
-    """Vectors per second over the serial link, in board time, on the simulated board."""
-    link = LinkConfig(core=core, clock_hz=clock_hz, baud=baud)
+def link_speed(link, k, backend):
+    """Vectors per second over the serial link, in board time, on the simulated board of
+    ``link`` (a board's default build: its clocks and rate)."""
+    core, clock_hz, baud = link.core, link.clock_hz, link.baud
     sim = VerilatedBoard(link) if backend == "verilator" else SimulatedBoard(link)
     board = Board(sim)
     rng = np.random.default_rng(0)
@@ -77,14 +76,15 @@ def link_speed(core, clock_hz, baud, k, backend):
         link.encode_values(r) for r in vectors[j:j + link.max_vectors]))))
         for j in range(0, k, link.max_vectors)) * 10 / baud
     print(f"link ({backend}): {k} vectors of {core.default_name} at {baud} baud "
-          f"({clock_hz / 1e6:g} MHz board clock): {seconds * 1e3:.1f} ms of board time, "
+          f"({clock_hz / 1e6:g} MHz link clock): {seconds * 1e3:.1f} ms of board time, "
           f"{k / seconds:,.0f} vectors/s ({k / seconds / ANALOG:.3f}x the analog original); "
           f"the request bytes alone take {line * 1e3:.1f} ms ({line / seconds:.1%} of it); "
           f"simulated at {(sim.cycles - c0) / wall:,.0f} cycles/s")
     result = board.selftest(100_000 if backend == "verilator" else 2000, seed=0x5EED)
     print(f"self-test on the simulated board: {result.count} vectors in {result.cycles} "
           f"cycles ({result.cycles_per_vector:.3f} per vector, "
-          f"{result.vectors_per_second:,.0f} vectors/s at {clock_hz / 1e6:g} MHz), checksum "
+          f"{result.vectors_per_second:,.0f} vectors/s at {link.core_clock_hz / 1e6:g} MHz), "
+          f"checksum "
           f"{'matches' if result.ok else 'DIFFERS FROM'} the golden model")
 
 
@@ -110,9 +110,9 @@ def main():
             build(args.board, core, mhz, args.device)
     if args.link_vectors:
         board = "icebreaker" if args.board == "none" else args.board
-        core, mhz = boards.default_config(board)
-        _, hz = boards.board_clock(boards.board_spec(board, args.device), mhz)
-        link_speed(core, hz, boards.default_baud(board), args.link_vectors, args.backend)
+        _, link = boards.board_link_config(boards.board_spec(board, args.device),
+                                           *boards.default_config(board))
+        link_speed(link, args.link_vectors, args.backend)
 
 
 if __name__ == "__main__":

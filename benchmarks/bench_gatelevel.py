@@ -25,15 +25,13 @@ import time
 from pathlib import Path
 
 from madvq.gen import boards, gatelevel
-from madvq.hdl.protocol import LinkConfig
 from madvq.host import BoardError
 
 
 def default_link(board):
-    spec = boards.board_spec(board)
-    core, mhz = boards.default_config(board)
-    _, hz = boards.board_clock(spec, mhz)
-    return LinkConfig(core=core, clock_hz=hz)
+    # The board's clocks (the link at half the core's on the iCE40 boards), at 1 Mbaud.
+    return boards.board_link_config(boards.board_spec(board), *boards.default_config(board),
+                                    baud=1_000_000)[1]
 
 
 def top_of(netlist):
@@ -74,7 +72,7 @@ def corrupt_init(netlist, board):
 
 def never_lock(netlist, board):
     top = top_of(netlist)
-    pll = next(c for c in top["cells"].values() if c["type"] in ("SB_PLL40_PAD", "EHXPLLL"))
+    pll = next(c for c in top["cells"].values() if c["type"] in ("SB_PLL40_PAD", "SB_PLL40_2F_PAD", "EHXPLLL"))
     lock = pll["connections"]["LOCK"][0]
     readers = 0
     for cell in top["cells"].values():

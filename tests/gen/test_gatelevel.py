@@ -26,7 +26,7 @@ from madvq.sim.verilated import build_model
 
 # -- the cell library ----------------------------------------------------------------------
 
-STAND_INS = {"ice40": ["SB_PLL40_PAD", "SB_PLL40_CORE"],
+STAND_INS = {"ice40": ["SB_PLL40_PAD", "SB_PLL40_2F_PAD", "SB_PLL40_CORE"],
              "ecp5": ["EHXPLLL", "MULT18X18D", "DP16KD"]}
 
 
