@@ -55,11 +55,14 @@ class Raw:
         return f
 
 
-@pytest.fixture(scope="module", params=["amaranth", "verilator"])
+@pytest.fixture(scope="module", params=["amaranth", "verilator", "verilator-2-clocks"])
 def rig(request):
-    # The same cases on both simulators of the board.
-    transport = simulated_board(sim_link(CFG, max_vectors=4, timeout_bytes=16),
-                                backend=request.param)
+    # The same cases on both simulators of the board, and on a board whose core runs at
+    # twice the link's clock (the iCE40 boards' builds).
+    ratio = 2 if request.param.endswith("2-clocks") else 1
+    transport = simulated_board(sim_link(CFG, max_vectors=4, timeout_bytes=16,
+                                         core_clock_ratio=ratio),
+                                backend=request.param.replace("-2-clocks", ""))
     board = Board(transport)
     rng = np.random.default_rng(5)
     book = rng.integers(0, 256, (4, 4))
