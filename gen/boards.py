@@ -108,11 +108,11 @@ def board_spec(board, device=None):
 #   With one clock the link held the board to 28.125 MHz (Fmax 29.7-33.2 MHz, its reply
 #   builder and frame encoder; 32.6 MHz at a 48 MHz constraint). Now the core and the
 #   self-test run on the PLL's output and the link on its half (link_clock). At 48 MHz (8 M
-#   vectors/s) the core reached 47.5-48.8 MHz over seeds 1-3 once the self-test was off its
-#   path (its counters and sums in pieces, its handshake from registers); the slowest path
-#   is then the core's own winner tree (a comparison and its selection in one cycle): too
-#   close to call. At 42 MHz: Fmax 49.4 MHz (18% in hand), the link 38.8 MHz at 21 MHz,
-#   4,385 cells, 27 EBRs: 7.0 M vectors/s. The link's 21 MHz makes 3 Mbaud.
+#   vectors/s, the link at 24 MHz and 6 Mbaud) the core reached 48.8, 47.9 and 47.5 MHz over
+#   seeds 1-3 once the self-test and the crossings were off its path; the slowest paths are
+#   then the core's own (its winner tree; its credit register through the vector
+#   handshake): too close to call. At 42 MHz: Fmax 50.2 MHz (19% in hand), the link 36.0 MHz
+#   at 21 MHz, 4,403 cells, 27 EBRs: 7.0 M vectors/s. The link's 21 MHz makes 3 Mbaud.
 # * ULX3S: the fully parallel core fits every ULX3S (nextpnr gives the 12F the 25F's 24,288
 #   LUT4s: one die). Measured Fmax 104.7-106.0 MHz with plain arithmetic (12,133 LUT4, the
 #   first link), 106.8-121.4 MHz with the ECP5 carry-cell arithmetic (8,851 LUT4), which is
@@ -129,7 +129,8 @@ def board_spec(board, device=None):
 # * iCESugar: the iCEBreaker's FPGA and package, so the same core and clocks; its pins differ
 #   (UART 4/6, the RGB LED on 39-41). Built with one clock, P=3 in block RAM at 28.125 MHz:
 #   4,101 of 5,280 cells, 27 of 30 EBRs, Fmax 33.6 MHz at its 115,200 baud. Now as the
-#   iCEBreaker: the core at 42 MHz, the link at 21 MHz (not rebuilt since).
+#   iCEBreaker, the core at 42 MHz and the link at 21 MHz: 4,442 cells, Fmax 44.5 and
+#   36.6 MHz (6% in hand; 46.5-52.3 MHz in the builds before the last self-test changes).
 DEFAULTS = {
     "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=42.0),
     "icesugar": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=42.0),

@@ -18,7 +18,8 @@ Two ways to keep it stable:
   every source. For wide payloads that a register of the sender already holds.
 
 Latency: the payload is offered three to four receiving cycles after the transfer (or the
-request) on the sending side; ``o.valid`` comes straight from a flip-flop. Throughput: one transfer per round trip, about three cycles
+request) on the sending side; ``o.valid`` comes straight from a flip-flop, and the receiving
+side's transfer reaches two flip-flops beside it only. Throughput: one transfer per round trip, about three cycles
 of each domain; for the board's link, whose line brings a vector every hundreds of link
 cycles, never the limit.
 """
@@ -75,9 +76,16 @@ class StreamCrossing(wiring.Component):
                 m.d[i_d] += offered.eq(0)
 
         # `o.valid` from a register of its own (a cycle after the request is seen), so that
-        # a receiver whose ready depends on it gets it straight from a flip-flop.
+        # a receiver whose ready depends on it gets it straight from a flip-flop; the
+        # transfer reaches only registers beside it (`acknowledge` toggles a cycle later,
+        # from `taken_last`: it may sit far away, by the synchronizer into the sender's
+        # domain).
         taken = self.o.valid & self.o.ready
-        m.d[o_d] += self.o.valid.eq((request_seen != acknowledge) & ~taken)
-        with m.If(taken):
+        taken_last = Signal()
+        m.d[o_d] += [
+            taken_last.eq(taken),
+            self.o.valid.eq((request_seen != acknowledge) & ~taken & ~taken_last),
+        ]
+        with m.If(taken_last):
             m.d[o_d] += acknowledge.eq(~acknowledge)
         return m

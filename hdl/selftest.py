@@ -175,7 +175,12 @@ class SelfTest(wiring.Component):
         start = ctl.start
         width = window_width(cfg)
         window = Signal(width, reset_less=True)
-        seed_one = Cat(start.p.seed, Const(1, 1))
+        # A start is taken into `seed` and `count`, and the generator set up from them in the
+        # next cycle (`starting`): the start's handshake then enables these two registers
+        # only, not the whole generator.
+        seed = Signal(SEED_BITS, reset_less=True)
+        starting = Signal()
+        seed_one = Cat(seed, Const(1, 1))
         seed_next = Cat(*[_xor_of(seed_one, mk) for mk in initial_masks(cfg)])
         step_next = Cat(*[_xor_of(window, mk) for mk in step_masks(cfg)])
 
@@ -208,8 +213,8 @@ class SelfTest(wiring.Component):
             m.d.sync += advance.eq(sent)
             # `sending & ~advance`, as a register of its own: the core's ready depends on it.
             offer = Signal()
-            with m.If(start.valid & start.ready):
-                m.d.sync += offer.eq(start.p.count != 0)
+            with m.If(starting):
+                m.d.sync += offer.eq(count != 0)
             with m.Elif(sent):
                 m.d.sync += offer.eq(0)
             with m.Elif(advance):
@@ -225,10 +230,12 @@ class SelfTest(wiring.Component):
 
         with m.If(start.valid & start.ready):
             m.d.sync += [
-                window.eq(seed_next), to_send.eq(start.p.count), count.eq(start.p.count),
-                sending.eq(start.p.count != 0),
+                seed.eq(start.p.seed), count.eq(start.p.count), starting.eq(1),
                 ctl.busy.eq(1), cycles.eq(0), sum1.eq(0), sum2.eq(0),
             ]
+        with m.If(starting):
+            m.d.sync += [starting.eq(0), window.eq(seed_next), to_send.eq(count),
+                         sending.eq(count != 0)]
         with m.If(advance):
             m.d.sync += [window.eq(step_next), sending.eq(to_send != 1)]
             _count_in_pieces(m, to_send, -1)
@@ -261,7 +268,7 @@ class SelfTest(wiring.Component):
         summing = word_valid
         for v in sum2_valids:
             summing = summing | v
-        with m.If(ctl.busy & ~waiting & ~summing):
+        with m.If(ctl.busy & ~starting & ~waiting & ~summing):
             m.d.sync += [ctl.busy.eq(0), reporting.eq(1), position.eq(0)]
 
         # The report's 32-bit word first, then its byte: a mux over the words and one over
