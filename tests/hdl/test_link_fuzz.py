@@ -465,12 +465,16 @@ def report(backend, seed, stats):
           f"up to {stats.most_in_flight} requests in flight; 0 lost")
 
 
-@pytest.mark.parametrize("backend, cases", [("verilator", 1200), ("amaranth", 120)])
-def test_link_fuzz(backend, cases):
-    stats = fuzz(simulated_board(LINK, backend=backend), LINK, SEED, cases)
+@pytest.mark.parametrize("backend, cases, ratio", [("verilator", 1200, 1), ("amaranth", 120, 1),
+                                                   ("verilator", 600, 2)],
+                         ids=["verilator", "amaranth", "verilator-2-clocks"])
+def test_link_fuzz(backend, cases, ratio):
+    # ratio 2: the core and the self-test at twice the link's clock, across the crossings.
+    link = sim_link(CFG, max_vectors=4, timeout_bytes=16, core_clock_ratio=ratio)
+    stats = fuzz(simulated_board(link, backend=backend), link, SEED, cases)
     report(backend, SEED, stats)
     assert stats.bursts and stats.breaks and stats.timeouts
-    assert stats.most_in_flight == LINK.window
+    assert stats.most_in_flight == link.window
 
 
 @pytest.mark.deep
