@@ -31,7 +31,7 @@ def _add_port_flags(p):
                         "(default icebreaker)")
     p.add_argument("--baud", type=int,
                    help="serial bit rate the bitstream was built for (default: that of "
-                        "--board's default build, e.g. 4000000 on the iCEBreaker)")
+                        "--board's default build, e.g. 3000000 on the iCEBreaker)")
     p.add_argument("--timeout", type=float, default=2.0, metavar="S",
                    help="seconds to wait for a reply beyond the transfer time (default 2)")
 
@@ -44,11 +44,12 @@ def add_build(sub):
     add_core_flags(p, size=None, size_help="the board's core, or 16 with other core flags")
     p.add_argument("--clock", type=float, metavar="MHZ",
                    help="core clock; a PLL makes it when it differs from the board's "
-                        "oscillator (default: the board's tested clock)")
+                        "oscillator, and on the iCE40 boards half of it for the link "
+                        "(default: the board's tested clock)")
     p.add_argument("--baud", type=int,
                    help="serial bit rate (default: the fastest of the board's USB-serial "
-                        "bridge that the clock makes, e.g. 4000000 on the iCEBreaker at its "
-                        "default clock)")
+                        "bridge that the link's clock makes, e.g. 3000000 on the iCEBreaker "
+                        "at its default clock)")
     p.add_argument("--max-vectors", type=int, default=32, metavar="K",
                    help="vectors per classify request (default 32)")
     p.add_argument("-o", "--output", metavar="DIR", help="output folder (default build/BOARD)")
