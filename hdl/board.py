@@ -38,8 +38,8 @@ class BoardTop(wiring.Component):
     board, any clock to the logic), and every stream between the two sides goes through a
     :class:`~madvq.hdl.crossing.StreamCrossing` (the link's vector, template and active
     count, and the self-test's report, without a copy: their sources hold them until
-    taken). The link then sees the
-    self-test through :class:`_SelfTestShadow`. ``selftest`` is in the core's domain.
+    taken). The link then sees the self-test through :class:`_SelfTestShadow`. ``selftest``
+    is in the core's domain.
     """
 
     def __init__(self, link):
@@ -82,7 +82,7 @@ class BoardTop(wiring.Component):
             link_side = link
             wiring.connect(m, link.selftest, test.control)
         else:
-            link_side = self._cross(m, link, core, test)
+            link_side = self._cross(m, link, test)
         # The link writes no template and no active count while the self-test runs (it
         # refuses them, BUSY).
         wiring.connect(m, link_side.codebook, core.codebook)
@@ -102,13 +102,14 @@ class BoardTop(wiring.Component):
         with m.Else():
             m.d.comb += own_core(link_side)
         # The valids need no selection: the self-test offers vectors only while busy, and
-        # the link none then (it refuses them until the run's report is back). An OR keeps
-        # ``busy`` off the core's handshake, the slowest path of the core's clock.
+        # the link none then (it refuses them while the self-test runs; across the
+        # crossings, until the run's report is offered). An OR keeps ``busy`` off the
+        # core's handshake, the slowest path of the core's clock.
         m.d.comb += core.vector.valid.eq(test.vector.valid | link_side.vector.valid)
         return m
 
     @staticmethod
-    def _cross(m, link, core, test):
+    def _cross(m, link, test):
         """The crossings between the link (``sync``) and the core and self-test (``core``):
         an object with the link's ``vector``, ``codebook``, ``active`` and ``result`` as the
         core's domain sees them."""
