@@ -271,10 +271,16 @@ class SelfTest(wiring.Component):
         with m.If(ctl.busy & ~starting & ~waiting & ~summing):
             m.d.sync += [ctl.busy.eq(0), reporting.eq(1), position.eq(0)]
 
+        self._report(m, Cat(count, cycles, Const(0, 64 - CYCLE_BITS), sum1, sum2),
+                     reporting, position)
+        return m
+
+    def _report(self, m, report, reporting, position):
+        """The report's bytes, ``position`` the one offered while ``reporting``."""
+        ctl = self.control
         # The report's 32-bit word first, then its byte: a mux over the words and one over
         # four bytes cost less logic than one over twenty bytes (a selection that wide
         # becomes a shifter).
-        report = Cat(count, cycles, Const(0, 64 - CYCLE_BITS), sum1, sum2)
         word = Signal(32)
         with m.Switch(position[2:]):
             for k in range(REPORT_BYTES // 4):
@@ -288,4 +294,3 @@ class SelfTest(wiring.Component):
             m.d.sync += position.eq(position + 1)
             with m.If(position == REPORT_BYTES - 1):
                 m.d.sync += reporting.eq(0)
-        return m
