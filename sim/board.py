@@ -24,6 +24,7 @@ from collections import deque
 from pathlib import Path
 
 from amaranth.back import verilog
+from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.sim import Simulator
 
 from madvq.hdl.board import BoardTop
@@ -219,9 +220,36 @@ def board_verilog(link, *, cache_dir=None):
         return entry.read_text()
     except OSError:
         pass
-    text = verilog.convert(BoardTop(link), name=BOARD_TOP)
+    top = BoardTop(link)
+    if link.core_clock_ratio == 1:
+        text = verilog.convert(top, name=BOARD_TOP)
+    else:
+        # Two clock domains: named here, with the ports in a fixed order (Amaranth orders
+        # the ports of the domains it adds itself by a set, which changes between runs).
+        wrapper = _TwoClockTop(top)
+        text = verilog.convert(wrapper, name=BOARD_TOP, ports=wrapper.ports())
     write_text_atomically(entry, text)
     return text
+
+
+class _TwoClockTop(Elaboratable):
+    """``top`` with its two clock domains, ``sync`` (ports ``clk``, ``rst``) and ``core``
+    (``core_clk``, ``core_rst``), defined around it for export."""
+
+    def __init__(self, top):
+        self.top = top
+        self.sync = ClockDomain("sync")
+        self.core = ClockDomain("core")
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync, m.domains.core = self.sync, self.core
+        m.submodules.board = self.top
+        return m
+
+    def ports(self):
+        return [self.sync.clk, self.sync.rst, self.core.clk, self.core.rst,
+                *(getattr(self.top, name) for name in self.top.signature.members)]
 
 
 def harness_text(core_clock_ratio=1):
