@@ -10,7 +10,8 @@ On the default 16x16x8 fully parallel core (one vector per clock), prints:
 * the same with a profile-guided build of the model (``profile_guided=True``), alternating
   with the plain one, and the ratio;
 * the same compiled by clang++ (``CXX=clang++``) when it is installed, alternating with
-  g++'s build, and the ratio;
+  g++'s build, and the ratio; and clang++'s profile-guided build against its plain one
+  when llvm-profdata is installed too;
 * a bare C++ ``main()`` driving the ports of the same verilated model over the same vectors
   with no Python at all (its own clock around the vector loop), and its results checked too;
 * the ratios: Verilator / Amaranth and bare loop / Verilator backend.
@@ -113,7 +114,8 @@ int main(int argc, char** argv) {
 """
 
 
-def compare_with_plain(what, variant, plain, batch, expected, repeats=3):
+def compare_with_plain(what, variant, plain, batch, expected, repeats=3,
+                       plain_what="the plain g++ build"):
     """Build ``variant`` (a Verilator backend), then run it and ``plain`` on ``batch`` in
     turn ``repeats`` times; print both best rates and their ratio."""
     seconds, model = best_of(1, variant.build)
@@ -127,8 +129,8 @@ def compare_with_plain(what, variant, plain, batch, expected, repeats=3):
     assert len(run.results.mismatches(expected)) == 0
     v_rate = batch.vector_count / min(variant_times)
     p_rate = batch.vector_count / min(plain_times)
-    print(f"{what} verilator backend: {v_rate:,.0f} vectors/s against {p_rate:,.0f} for the "
-          f"plain g++ build in the same alternating runs ({v_rate / p_rate:.2f}x); all results "
+    print(f"{what} verilator backend: {v_rate:,.0f} vectors/s against {p_rate:,.0f} for "
+          f"{plain_what} in the same alternating runs ({v_rate / p_rate:.2f}x); all results "
           f"match the golden model")
 
 
@@ -177,8 +179,12 @@ def main():
     if shutil.which("clang++") and not os.environ.get("CXX"):
         os.environ["CXX"] = "clang++"       # read when the model is compiled
         try:
-            compare_with_plain("clang++", VerilatorBackend(cfg, log=print), backend, batch,
-                               expected)
+            clang = VerilatorBackend(cfg, log=print)
+            compare_with_plain("clang++", clang, backend, batch, expected)
+            if shutil.which("llvm-profdata"):
+                compare_with_plain("clang++ profile-guided",
+                                   VerilatorBackend(cfg, log=print, profile_guided=True),
+                                   clang, batch, expected, plain_what="clang++'s plain build")
         finally:
             del os.environ["CXX"]
     else:

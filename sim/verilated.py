@@ -35,11 +35,13 @@ compile time and is the same for every model: its objects are cached too
 (``verilator/runtime-<key>/``, keyed by the exact compile commands and the tools) and copied
 into later builds.
 
-Profile-guided builds (``build_model(..., training=...)``): the model is compiled with GCC's
+Profile-guided builds (``build_model(..., training=...)``): the model is compiled with
 ``-fprofile-generate``, a training workload runs it (in its own process, which writes the
-profile as it exits), and it is compiled again with ``-fprofile-use`` in the same folder (the
-profile names the objects by path). Twice the compile time, once; the key differs from the
-plain build's. The profile changes only the speed of the model, never what it computes.
+profile as it exits), and it is compiled again with ``-fprofile-use`` in the same folder (GCC's
+profile names the objects by path; clang's raw profiles are merged by ``llvm-profdata``, of
+the same LLVM version as clang, into ``profile/merged.profdata`` first). Twice the compile
+time, once; the key differs from the plain build's. The profile changes only the speed of
+the model, never what it computes.
 """
 
 import ctypes
@@ -90,6 +92,11 @@ CFLAGS = ("-fPIC",)
 # covers what training ran; -fprofile-partial-training keeps the rest optimised as usual.
 PROFILE_GENERATE = "-fprofile-generate={dir} -fprofile-update=single"
 PROFILE_USE = "-fprofile-use={dir} -fprofile-partial-training -Wno-missing-profile"
+# The same with clang: raw profiles into {dir}, merged into one file that the second compile
+# reads (functions the training did not run are compiled as usual).
+CLANG_PROFILE_GENERATE = "-fprofile-generate={dir}"
+CLANG_PROFILE_USE = ("-fprofile-use={dir}/merged.profdata -Wno-profile-instr-unprofiled "
+                     "-Wno-profile-instr-out-of-date")
 LDFLAGS = ("-shared", "-Wl,-Bsymbolic")
 
 
@@ -201,6 +208,27 @@ def find_tools():
 
 def _is_clang(cxx):
     return "clang" in Path(cxx).name
+
+
+def _profile_flags(cxx):
+    """``(generate, use)`` flags of a profile-guided build with compiler ``cxx``."""
+    if _is_clang(cxx):
+        return CLANG_PROFILE_GENERATE, CLANG_PROFILE_USE
+    return PROFILE_GENERATE, PROFILE_USE
+
+
+def _llvm_profdata(cxx):
+    """The ``llvm-profdata`` of clang ``cxx``'s LLVM version (``clang++-14``:
+    ``llvm-profdata-14``, else plain ``llvm-profdata``); :class:`BuildError` when missing."""
+    version = re.search(r"-(\d+)$", Path(cxx).name)
+    names = ([f"llvm-profdata-{version.group(1)}"] if version else []) + ["llvm-profdata"]
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise BuildError(f"a profile-guided build with {Path(cxx).name} needs llvm-profdata "
+                     f"({' or '.join(names)}), which is not installed: install LLVM's tools "
+                     f"(Debian: llvm), or use g++")
 
 
 def cache_root():
@@ -315,8 +343,7 @@ def build_model(verilog, top, harness, *, verilator_args=(), make_opt=None, cach
     """
     tools = find_tools()
     if training is not None and _is_clang(tools["cxx"]):
-        raise BuildError(f"a profile-guided build needs g++ (clang's profiles need "
-                         f"llvm-profdata); CXX is {tools['cxx']}")
+        tools = {**tools, "profdata": _llvm_profdata(tools["cxx"])}
     texts = [verilog] if isinstance(verilog, str) else list(verilog)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     identity = _tool_identity(tools, root)
@@ -329,7 +356,7 @@ def build_model(verilog, top, harness, *, verilator_args=(), make_opt=None, cach
         "tools": {k: v for k, v in identity.items() if k != "probe"},
     }
     if training is not None:
-        key_parts["profile"] = [PROFILE_GENERATE, PROFILE_USE]
+        key_parts["profile"] = list(_profile_flags(tools["cxx"]))
     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()
     models = root / "verilator"
     folder = models / key[:40]
@@ -403,9 +430,10 @@ def _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt
     profile = work / "profile"
     jobs = jobs or min(os.cpu_count() or 1, 4)
     if training is not None:
-        _profile(with_opt(" " + PROFILE_GENERATE.format(dir=profile)), obj, output, jobs,
+        generate, use = _profile_flags(tools["cxx"])
+        _profile(tools, with_opt(" " + generate.format(dir=profile)), obj, output, jobs,
                  training, profile)
-        make = with_opt(" " + PROFILE_USE.format(dir=profile))
+        make = with_opt(" " + use.format(dir=profile))
         # The profile's flags name this build's folder: its run-time objects are its own.
         runtime = []
     else:
@@ -446,11 +474,14 @@ def _compile(tools, work, texts, top, harness, args, jobs, identity, output, opt
     shutil.rmtree(obj)
 
 
-def _profile(make, obj, output, jobs, training, profile):
+def _profile(tools, make, obj, output, jobs, training, profile):
     """The first half of a profile-guided build: compile with ``make`` (its flags
-    ``-fprofile-generate``; libgcov linked in), run ``training`` on the result, and clear the
-    objects for the second compile, which reads the profile from ``profile``."""
-    _run([*make, "LIBS=-lgcov", "-s", f"-j{jobs}"], obj,
+    ``-fprofile-generate``; the profiling run-time linked in: GCC's libgcov, clang's by the
+    flag itself), run ``training`` on the result, and clear the objects for the second
+    compile, which reads the profile from ``profile`` (clang's merged first)."""
+    clang = _is_clang(tools["cxx"])
+    libs = "LIBS=-latomic -fprofile-generate" if clang else "LIBS=-lgcov"
+    _run([*make, libs, "-s", f"-j{jobs}"], obj,
          "compiling the verilated model for profiling")
     trained = obj.parent / f"profiling-{output}"
     os.replace(obj / output, trained)
@@ -458,8 +489,12 @@ def _profile(make, obj, output, jobs, training, profile):
         training(trained)
     except Exception as exc:
         raise BuildError(f"the profiling run of the verilated model failed: {exc}") from exc
-    if not any(profile.rglob("*.gcda")):
+    raw = sorted(profile.rglob("*.profraw" if clang else "*.gcda"))
+    if not raw:
         raise BuildError(f"the profiling run wrote no profile into {profile}")
+    if clang:
+        _run([tools["profdata"], "merge", "-o", str(profile / "merged.profdata"),
+              *map(str, raw)], obj, "llvm-profdata merge")
     # Every object and precompiled header is made again, with the profile.
     for path in [*obj.glob("*.o"), *obj.glob("*.gch")]:
         path.unlink()

@@ -271,11 +271,31 @@ def test_the_compiler_chosen_by_environment(monkeypatch):
 
 @pytest.mark.skipif(not shutil.which("clang++"), reason="clang++ is not installed")
 def test_a_model_compiled_by_clang(monkeypatch):
-    # clang leaves std::atomic to libatomic, which the build links in; a profile-guided
-    # build needs g++.
+    # clang leaves std::atomic to libatomic, which the build links in.
     monkeypatch.setenv("CXX", "clang++")
     model, lib = counter_library()
     assert lib.sum_steps(10, 7) == 70
     assert "clang" in json.loads((model.folder / "manifest.json").read_text())["cxx"]
-    with pytest.raises(BuildError, match="a profile-guided build needs g\\+\\+"):
+
+
+@pytest.mark.skipif(not (shutil.which("clang++") and shutil.which("llvm-profdata")),
+                    reason="clang++ or llvm-profdata is not installed")
+def test_a_profile_guided_build_by_clang(monkeypatch):
+    # clang's raw profiles, merged by llvm-profdata, read by the second compile.
+    monkeypatch.setenv("CXX", "clang++")
+    plain, _ = counter_library()
+    guided, lib = counter_library(training=_run_counter)
+    assert lib.sum_steps(10_000, 255) == (10_000 * 255) % 65536
+    assert guided.key != plain.key
+    assert (guided.folder / "profile" / "merged.profdata").stat().st_size > 0
+
+
+@pytest.mark.skipif(not shutil.which("clang++"), reason="clang++ is not installed")
+def test_clang_without_llvm_profdata_is_refused(monkeypatch):
+    from madvq.sim import verilated
+    which = shutil.which
+    monkeypatch.setattr(verilated.shutil, "which",
+                        lambda name: None if "profdata" in name else which(name))
+    monkeypatch.setenv("CXX", "clang++")
+    with pytest.raises(BuildError, match="needs llvm-profdata"):
         counter_library(training=_run_counter)
