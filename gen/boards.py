@@ -35,6 +35,7 @@ from madvq.hdl.tools import MissingToolError, ToolError, find_tool
 
 __all__ = ["BOARDS", "UP5K_BOARDS", "DEFAULTS", "BRIDGES", "BoardSpec",
            "board_spec", "default_config", "default_baud", "link_clock", "board_link_config",
+           "report_link",
            "build_target", "toolchain_env",
            "ice40_pll", "ecp5_pll", "gowin_pll", "board_clock", "POWER_ON_DELAY",
            "BoardReset", "BoardBuild", "prepare_build", "build_board", "BuildReport",
@@ -668,6 +669,17 @@ class BuildReport:
         lines.append(f"  serial link {self.baud} baud; built in {self.seconds:.0f} s; "
                      f"bitstream {self.bitstream}")
         return "\n".join(lines)
+
+
+def report_link(report):
+    """The :class:`LinkConfig` a build's ``madvq-report.json`` (``report``, as a dict)
+    describes: its core, the link's clock and rate, and the core's clock over the link's
+    (reports from before the two clocks have no ``link_clock_hz``: one clock)."""
+    from madvq.hdl.protocol import LinkConfig
+    link_hz = report.get("link_clock_hz", report["clock_hz"])
+    return LinkConfig(core=CoreConfig.from_dict(report["core"]), clock_hz=link_hz,
+                      baud=report["baud"], max_vectors=report.get("max_vectors", 32),
+                      core_clock_ratio=report["clock_hz"] // link_hz)
 
 
 class BuildFailure(ToolError):

@@ -11,7 +11,6 @@ import time
 
 from madvq.gen.cli_common import (Failure, add_core_flags, add_problem_flags, board_failure,
                                    check_output, core_config, load_problem)
-from madvq.hdl.config import CoreConfig
 
 
 def _add_port_flags(p):
@@ -154,7 +153,6 @@ def cmd_gatelevel(args):
     import json
     from pathlib import Path
     from madvq.gen import boards
-    from madvq.hdl.protocol import LinkConfig
     from madvq.gen.gatelevel import check_supported
     spec = boards.board_spec(args.board)
     check_supported(spec.name)
@@ -167,11 +165,7 @@ def cmd_gatelevel(args):
     if report.get("board") != spec.name:
         raise ValueError(f"{folder}/ holds a build for the {report.get('board')}, not the "
                          f"{spec.name}")
-    link_hz = report.get("link_clock_hz", report["clock_hz"])
-    link = LinkConfig(core=CoreConfig.from_dict(report["core"]), clock_hz=link_hz,
-                      baud=report["baud"], max_vectors=report.get("max_vectors", 32),
-                      core_clock_ratio=report["clock_hz"] // link_hz)
-    _gatelevel(spec, link, folder)
+    _gatelevel(spec, boards.report_link(report), folder)
     return 0
 
 

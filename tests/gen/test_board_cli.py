@@ -68,19 +68,21 @@ def test_selftest_bad_seed(capsys):
     assert code == 2 and "self-test seed must be an integer from 1" in err
 
 
-def test_selftest_on_the_simulated_tang_nano_9k(capsys):
-    # --board: the simulated board runs the Tang Nano 9K build's clock (with Verilator; the
-    # Amaranth backend keeps its 4 cycles per bit).
+@pytest.mark.parametrize("board", ["tangnano9k", "icesugar"])
+def test_selftest_on_a_simulated_board(capsys, board):
+    # --board: the simulated board runs that board's default build, its clocks and rate
+    # (with Verilator; the Amaranth backend keeps its 4 cycles per bit): the Tang Nano 9K's
+    # 72 MHz; the iCESugar's, the iCEBreaker's clocks and the iCELink's 115,200 baud.
     from madvq.gen import boards
     from madvq.sim.run import resolve_backend
-    spec = boards.board_spec("tangnano9k")
-    _, hz = boards.board_clock(spec, boards.default_config("tangnano9k")[1])
-    code, out, err = run(capsys, "selftest", "--port", "sim", "--board", "tangnano9k",
+    _, link = boards.board_link_config(boards.board_spec(board),
+                                       *boards.default_config(board))
+    code, out, err = run(capsys, "selftest", "--port", "sim", "--board", board,
                          "--dims", "2", "--templates", "2", "--width", "4", "--count", "50")
     assert code == 0, err
     assert "the checksum matches the golden model" in out
     if resolve_backend("auto") == "verilator":
-        assert f"vectors/s at {hz / 1e6:g} MHz" in out
+        assert f"vectors/s at {link.core_clock_hz / 1e6:g} MHz" in out
 
 
 @pytest.mark.parametrize("board, baud", [(None, 3_000_000), ("icebreaker", 3_000_000),
@@ -112,17 +114,3 @@ def test_a_clock_that_makes_no_bridge_rate_is_refused():
     # The top rate is the bridge's, not the clock's: 100 MHz would make 12 Mbaud.
     assert boards.default_baud("ulx3s", 100_000_000) == 3_000_000
     assert boards.default_baud("icebreaker", 48_000_000) == 12_000_000
-
-
-def test_selftest_on_the_simulated_icesugar(capsys):
-    # The iCESugar's default build: the iCEBreaker's clock, the iCELink's 115,200 baud.
-    from madvq.gen import boards
-    from madvq.sim.run import resolve_backend
-    _, hz = boards.board_clock(boards.board_spec("icesugar"),
-                               boards.default_config("icesugar")[1])
-    code, out, err = run(capsys, "selftest", "--port", "sim", "--board", "icesugar",
-                         "--dims", "2", "--templates", "2", "--width", "4", "--count", "50")
-    assert code == 0, err
-    assert "the checksum matches the golden model" in out
-    if resolve_backend("auto") == "verilator":
-        assert f"vectors/s at {hz / 1e6:g} MHz" in out

@@ -349,9 +349,8 @@ def test_default_build_netlist(default_build, board):
     build = default_build(board)
     assert build.code == 0, build.err
     report = json.loads((build.folder / "madvq-report.json").read_text())
-    core, _ = boards.default_config(board)
-    link = LinkConfig(core=core, clock_hz=report["link_clock_hz"], baud=report["baud"],
-                      core_clock_ratio=report["clock_hz"] // report["link_clock_hz"])
+    assert report["core"] == boards.default_config(board)[0].to_dict()
+    link = boards.report_link(report)
     transport = gatelevel.gatelevel_board(board, build.folder, link)
     result = gatelevel.check_board(transport, link)
     assert result.vectors == 40 and result.selftest_count == 1000
