@@ -126,18 +126,21 @@ class MADCore(wiring.Component):
         # -- credit: results in flight or queued --
         depth = cfg.result_queue_depth
         queue = m.submodules.queue = result_queue(cfg)
-        outstanding = Signal(range(depth + 1))
-        # No credit left: kept as a register beside the count so that ``ready`` does not
-        # wait for a comparison.
+        # The results owed, as a thermometer code: bit k is set while more than k are owed.
+        # Counting up or down shifts it by one place, so each bit's next value is one LUT of
+        # its neighbours and the two counting flags, with no carry chain between the count
+        # and itself (on an ECP5 a binary count's increment was the core's slowest path);
+        # ``full`` is its top bit, a register.
+        owed = Signal(depth, name="credit_owed")
         full = Signal()
+        m.d.comb += full.eq(owed[depth - 1])
         delivered = self.result.valid & self.result.ready
 
         book = m.submodules.codebook = Codebook(cfg)
         seq = self._sequencer(m, platform, book, active, changing, full)
 
         # A delivery frees its credit a cycle later (the output handshake stays off this
-        # counter's path). The count's next values are worked out from the count alone, and
-        # the handshake only picks one (and enables the register): it waits for no adder.
+        # counter's path); the handshake only picks a shift (and enables the register).
         freed = delay(m, delivered, 1, "delivered", reset=True)
         counted = seq.accept
         if cfg.rounds > 1:
@@ -149,13 +152,8 @@ class MADCore(wiring.Component):
             counted = delay(m, seq.accept, 1, "accepted", reset=True)
         up = counted & ~freed
         down = freed & ~counted
-        more = Signal.like(outstanding, name="outstanding_more")
-        less = Signal.like(outstanding, name="outstanding_less")
-        last = Signal(name="outstanding_last")
-        m.d.comb += [more.eq(outstanding + 1), less.eq(outstanding - 1),
-                     last.eq(outstanding == depth - 1)]
         with m.If(up | down):
-            m.d.sync += [outstanding.eq(Mux(up, more, less)), full.eq(up & last)]
+            m.d.sync += owed.eq(Mux(up, Cat(1, owed[:-1]), owed[1:]))
 
         result, result_valid = self._datapath(m, seq, book)
         m.d.comb += [

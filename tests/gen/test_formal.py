@@ -119,9 +119,10 @@ def tie_high_verilog(config):
 
 
 def no_credit_gate_verilog(config):
-    """vector_ready no longer waits for a free credit (the ``full`` flag)."""
+    """vector_ready no longer waits for a free credit (the ``full`` flag: the top bit of the
+    owed results' thermometer code)."""
     return _substitute(verilog_text(config, config.default_name),
-                       r"^(\s*assign \w+ = )~ full;$", r"\g<1>1'h1;")
+                       r"^(\s*assign \w+ = )~ credit_owed\[\d+\];$", r"\g<1>1'h1;")
 
 
 def result_not_held_verilog(config):
