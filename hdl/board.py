@@ -15,6 +15,7 @@ from .core import MADCore
 from .crossing import StreamCrossing
 from .link import Link
 from .protocol import LinkConfig
+from .registers import StreamSlice
 from .selftest import REPORT_BYTES, SelfTest, SelfTestSignature
 
 
@@ -70,6 +71,16 @@ class BoardTop(wiring.Component):
             m.submodules.selftest = DomainRenamer("core")(test)
         link = m.submodules.link = Link(self._link)
 
+        results = core.result
+        if self._link.core_clock_ratio != 1:
+            # The results leave the core through a register slice: the consumer's ready (the
+            # self-test's or the crossing's, selected by ``busy``) would otherwise run into
+            # the result queue's read logic, the core clock's slowest path on the iCE40.
+            out = m.submodules.result_slice = DomainRenamer("core")(
+                StreamSlice(core.result.payload.shape()))
+            wiring.connect(m, core.result, out.i)
+            results = out.o
+
         busy = test.control.busy
         m.d.comb += [
             link.rx.eq(self.rx),
@@ -93,9 +104,9 @@ class BoardTop(wiring.Component):
             return [
                 core.vector.payload.eq(user.vector.payload),
                 user.vector.ready.eq(core.vector.ready),
-                user.result.valid.eq(core.result.valid),
-                user.result.payload.eq(core.result.payload),
-                core.result.ready.eq(user.result.ready),
+                user.result.valid.eq(results.valid),
+                user.result.payload.eq(results.payload),
+                results.ready.eq(user.result.ready),
             ]
         with m.If(busy):
             m.d.comb += own_core(test)

@@ -226,6 +226,13 @@ class LinkConfig:
         return self.clock_hz * self.core_clock_ratio
 
     @property
+    def result_latency_cycles(self):
+        """Core clock cycles from a vector's transfer into the core to its result being
+        offered to the link or the self-test: the core's latency, plus one with two clocks,
+        where the results leave through a register slice (see BoardTop)."""
+        return self.core.latency_cycles + (self.core_clock_ratio != 1)
+
+    @property
     def divisor(self):
         """Clock cycles per serial bit."""
         return uart_divisor(self.clock_hz, self.baud)

@@ -1,15 +1,19 @@
-"""Registers that madvq's gateware places with intent: delay lines and kept copies.
+"""Registers that madvq's gateware places with intent: delay lines, kept copies and a stream
+register slice.
 
 :func:`delay` is a value delayed by a number of registers (without reset unless asked: the
 datapath needs none, which keeps reset fan-out to the few valid bits); :func:`register_copy`
 is one more register of a value that synthesis keeps apart from its twins, so that a copy
-can sit beside the logic it feeds.
+can sit beside the logic it feeds. :class:`StreamSlice` cuts a stream's handshake into
+registers on both sides.
 """
 
-from amaranth.hdl import ClockSignal, Instance, Signal
+from amaranth.hdl import ClockSignal, Instance, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["delay", "register_copy", "COPY_ATTRIBUTE"]
+__all__ = ["delay", "register_copy", "COPY_ATTRIBUTE", "StreamSlice"]
 
 
 #: The attribute that marks a copy's register (on its Amaranth signal). madvq's Verilog
@@ -48,3 +52,36 @@ def register_copy(m, value, name, platform):
             p_REGSET="RESET", p_SRMODE="LSR_OVER_CE",
             i_CLK=ClockSignal("sync"), i_DI=value[k], o_Q=reg[k])
     return reg
+
+
+class StreamSlice(wiring.Component):
+    """A register slice on a stream (valid/ready): ``i.ready`` and ``o.valid`` come straight
+    from registers, so that neither side's handshake logic reaches the other's.
+
+    Latency 1 cycle; one transfer per cycle in steady state. It holds two payloads: the one
+    offered on ``o``, and one taken while ``o`` stalled (``i.ready`` is low while that one
+    is held). Payloads leave in order, each once.
+    """
+
+    def __init__(self, shape):
+        super().__init__({"i": In(stream.Signature(shape)),
+                          "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        held = Signal.like(self.i.payload, name="held", reset_less=True)
+        held_valid = Signal()
+        out = Signal.like(self.i.payload, name="out", reset_less=True)
+        out_valid = Signal()
+        m.d.comb += [self.i.ready.eq(~held_valid), self.o.valid.eq(out_valid),
+                     self.o.payload.eq(out)]
+        taken_in = self.i.valid & ~held_valid
+        # The output register moves on when it is empty or its payload is taken: it loads
+        # the held payload first, otherwise what is offered now.
+        with m.If(~out_valid | self.o.ready):
+            m.d.sync += [out.eq(Mux(held_valid, held, self.i.payload)),
+                         out_valid.eq(held_valid | self.i.valid),
+                         held_valid.eq(0)]
+        with m.Elif(taken_in):
+            m.d.sync += [held.eq(self.i.payload), held_valid.eq(1)]
+        return m

@@ -191,7 +191,8 @@ class Reference:
         count = int.from_bytes(payload[:4], "little")
         seed = int.from_bytes(payload[4:], "little")
         sums = selftest_model.expected(cfg, self.codebook, self.active, seed, count)
-        cycles = count * cfg.cycles_per_vector + cfg.latency_cycles - (cfg.cycles_per_vector - 1)
+        cycles = (count * cfg.cycles_per_vector + link.result_latency_cycles
+                  - (cfg.cycles_per_vector - 1))
         return (count.to_bytes(4, "little") + cycles.to_bytes(8, "little")
                 + sums[0].to_bytes(4, "little") + sums[1].to_bytes(4, "little"))
 

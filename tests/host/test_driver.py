@@ -52,7 +52,7 @@ def test_codebook_classify_and_selftest(cfg, backend):
                                          0xACE1, 40)
     assert result.ok
     # Full rate: one vector per cycles_per_vector, plus the pipeline's latency.
-    assert result.cycles == 40 * cfg.cycles_per_vector + cfg.latency_cycles - \
+    assert result.cycles == 40 * cfg.cycles_per_vector + link.result_latency_cycles - \
         (cfg.cycles_per_vector - 1)
 
 
@@ -148,7 +148,7 @@ def test_default_icebreaker_board_keeps_the_line_busy():
 
     result = board.selftest(20_000, seed=0xBEEF)
     assert result.ok
-    assert result.cycles == 20_000 * cfg.cycles_per_vector + cfg.latency_cycles - \
+    assert result.cycles == 20_000 * cfg.cycles_per_vector + link.result_latency_cycles - \
         (cfg.cycles_per_vector - 1)
 
 
