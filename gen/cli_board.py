@@ -30,7 +30,7 @@ def _add_port_flags(p):
                         "(default icebreaker)")
     p.add_argument("--baud", type=int,
                    help="serial bit rate the bitstream was built for (default: that of "
-                        "--board's default build, e.g. 3000000 on the iCEBreaker)")
+                        "--board's default build, e.g. 6000000 on the iCEBreaker)")
     p.add_argument("--timeout", type=float, default=2.0, metavar="S",
                    help="seconds to wait for a reply beyond the transfer time (default 2)")
 
@@ -47,10 +47,13 @@ def add_build(sub):
                         "(default: the board's tested clock)")
     p.add_argument("--baud", type=int,
                    help="serial bit rate (default: the fastest of the board's USB-serial "
-                        "bridge that the link's clock makes, e.g. 3000000 on the iCEBreaker "
+                        "bridge that the link's clock makes, e.g. 6000000 on the iCEBreaker "
                         "at its default clock)")
     p.add_argument("--max-vectors", type=int, default=32, metavar="K",
                    help="vectors per classify request (default 32)")
+    p.add_argument("--seeds", type=int, metavar="K",
+                   help="placement seeds tried in turn (1, 2, ... K) until one meets timing "
+                        "(default: 5 on the iCE40 boards, 1 on the others)")
     p.add_argument("-o", "--output", metavar="DIR", help="output folder (default build/BOARD)")
     p.add_argument("--gatelevel", action="store_true",
                    help="then simulate the bitstream's netlist with the cell models, driven "
@@ -86,6 +89,7 @@ def cmd_build(args):
         # build, not after it.
         boards.program_command(spec.name, f"madvq.{spec.bitstream}", flash=args.flash)
     cfg, clock_mhz = boards.build_target(spec.name, _build_core(args), args.clock)
+    seeds = boards.check_seeds(spec.name, args.seeds)
     pll, link = boards.board_link_config(spec, cfg, clock_mhz, baud=args.baud,
                                          max_vectors=args.max_vectors)
     out = args.output or f"build/{spec.name}"
@@ -97,7 +101,9 @@ def cmd_build(args):
              f", the link at {link.clock_hz / 1e6:g} MHz") + f" into {out}/ ...",
           flush=True)
     try:
-        report = boards.build_board(spec.name, link, device=spec.device, out_dir=out, pll=pll)
+        report = boards.build_board(spec.name, link, device=spec.device, out_dir=out, pll=pll,
+                                    seeds=seeds,
+                                    log=lambda note: print(note, flush=True))
     except Exception as exc:
         raise board_failure(exc) from None
     print(report.summary())

@@ -26,7 +26,7 @@ def test_classify_on_the_simulated_board(capsys, arrays):
                          "--width", "4", "--active", "2", "-o", str(out_file))
     assert code == 0, err
     assert "classified 12 vectors on the simulated board" in out
-    assert "at 3000000 baud" in out            # the iCEBreaker build's default link
+    assert "at 6000000 baud" in out            # the iCEBreaker build's default link
     assert "all 12 results match the golden model" in out
     cfg = CoreConfig(dims=3, templates=3, width=4)
     want = golden.classify(cfg, book, x, 2)
@@ -85,7 +85,7 @@ def test_selftest_on_a_simulated_board(capsys, board):
         assert f"vectors/s at {link.core_clock_hz / 1e6:g} MHz" in out
 
 
-@pytest.mark.parametrize("board, baud", [(None, 3_000_000), ("icebreaker", 3_000_000),
+@pytest.mark.parametrize("board, baud", [(None, 6_000_000), ("icebreaker", 6_000_000),
                                          ("ulx3s", 3_000_000), ("tangnano9k", 1_000_000),
                                          ("icesugar", 115_200)])
 @pytest.mark.parametrize("port", ["sim", "/dev/ttyUSB9"])

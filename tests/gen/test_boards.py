@@ -3,7 +3,9 @@
 real bitstreams for the four boards."""
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 from amaranth.hdl import ClockDomain, Module, ResetSignal, Signal
@@ -206,7 +208,7 @@ def test_icesugar_is_an_icebreaker_with_other_pins():
     assert boards.default_baud("icesugar") == 115_200
     # The others: the fastest rate their bridge takes that their clock makes.
     assert [boards.default_baud(b) for b in ("icebreaker", "ulx3s", "tangnano9k")] == \
-        [3_000_000, 3_000_000, 1_000_000]
+        [6_000_000, 3_000_000, 1_000_000]
 
 
 def test_default_baud_suits_the_default_clock():
@@ -225,9 +227,9 @@ def test_icesugar_build_plan(tmp_path):
     from madvq.hdl.protocol import LinkConfig
     spec = boards.board_spec("icesugar")
     pll, hz = boards.board_clock(spec, boards.default_config("icesugar")[1])
-    assert hz == 42_000_000 and pll == boards.ice40_pll(12e6, 42e6)
+    assert hz == 48_000_000 and pll == boards.ice40_pll(12e6, 48e6)
     # The core at the PLL's output, the link at half of it (the 2F PLL's second output).
-    assert boards.link_clock(spec, pll, hz) == (21_000_000, 2)
+    assert boards.link_clock(spec, pll, hz) == (24_000_000, 2)
     link = LinkConfig(core=CoreConfig(dims=2, templates=2, width=2), clock_hz=hz // 2,
                       baud=boards.default_baud("icesugar"), core_clock_ratio=2)
     out, _ = boards.prepare_build(spec, link, pll, tmp_path / "plan")
@@ -235,8 +237,11 @@ def test_icesugar_build_plan(tmp_path):
     for port, pin in [("clk12_0__io", 35), ("uart_0__rx__io", 4), ("uart_0__tx__io", 6),
                       ("led_r_0__io", 40), ("led_g_0__io", 41), ("led_b_0__io", 39)]:
         assert re.search(rf"^\s*set_io {port} {pin}$", pcf, re.M), pcf
-    assert "The core's clock (42 MHz)" in pcf
-    assert "--up5k --package sg48" in (out / "build_madvq.sh").read_text()
+    assert "The core's clock (48 MHz)" in pcf
+    script = (out / "build_madvq.sh").read_text()
+    assert "--up5k --package sg48" in script
+    # The placement seed comes from build_board's environment, seed 1 when run by hand.
+    assert "--seed ${MADVQ_SEED:-1}" in script
     rtlil = (out / "madvq.il").read_text()
     assert "SB_PLL40_2F_PAD" in rtlil and "GENCLK_HALF" in rtlil and "DIVF" in rtlil
 
@@ -269,6 +274,70 @@ def test_tang_nano_9k_build_plan(tmp_path):
         assert f'IO_LOC "{port}" {pin};' in cst, cst
     rtlil = (out / "madvq.il").read_text()
     assert "rPLL" in rtlil and "IDIV_SEL" in rtlil and "FBDIV_SEL" in rtlil
+
+
+_FAKE_BUILD = """\
+echo "$YOSYS $MADVQ_SEED" >> calls.txt
+case $MADVQ_SEED in 1) f=43.1;; 2) f=46.7;; *) f=51.2;; esac
+printf '{"fmax": {"core_clk": {"achieved": %s, "constraint": 48.0}, \
+"clk": {"achieved": 40.0, "constraint": 24.0}}, \
+"utilization": {"ICESTORM_LC": {"used": 4437, "available": 5280}}}' $f > report.json
+echo "seed $MADVQ_SEED placed" > madvq.bin
+"""
+
+
+@pytest.fixture
+def fake_build(tmp_path, monkeypatch):
+    """build_board on the iCEBreaker at 48 MHz with a stand-in build script, whose core
+    clock meets timing from placement seed 3 on (43.1, 46.7, then 51.2 MHz)."""
+    def prepare(spec, link, pll, out_dir, *, name="madvq"):
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"build_{name}.sh").write_text(_FAKE_BUILD)
+        return out, dict(os.environ, YOSYS="the-yosys")
+    monkeypatch.setattr(boards, "prepare_build", prepare)
+    spec = boards.board_spec("icebreaker")
+    pll, link = boards.board_link_config(spec, boards.default_config("icebreaker")[0], 48.0)
+    notes = []
+    return (lambda seeds: boards.build_board("icebreaker", link, out_dir=tmp_path / "b",
+                                             pll=pll, seeds=seeds, log=notes.append),
+            tmp_path / "b", notes)
+
+
+def test_build_tries_placement_seeds_until_timing_is_met(fake_build):
+    build, out, notes = fake_build
+    report = build(5)
+    assert report.timing_met and report.seed == 3 and report.fmax_hz == 51.2e6
+    assert [p["fmax_hz"] for p in report.placements] == [43_100_000, 46_700_000, 51_200_000]
+    # Synthesis ran once; then only place, route and pack, with the next seed.
+    assert (out / "calls.txt").read_text().split("\n")[:-1] == \
+        ["the-yosys 1", "true 2", "true 3"]
+    assert (out / "madvq.bin").read_text() == "seed 3 placed\n"
+    assert notes == ["placement seed 1 misses timing (Fmax 43.1 MHz, link 40.0 MHz); "
+                     "trying seed 2",
+                     "placement seed 2 misses timing (Fmax 46.7 MHz, link 40.0 MHz); "
+                     "trying seed 3"]
+    saved = json.loads((out / "madvq-report.json").read_text())
+    assert saved["seed"] == 3 and len(saved["placements"]) == 3
+    assert "placement seed 3 (of 3 tried)" in report.summary()
+    assert (out / "build.log").read_text().count("# placement seed") == 3
+
+
+def test_build_that_no_seed_places_in_time_names_the_best(fake_build):
+    build, out, notes = fake_build
+    with pytest.raises(boards.BuildFailure,
+                       match=r"Fmax 46\.7 MHz < 48 MHz clock \(best of placement seeds 1-2\); "
+                             r"use --clock 46 or lower"):
+        build(2)
+    assert len(notes) == 1
+    assert json.loads((out / "madvq-report.json").read_text())["timing_met"] is False
+
+
+@pytest.mark.parametrize("seeds", [0, 51, 2.5, True, "3"])
+def test_bad_seed_counts(seeds):
+    with pytest.raises(ValueError, match="--seeds must be a whole number of placement seeds "
+                                         "from 1 to 50"):
+        boards.check_seeds("icebreaker", seeds)
 
 
 def test_gowin_pack_missing_names_its_package(monkeypatch):
@@ -331,7 +400,7 @@ def test_bad_clock(capsys):
 @pytest.mark.parametrize("board", ["icebreaker", "icesugar"])
 def test_baud_too_fast_for_clock(capsys, board):
     code, _, err = run(capsys, "build", "--board", board, "--baud", "9000000")
-    assert code == 2 and "too high for a 21000000 Hz clock" in err
+    assert code == 2 and "too high for a 24000000 Hz clock" in err
 
 
 @pytest.mark.parametrize("board, flash, expected", [
