@@ -57,8 +57,11 @@ def run_rx(divisor, frames, *, bit_cycles=None, ready=lambda cycle: True, idle_b
 
 
 # 2% off the nominal rate only where a bit is long enough to be 2% off.
+# 4 cycles per bit is the iCEBreaker's default (6 Mbaud with the link at 24 MHz): the 2%
+# that uart_divisor allows holds there too (3% slow does not).
 @pytest.mark.parametrize("divisor, skew", [(4, 1.0), (5, 1.0), (12, 1.0), (25, 1.0),
-                                           (12, 0.98), (12, 1.02), (25, 0.98), (25, 1.02)])
+                                           (4, 0.98), (4, 1.02), (12, 0.98), (12, 1.02),
+                                           (25, 0.98), (25, 1.02)])
 def test_receive_bytes(divisor, skew):
     data = [0x00, 0xFF, 0x55, 0xAA, 0xC0, 0x01, 0x80]
     got = run_rx(divisor, [line_bits(b) for b in data], bit_cycles=divisor * skew)
