@@ -124,7 +124,11 @@ class DistanceUnit(wiring.Component):
 # Longest chain, in halves (two per CCU2C), besides nextpnr's feed cells. Every chain costs
 # two feed cells; a longer one lengthens the carry path that timing analysis sees, since it
 # does not know that a P = 0 half cuts the carry (0.07 ns per CCU2C on an ECP5 of speed grade 6).
-CHAIN_HALVES = 36
+# Measured on the 16x16x8 core, LFE5U-25F, placement seeds 1-3: 36 (and 30, the same chains)
+# 6,130 cells, 221.5/224.6/232.3 MHz, the slowest paths into the distance trees' long
+# chains; 24: 6,210 cells, 218.8/240.0/237.0 MHz; 18: 6,418 cells, 239.8/240.8/230.9 MHz,
+# the slowest paths then in the winner tree and the result queue.
+CHAIN_HALVES = 18
 
 
 class _Node:
