@@ -38,6 +38,7 @@ from amaranth.lib.wiring import In, Out
 
 from .bus import (AXIConfig, STATUS_BITS, axi_port_table, register_map)
 from .core import MADCore
+from .registers import StreamSlice
 
 
 __all__ = ["AXIStreamMADCore", "AXIStreamTop"]
@@ -111,10 +112,10 @@ class AXIStreamMADCore(wiring.Component):
             else self.s_axis_vector_tlast
         m.d.comb += [framing.w_en.eq(accept), framing.w_data.eq(user_in)]
 
-        # -- results out, through a register slice: the core's result and its framing are
-        # taken together into an output register (or, while that one waits, a second one),
-        # so that the core's queue and the side queue are read on registers alone and
-        # ``tready`` only steers the slice --
+        # -- results out, through a register slice (StreamSlice): the core's result and its
+        # framing are taken together into an output register (or, while that one waits, a
+        # second one), so that the core's queue and the side queue are read on registers
+        # alone and ``tready`` only steers the slice --
         res = core.result.payload
         tdata = Signal(len(self.m_axis_result_tdata))
         for field in axi.result_fields():
@@ -126,34 +127,21 @@ class AXIStreamMADCore(wiring.Component):
             else:
                 m.d.comb += tdata[lsb:lsb + width].eq(res[field["name"]])
         incoming = Cat(tdata, framing.r_data)
-        out_valid = Signal()
-        out_data = Signal(len(incoming), reset_less=True)
-        skid_valid = Signal()
-        skid_data = Signal(len(incoming), reset_less=True)
-        take = Signal()
+        out = m.submodules.result_slice = StreamSlice(len(incoming))
         delivered = Signal()
         m.d.comb += [
-            core.result.ready.eq(~skid_valid),
-            take.eq(core.result.valid & ~skid_valid),
-            framing.r_en.eq(take),
-            delivered.eq(out_valid & self.m_axis_result_tready),
-            self.m_axis_result_tvalid.eq(out_valid),
-            self.m_axis_result_tdata.eq(out_data[:len(tdata)]),
-            self.m_axis_result_tlast.eq(out_data[len(tdata)]),
+            out.i.valid.eq(core.result.valid),
+            out.i.payload.eq(incoming),
+            core.result.ready.eq(out.i.ready),
+            framing.r_en.eq(core.result.valid & out.i.ready),
+            out.o.ready.eq(self.m_axis_result_tready),
+            delivered.eq(out.o.valid & self.m_axis_result_tready),
+            self.m_axis_result_tvalid.eq(out.o.valid),
+            self.m_axis_result_tdata.eq(out.o.payload[:len(tdata)]),
+            self.m_axis_result_tlast.eq(out.o.payload[len(tdata)]),
         ]
         if axi.user_width:
-            m.d.comb += self.m_axis_result_tuser.eq(out_data[len(tdata) + 1:])
-        # The data registers load on registers and ``tready`` alone (what they hold while
-        # their valid bit is low does not matter): only the two valid bits wait for ``take``,
-        # so that its path from the core's queue does not fan out over the data.
-        load_out = ~out_valid | self.m_axis_result_tready     # the output register is free
-        with m.If(load_out):
-            m.d.sync += [out_data.eq(Mux(skid_valid, skid_data, incoming)),
-                         out_valid.eq(skid_valid | take), skid_valid.eq(0)]
-        with m.Elif(take):
-            m.d.sync += skid_valid.eq(1)
-        with m.If(~skid_valid):
-            m.d.sync += skid_data.eq(incoming)
+            m.d.comb += self.m_axis_result_tuser.eq(out.o.payload[len(tdata) + 1:])
 
         # -- codebook --
         m.d.comb += [

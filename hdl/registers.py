@@ -75,13 +75,17 @@ class StreamSlice(wiring.Component):
         out_valid = Signal()
         m.d.comb += [self.i.ready.eq(~held_valid), self.o.valid.eq(out_valid),
                      self.o.payload.eq(out)]
-        taken_in = self.i.valid & ~held_valid
         # The output register moves on when it is empty or its payload is taken: it loads
-        # the held payload first, otherwise what is offered now.
+        # the held payload first, otherwise what is offered now. The data registers load on
+        # registers and ``o.ready`` alone (what they hold while their valid bit is low does
+        # not matter): only the valid bits wait for ``i.valid``, so that its path does not
+        # fan out over the data.
         with m.If(~out_valid | self.o.ready):
             m.d.sync += [out.eq(Mux(held_valid, held, self.i.payload)),
                          out_valid.eq(held_valid | self.i.valid),
                          held_valid.eq(0)]
-        with m.Elif(taken_in):
-            m.d.sync += [held.eq(self.i.payload), held_valid.eq(1)]
+        with m.Elif(self.i.valid & ~held_valid):
+            m.d.sync += held_valid.eq(1)
+        with m.If(~held_valid):
+            m.d.sync += held.eq(self.i.payload)
         return m
