@@ -110,10 +110,10 @@ def board_spec(board, device=None):
 #   self-test run on the PLL's output and the link on its half (link_clock): at 48 MHz,
 #   8 M vectors/s, the link at 24 MHz and 6 Mbaud. With the credit counter a thermometer
 #   code and the results through a register slice, the core's Fmax over placement seeds
-#   1-5 is 43.1, 46.7, 51.2, 52.2 and 50.6 MHz (the link 35.6-40.4 MHz): placement on an
-#   83%-full UP5K moves it by +-8%, so a build tries up to 5 seeds (DEFAULTS' "seeds";
+#   1-5 is 43.9, 42.4, 49.0, 51.2 and 48.8 MHz (the link 34.6-40.7 MHz): placement on an
+#   85%-full UP5K moves it by +-10%, so a build tries up to 5 seeds (DEFAULTS' "seeds";
 #   the third meets timing). Its slowest paths are the core's winner tree (a comparison
-#   and its selection in one cycle) and the handshakes. 4,437 cells, 27 EBRs. (At 42 MHz
+#   and its selection in one cycle) and the handshakes. 4,467 cells, 27 EBRs. (At 42 MHz
 #   before those changes: Fmax 50.2 MHz at the first seed, 7.0 M vectors/s, 3 Mbaud.)
 # * ULX3S: the fully parallel core fits every ULX3S (nextpnr gives the 12F the 25F's 24,288
 #   LUT4s: one die). Measured Fmax 104.7-106.0 MHz with plain arithmetic (12,133 LUT4, the
@@ -131,8 +131,9 @@ def board_spec(board, device=None):
 # * iCESugar: the iCEBreaker's FPGA and package, so the same core and clocks; its pins differ
 #   (UART 4/6, the RGB LED on 39-41). Built with one clock, P=3 in block RAM at 28.125 MHz:
 #   4,101 of 5,280 cells, 27 of 30 EBRs, Fmax 33.6 MHz at its 115,200 baud. Now as the
-#   iCEBreaker, the core at 48 MHz and the link at 24 MHz: 4,448 cells, Fmax 48.0 and
-#   38.7 MHz at the first seed (at 42 MHz before: 44.5 and 36.6 MHz).
+#   iCEBreaker, the core at 48 MHz and the link at 24 MHz: 4,464 cells, Fmax 48.6 and
+#   38.8 MHz at the third seed (47.4 and 47.8 MHz at the first two; at 42 MHz before:
+#   44.5 and 36.6 MHz).
 DEFAULTS = {
     "icebreaker": dict(core=dict(templates_per_cycle=3, storage="ram"), clock_mhz=48.0,
                        seeds=5),
@@ -202,7 +203,7 @@ def default_config(board):
 
 def default_seeds(board):
     """The placement seeds a build of ``board`` tries (1, 2, ... this many) until one meets
-    timing: on the iCE40UP5K, 83% full, nextpnr's Fmax moves by about +-8% from one seed to
+    timing: on the iCE40UP5K, 85% full, nextpnr's Fmax moves by about +-10% from one seed to
     the next, so a few are tried; the other boards' builds have room to spare and take
     minutes each."""
     return DEFAULTS[board]["seeds"]
