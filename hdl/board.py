@@ -40,7 +40,9 @@ class BoardTop(wiring.Component):
     :class:`~madvq.hdl.crossing.StreamCrossing` (the link's vector, template and active
     count, and the self-test's report, without a copy: their sources hold them until
     taken). The link then sees the self-test through :class:`_SelfTestShadow`. ``selftest``
-    is in the core's domain.
+    is in the core's domain. The core's results reach the self-test or the crossing through
+    a :class:`~madvq.hdl.registers.StreamSlice` (one cycle more:
+    ``LinkConfig.result_latency_cycles``).
     """
 
     def __init__(self, link):
